@@ -1,3 +1,3 @@
-"""nextoffer: a self-hostable offer decisioning engine speaking Adobe's Decision Management contract."""
+"""nextoffer: self-hostable offer decisioning speaking Adobe's Decision Management contract."""
 
 __version__ = "0.1.0"

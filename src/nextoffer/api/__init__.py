@@ -1,0 +1,1 @@
+"""HTTP: routes, tenancy, auth and problem+json live here and nowhere else."""

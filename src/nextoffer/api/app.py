@@ -1,0 +1,107 @@
+"""The application object: it only assembles services, routes, middleware and error handlers."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+
+from nextoffer import __version__
+from nextoffer.api import openapi, problems
+from nextoffer.api.auth import Authenticator
+from nextoffer.api.context import json_response, services
+from nextoffer.api.library_routes import library_router
+from nextoffer.api.middleware import NormalizePath, RequestId
+from nextoffer.config import Settings
+from nextoffer.errors import NextofferError
+from nextoffer.library.service import LibraryService
+from nextoffer.store.database import Database
+from nextoffer.store.snapshots import SnapshotCache
+
+log = logging.getLogger("nextoffer")
+
+
+@dataclass
+class Services:
+    """Everything a request handler may use, built once per process."""
+
+    settings: Settings
+    db: Database
+    auth: Authenticator
+    library: LibraryService
+
+    @classmethod
+    def build(cls, settings: Settings, db: Database | None = None) -> Services:
+        db = db or Database(settings.database_url)
+        if settings.auto_migrate:
+            db.upgrade()
+        snapshots = SnapshotCache(db, settings.snapshot_cache_sandboxes)
+        return cls(
+            settings=settings,
+            db=db,
+            auth=Authenticator(settings.credentials, settings.open_mode),
+            library=LibraryService(db, settings.limits, snapshots),
+        )
+
+
+def create_app(settings: Settings | None = None, *, services_: Services | None = None) -> FastAPI:
+    settings = settings or (services_.settings if services_ else Settings.from_env())
+    svc = services_ or Services.build(settings)
+    if settings.open_mode:
+        log.warning(
+            "nextoffer runs in OPEN MODE: no credentials are checked. Use it on your own machine "
+            "only; set NEXTOFFER_CREDENTIALS for anything else."
+        )
+    app = FastAPI(
+        title="nextoffer",
+        version=__version__,
+        description="Offer decisioning that speaks Adobe Decision Management's APIs.",
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    app.state.nextoffer = svc
+    app.add_exception_handler(NextofferError, problems.handle_nextoffer_error)
+    app.add_exception_handler(HTTPException, problems.handle_http_exception)
+    app.add_exception_handler(RequestValidationError, problems.handle_validation_error)
+    app.add_exception_handler(Exception, problems.handle_unexpected)
+
+    @app.get("/v1/health", tags=["operations"], summary="Liveness: answers without any I/O")
+    async def health() -> Response:
+        return json_response({"status": "ok", "version": __version__})
+
+    @app.get("/v1/ready", tags=["operations"], summary="Readiness: the database answers")
+    async def ready(request: Request) -> Response:
+        db = services(request).db
+        current = db.current_revision()
+        ok = current == db.head_revision()
+        return json_response(
+            {"status": "ok" if ok else "migrations-pending", "schema": current}, 200 if ok else 503
+        )
+
+    app.include_router(library_router())
+    app.add_middleware(RequestId)
+    app.add_middleware(NormalizePath)
+
+    def custom_openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        doc = get_openapi(
+            title=app.title, version=app.version, description=app.description, routes=app.routes
+        )
+        doc.setdefault("paths", {}).update(openapi.library_paths())
+        components = doc.setdefault("components", {})
+        components.setdefault("schemas", {}).update(openapi.library_components())
+        components["securitySchemes"] = openapi.SECURITY_SCHEMES
+        doc["security"] = [{"bearer": [], "apiKey": []}]
+        app.openapi_schema = doc
+        return doc
+
+    app.openapi = custom_openapi  # type: ignore[method-assign]
+    return app

@@ -1,0 +1,47 @@
+"""Per-request context shared by every route: who calls, for which tenant, with which services."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+
+from nextoffer.api.tenancy import tenant_from_headers
+from nextoffer.tenants import Actor, Tenant
+
+if TYPE_CHECKING:
+    from nextoffer.api.app import Services
+
+_OBJECT_ID = re.compile(r"^[A-Za-z0-9._:@-]{1,256}$")
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    tenant: Tenant
+    actor: Actor
+
+
+def services(request: Request) -> Services:
+    return request.app.state.nextoffer  # type: ignore[no-any-return]
+
+
+def call_of(request: Request) -> Call:
+    """Authenticate (401), read the tenant (400), then check the grant (403)."""
+    auth = services(request).auth
+    credential = auth.authenticate(request.headers)
+    tenant = tenant_from_headers(request.headers)
+    return Call(tenant, auth.authorize(credential, tenant, request.headers))
+
+
+def is_object_id(value: str) -> bool:
+    return bool(_OBJECT_ID.match(value))
+
+
+def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(
+        orjson.dumps(body), status_code=status, media_type="application/json", headers=headers
+    )

@@ -1,0 +1,199 @@
+"""Settings, read once from the environment (or passed in by tests and the CLI).
+
+Every variable is documented in README.md ("Configuration"). Limits default to at least ten times
+Adobe's guardrails (DESIGN.md §3), except where an issue fixes a number (capping rules per offer).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import platformdirs
+
+ENV_PREFIX = "NEXTOFFER_"
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Configurable library limits (`NEXTOFFER_LIMIT_<NAME>`); a breach is a 422 naming it."""
+
+    offers_per_sandbox: int = 100_000
+    placements_per_sandbox: int = 10_000
+    collections_per_sandbox: int = 100_000
+    tags_per_sandbox: int = 10_000
+    decisions_per_sandbox: int = 100_000
+    live_decisions_per_sandbox: int = 10_000
+    rules_and_formulas_per_sandbox: int = 100_000
+    offers_per_collection: int = 5_000
+    tags_per_object: int = 200
+    placements_per_decision: int = 300
+    collections_per_decision: int = 300
+    criteria_per_decision: int = 300
+    capping_rules_per_offer: int = 10
+    characteristics_per_offer: int = 300
+    object_bytes: int = 3_000_000
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Limits:
+        values = {}
+        for f in dataclasses.fields(cls):
+            raw = env.get(f"{ENV_PREFIX}LIMIT_{f.name.upper()}")
+            if raw is not None:
+                values[f.name] = _positive_int(f"{ENV_PREFIX}LIMIT_{f.name.upper()}", raw)
+        return cls(**values)
+
+
+@dataclass(frozen=True, slots=True)
+class Credential:
+    """One API client: `Authorization: Bearer <token>` plus `x-api-key: <api_key>`.
+
+    `orgs` maps an IMS org id to the sandboxes it may use; `["*"]` grants every sandbox.
+    """
+
+    client_id: str
+    api_key: str
+    token_sha256: str
+    user: str
+    orgs: Mapping[str, tuple[str, ...]]
+
+    def grants(self, org: str, sandbox: str) -> bool | None:
+        """True if granted; False if the org is but not the sandbox; None if the org is not."""
+        sandboxes = self.orgs.get(org)
+        if sandboxes is None:
+            sandboxes = self.orgs.get("*")
+            if sandboxes is None:
+                return None
+        return "*" in sandboxes or sandbox in sandboxes
+
+
+def default_database_url() -> str:
+    data_dir = Path(platformdirs.user_data_dir("nextoffer"))
+    return f"sqlite:///{data_dir / 'nextoffer.db'}"
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    database_url: str = field(default_factory=default_database_url)
+    redis_url: str | None = None
+    credentials: tuple[Credential, ...] = ()
+    open_mode: bool = False
+    auto_migrate: bool = True
+    max_body_bytes: int = 4 * 1024 * 1024
+    snapshot_cache_sandboxes: int = 64
+    limits: Limits = field(default_factory=Limits)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
+        env = os.environ if env is None else env
+        values: dict[str, object] = {}
+        if url := env.get(f"{ENV_PREFIX}DATABASE_URL"):
+            values["database_url"] = url
+        if url := env.get(f"{ENV_PREFIX}REDIS_URL"):
+            values["redis_url"] = url
+        creds = load_credentials(env)
+        if creds:
+            values["credentials"] = creds
+        if (raw := env.get(f"{ENV_PREFIX}OPEN")) is not None:
+            values["open_mode"] = _bool(f"{ENV_PREFIX}OPEN", raw)
+        if (raw := env.get(f"{ENV_PREFIX}AUTO_MIGRATE")) is not None:
+            values["auto_migrate"] = _bool(f"{ENV_PREFIX}AUTO_MIGRATE", raw)
+        if (raw := env.get(f"{ENV_PREFIX}MAX_BODY_BYTES")) is not None:
+            values["max_body_bytes"] = _positive_int(f"{ENV_PREFIX}MAX_BODY_BYTES", raw)
+        if (raw := env.get(f"{ENV_PREFIX}SNAPSHOT_CACHE_SANDBOXES")) is not None:
+            values["snapshot_cache_sandboxes"] = _positive_int(
+                f"{ENV_PREFIX}SNAPSHOT_CACHE_SANDBOXES", raw
+            )
+        values["limits"] = Limits.from_env(env)
+        values.update(overrides)
+        return cls(**values)  # type: ignore[arg-type]
+
+
+class ConfigError(ValueError):
+    """A configuration value is wrong; the message names the variable."""
+
+
+def load_credentials(env: Mapping[str, str]) -> tuple[Credential, ...]:
+    """Read credentials from `NEXTOFFER_CREDENTIALS` (JSON) or `NEXTOFFER_CREDENTIALS_FILE`."""
+    raw = env.get(f"{ENV_PREFIX}CREDENTIALS")
+    source = f"{ENV_PREFIX}CREDENTIALS"
+    if raw is None and (path := env.get(f"{ENV_PREFIX}CREDENTIALS_FILE")):
+        source = path
+        try:
+            raw = Path(path).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ConfigError(f"cannot read {ENV_PREFIX}CREDENTIALS_FILE {path}: {exc}") from None
+    if raw is None:
+        return ()
+    try:
+        data = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{source} is not valid JSON: {exc}") from None
+    return parse_credentials(data, source)
+
+
+def parse_credentials(data: object, source: str = "credentials") -> tuple[Credential, ...]:
+    import hashlib
+
+    if not isinstance(data, list):
+        raise ConfigError(f"{source} must be a JSON array of credential objects")
+    out = []
+    for i, item in enumerate(data):
+        where = f"{source}[{i}]"
+        if not isinstance(item, dict):
+            raise ConfigError(f"{where} must be an object")
+        try:
+            api_key = str(item["api_key"])
+            if "token_sha256" in item:
+                digest = str(item["token_sha256"]).lower()
+            else:
+                digest = hashlib.sha256(str(item["token"]).encode()).hexdigest()
+            orgs_raw = item["orgs"]
+        except KeyError as exc:
+            raise ConfigError(f"{where} lacks {exc.args[0]!r}") from None
+        if isinstance(orgs_raw, list):
+            orgs = {str(o): ("*",) for o in orgs_raw}
+        elif isinstance(orgs_raw, dict):
+            orgs = {}
+            for org, sandboxes in orgs_raw.items():
+                if sandboxes == "*":
+                    orgs[str(org)] = ("*",)
+                elif isinstance(sandboxes, list):
+                    orgs[str(org)] = tuple(str(s) for s in sandboxes)
+                else:
+                    raise ConfigError(f"{where}.orgs[{org!r}] must be '*' or a list of sandboxes")
+        else:
+            raise ConfigError(f"{where}.orgs must be a list of orgs or an object org -> sandboxes")
+        out.append(
+            Credential(
+                client_id=str(item.get("client_id", api_key)),
+                api_key=api_key,
+                token_sha256=digest,
+                user=str(item.get("user", item.get("client_id", api_key))),
+                orgs=orgs,
+            )
+        )
+    return tuple(out)
+
+
+def _bool(name: str, raw: str) -> bool:
+    low = raw.strip().lower()
+    if low in ("1", "true", "yes", "on"):
+        return True
+    if low in ("0", "false", "no", "off", ""):
+        return False
+    raise ConfigError(f"{name} must be true or false, not {raw!r}")
+
+
+def _positive_int(name: str, raw: str) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a positive integer, not {raw!r}") from None
+    if value <= 0:
+        raise ConfigError(f"{name} must be a positive integer, not {raw!r}")
+    return value

@@ -1,0 +1,1 @@
+"""The Offer Library: entity schemas, references, lifecycles, integrity rules and service."""

@@ -1,0 +1,233 @@
+"""Rules a well-formed document must also keep: those that look at other objects or limits.
+
+Each check yields `FieldError`s located by JSON pointer; the validation pipeline turns them into
+one 422. Checks read other objects only through `LibraryView`, so the same code guards API
+writes (a view over the open transaction) and imports (a view over the file plus the database).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from nextoffer.config import Limits
+from nextoffer.errors import FieldError
+from nextoffer.library.models import content_kind, filter_kind
+
+Doc = Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Stored:
+    kind: str
+    doc: Doc
+
+
+class LibraryView(Protocol):
+    """What integrity checks may ask about the rest of the sandbox."""
+
+    limits: Limits
+
+    def get(self, object_id: str) -> Stored | None: ...
+
+    def count(self, kinds: tuple[str, ...]) -> int: ...
+
+    def count_live_decisions(self) -> int: ...
+
+
+Check = Callable[[Doc, LibraryView, Doc | None], Iterator[FieldError]]
+DependentCheck = Callable[[Doc, str, Doc], Iterator[FieldError]]
+"""Re-checks a referrer (first argument) against a changed object (its id and new document)."""
+
+_ADOBE_CHANNEL_PREFIXES = (
+    "https://ns.adobe.com/xdm/channel-types/",
+    "https://ns.adobe.com/xdm/channels/",
+)
+
+
+def channel_name(uri: str) -> str:
+    """`web` for both `.../xdm/channel-types/web` and the older `.../xdm/channels/web`."""
+    for prefix in _ADOBE_CHANNEL_PREFIXES:
+        if uri.startswith(prefix):
+            return uri[len(prefix) :]
+    return uri
+
+
+def _dates_in_order(doc: Doc | None, end_ptr: str) -> Iterator[FieldError]:
+    if not doc:
+        return
+    start, end = doc.get("startDate"), doc.get("endDate")
+    # both are normalised to one UTC spelling, so string order is time order
+    if start and end and start > end:
+        yield FieldError(f"endDate {end} is before startDate {start}", pointer=end_ptr)
+
+
+def representation_matches(rep: Doc, index: int, placement: Doc) -> Iterator[FieldError]:
+    """A representation's channel and component types must be its placement's."""
+    base = f"/representations/{index}"
+    if channel_name(rep["channel"]) != channel_name(placement["channel"]):
+        yield FieldError(
+            f"channel {rep['channel']} does not match the channel of placement "
+            f"{rep['placement']} ({placement['channel']})",
+            pointer=f"{base}/channel",
+        )
+    wanted = content_kind(placement["componentType"])
+    for j, component in enumerate(rep.get("components", ())):
+        if content_kind(component["type"]) != wanted:
+            yield FieldError(
+                f"component type {component['type']} does not match the component type of "
+                f"placement {rep['placement']} ({placement['componentType']})",
+                pointer=f"{base}/components/{j}/type",
+            )
+
+
+def check_offer(doc: Doc, view: LibraryView, old: Doc | None) -> Iterator[FieldError]:
+    """Offers: one representation per placement, matching it; dates in order; per-offer limits."""
+    seen: dict[str, int] = {}
+    representations = doc.get("representations", [])
+    for i, rep in enumerate(representations):
+        pid = rep["placement"]
+        if pid in seen:
+            yield FieldError(
+                f"placement {pid} already has a representation at /representations/{seen[pid]}; "
+                "an offer holds at most one representation per placement",
+                pointer=f"/representations/{i}/placement",
+            )
+            continue
+        seen[pid] = i
+        placement = view.get(pid)
+        if placement is not None and placement.kind == "offer-placement":
+            yield from representation_matches(rep, i, placement.doc)
+    if doc.get("status") == "approved" and not representations:
+        yield FieldError(
+            "an approved offer needs at least one representation", pointer="/representations"
+        )
+    yield from _dates_in_order(doc.get("selectionConstraint"), "/selectionConstraint/endDate")
+    limits = view.limits
+    if len(doc.get("tags") or ()) > limits.tags_per_object:
+        yield FieldError(
+            f"an offer may carry at most {limits.tags_per_object} collection qualifiers "
+            "(limit tags_per_object)",
+            pointer="/tags",
+        )
+    rules = doc.get("frequencyCappingConstraints") or ()
+    if len(rules) > limits.capping_rules_per_offer:
+        yield FieldError(
+            f"an offer may carry at most {limits.capping_rules_per_offer} capping rules "
+            "(limit capping_rules_per_offer)",
+            pointer="/frequencyCappingConstraints",
+        )
+    for i, rule in enumerate(rules):
+        yield from _dates_in_order(rule, f"/frequencyCappingConstraints/{i}/endDate")
+    if len(doc.get("characteristics") or {}) > limits.characteristics_per_offer:
+        yield FieldError(
+            f"an offer may carry at most {limits.characteristics_per_offer} characteristics "
+            "(limit characteristics_per_offer)",
+            pointer="/characteristics",
+        )
+
+
+def offer_on_placement_change(
+    offer: Doc, placement_id: str, placement: Doc
+) -> Iterator[FieldError]:
+    for i, rep in enumerate(offer.get("representations", [])):
+        if rep["placement"] == placement_id:
+            yield from representation_matches(rep, i, placement)
+
+
+def check_collection(doc: Doc, view: LibraryView, old: Doc | None) -> Iterator[FieldError]:
+    ids = doc.get("ids", [])
+    first: dict[str, int] = {}
+    for i, item in enumerate(ids):
+        if item in first:
+            yield FieldError(
+                f"{item} is listed twice (first at /ids/{first[item]})", pointer=f"/ids/{i}"
+            )
+        first.setdefault(item, i)
+    if filter_kind(doc["filterType"]) == "offers":
+        most, name = view.limits.offers_per_collection, "offers_per_collection"
+    else:
+        most, name = view.limits.tags_per_object, "tags_per_object"
+    if len(ids) > most:
+        yield FieldError(f"a collection may list at most {most} ids (limit {name})", pointer="/ids")
+
+
+def decision_placements(doc: Doc) -> list[str]:
+    """Every placement a decision's criteria name, in first-seen order."""
+    out: dict[str, None] = {}
+    for criterion in doc.get("criteria", ()):
+        for pid in criterion.get("placements", ()):
+            out.setdefault(pid, None)
+    return list(out)
+
+
+def fallback_usable(decision: Doc, fallback_id: str, fallback: Doc) -> Iterator[FieldError]:
+    """A live decision's fallback must be approved and cover every placement of the decision."""
+    if decision.get("status") != "live":
+        return
+    if fallback.get("status") != "approved":
+        yield FieldError(
+            f"a live decision needs an approved fallback; {fallback_id} is "
+            f"{fallback.get('status', 'draft')}",
+            pointer="/fallback",
+        )
+    covered = {rep["placement"] for rep in fallback.get("representations", ())}
+    for pid in decision_placements(decision):
+        if pid not in covered:
+            yield FieldError(
+                f"fallback {fallback_id} has no representation for placement {pid}, "
+                "which this live decision uses",
+                pointer="/fallback",
+            )
+
+
+def check_decision(doc: Doc, view: LibraryView, old: Doc | None) -> Iterator[FieldError]:
+    yield from _dates_in_order(doc, "/endDate")
+    limits = view.limits
+    criteria = doc.get("criteria", [])
+    if len(criteria) > limits.criteria_per_decision:
+        yield FieldError(
+            f"a decision may have at most {limits.criteria_per_decision} criteria "
+            "(limit criteria_per_decision)",
+            pointer="/criteria",
+        )
+    if len(decision_placements(doc)) > limits.placements_per_decision:
+        yield FieldError(
+            f"a decision may use at most {limits.placements_per_decision} placements "
+            "(limit placements_per_decision)",
+            pointer="/criteria",
+        )
+    collections = {c["optionSelection"]["filter"] for c in criteria}
+    if len(collections) > limits.collections_per_decision:
+        yield FieldError(
+            f"a decision may use at most {limits.collections_per_decision} collections "
+            "(limit collections_per_decision)",
+            pointer="/criteria",
+        )
+    if doc.get("status") != "live":
+        return
+    if not criteria:
+        yield FieldError("a live decision needs at least one criterion", pointer="/criteria")
+    fallback_id = doc.get("fallback")
+    if not fallback_id:
+        yield FieldError("a live decision needs a fallback offer", pointer="/fallback")
+    else:
+        fallback = view.get(fallback_id)
+        if fallback is not None and fallback.kind == "fallback-offer":
+            yield from fallback_usable(doc, fallback_id, fallback.doc)
+    if (old is None or old.get("status") != "live") and (
+        view.count_live_decisions() >= limits.live_decisions_per_sandbox
+    ):
+        yield FieldError(
+            f"the sandbox already has {limits.live_decisions_per_sandbox} live decisions "
+            "(limit live_decisions_per_sandbox)",
+            pointer="/status",
+        )
+
+
+def decision_on_fallback_change(
+    decision: Doc, fallback_id: str, fallback: Doc
+) -> Iterator[FieldError]:
+    if decision.get("fallback") == fallback_id:
+        yield from fallback_usable(decision, fallback_id, fallback)

@@ -1,0 +1,198 @@
+"""Test helpers: an HTTP client bound to one tenant, and builders of coherent libraries."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import httpx2 as httpx
+from starlette.testclient import TestClient
+
+DPS = "/data/core/dps"
+WEB = "https://ns.adobe.com/xdm/channel-types/web"
+EMAIL = "https://ns.adobe.com/xdm/channel-types/email"
+
+
+class Api:
+    """Calls the real ASGI app with one tenant's headers and acme-app's credentials."""
+
+    def __init__(
+        self,
+        client: TestClient,
+        org: str,
+        sandbox: str,
+        token: str = "acme-token",
+        api_key: str = "acme-key",
+    ) -> None:
+        self.client = client
+        self.org = org
+        self.sandbox = sandbox
+        self.token = token
+        self.api_key = api_key
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {
+            "Authorization": f"Bearer {self.token}",
+            "x-api-key": self.api_key,
+            "x-gw-ims-org-id": self.org,
+            "x-sandbox-name": self.sandbox,
+        }
+
+    def other_sandbox(self, sandbox: str) -> Api:
+        return Api(self.client, self.org, sandbox, self.token, self.api_key)
+
+    def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        headers = {**self.headers, **kwargs.pop("headers", {})}
+        for name in [k for k, v in headers.items() if v is None]:
+            del headers[name]
+        url = path if path.startswith("/v1") or path.startswith("/openapi") else DPS + path
+        return self.client.request(method, url, headers=headers, **kwargs)
+
+    def get(self, path: str, **kwargs: Any) -> httpx.Response:
+        return self.request("GET", path, **kwargs)
+
+    def post(self, path: str, body: Any, **kwargs: Any) -> httpx.Response:
+        return self.request("POST", path, json=body, **kwargs)
+
+    def patch(self, path: str, ops: Any, **kwargs: Any) -> httpx.Response:
+        return self.request("PATCH", path, json=ops, **kwargs)
+
+    def put(self, path: str, body: Any, **kwargs: Any) -> httpx.Response:
+        return self.request("PUT", path, json=body, **kwargs)
+
+    def delete(self, path: str, **kwargs: Any) -> httpx.Response:
+        return self.request("DELETE", path, **kwargs)
+
+    def create(self, path: str, body: Any) -> str:
+        """POST and return the new id; fails the test unless the server answers 201."""
+        r = self.post(path, body)
+        assert r.status_code == 201, r.text
+        return r.json()["id"]
+
+    # -- builders of a coherent library ------------------------------------------------------
+
+    def placement(self, channel: str = WEB, component: str = "html", **extra: Any) -> str:
+        body = {
+            "name": f"placement {uuid.uuid4().hex[:6]}",
+            "channel": channel,
+            "componentType": component,
+        }
+        return self.create("/placements", {**body, **extra})
+
+    def tag(self, name: str | None = None) -> str:
+        return self.create("/tags", {"name": name or f"tag {uuid.uuid4().hex[:6]}"})
+
+    def rule(self, pql: str = 'profile.person.name.firstName.equals("Joe", false)') -> str:
+        return self.create(
+            "/offer-rules",
+            {
+                "name": f"rule {uuid.uuid4().hex[:6]}",
+                "condition": {"type": "PQL", "format": "pql/text", "value": pql},
+            },
+        )
+
+    def formula(self, pql: str = "offer.rank.priority * 2") -> str:
+        return self.create(
+            "/ranking-formulas",
+            {"name": f"formula {uuid.uuid4().hex[:6]}", "expression": {"value": pql}},
+        )
+
+    def offer(
+        self,
+        placements: list[str],
+        *,
+        status: str = "approved",
+        kind: str = "personalized",
+        component: str = "html",
+        channel: str = WEB,
+        **extra: Any,
+    ) -> str:
+        body = offer_body(placements, status=status, component=component, channel=channel, **extra)
+        return self.create(f"/offers?offer-type={kind}", body)
+
+    def collection(self, ids: list[str], filter_type: str = "offers") -> str:
+        return self.create(
+            "/offer-collections",
+            {"name": f"collection {uuid.uuid4().hex[:6]}", "filterType": filter_type, "ids": ids},
+        )
+
+    def decision(
+        self, placements: list[str], collection: str, fallback: str | None, status: str = "draft"
+    ) -> str:
+        body: dict[str, Any] = {
+            "name": f"decision {uuid.uuid4().hex[:6]}",
+            "status": status,
+            "criteria": [
+                {
+                    "placements": placements,
+                    "optionSelection": {"filter": collection},
+                    "rank": {"priority": 0},
+                }
+            ],
+        }
+        if fallback:
+            body["fallback"] = fallback
+        return self.create("/offer-decisions", body)
+
+
+def component_for(kind: str) -> dict[str, Any]:
+    if kind == "imagelink":
+        return {
+            "type": "imagelink",
+            "format": "image/png",
+            "deliveryURL": "https://cdn.example.com/a.png",
+        }
+    if kind == "json":
+        return {"type": "json", "format": "application/json", "content": '{"a": 1}'}
+    if kind == "text":
+        return {"type": "text", "format": "text/plain", "content": "Hello"}
+    return {"type": "html", "format": "text/html", "language": ["en-us"], "content": "<p>Hello</p>"}
+
+
+def offer_body(
+    placements: list[str],
+    *,
+    status: str = "approved",
+    component: str = "html",
+    channel: str = WEB,
+    **extra: Any,
+) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "name": f"offer {uuid.uuid4().hex[:6]}",
+        "status": status,
+        "representations": [
+            {"channel": channel, "placement": p, "components": [component_for(component)]}
+            for p in placements
+        ],
+        "selectionConstraint": {
+            "startDate": "2024-01-01T00:00:00.000+00:00",
+            "endDate": "2034-01-01T00:00:00.000+00:00",
+            "profileConstraintType": "none",
+        },
+        "rank": {"priority": 1},
+    }
+    body.update(extra)
+    return body
+
+
+def assert_problem(
+    r: httpx.Response,
+    status: int,
+    code: str | None = None,
+    pointer: str | None = None,
+    parameter: str | None = None,
+) -> dict[str, Any]:
+    """The response is a problem+json of `status` (and code), naming the field when given."""
+    assert r.status_code == status, r.text
+    assert r.headers["content-type"].startswith("application/problem+json"), r.headers
+    body = r.json()
+    assert body["status"] == status
+    assert body["title"] and body["detail"] and body["type"].endswith(body["code"])
+    if code is not None:
+        assert body["code"] == code, body
+    if pointer is not None:
+        assert any(e.get("pointer") == pointer for e in body["errors"]), body
+    if parameter is not None:
+        assert any(e.get("parameter") == parameter for e in body["errors"]), body
+    return body
