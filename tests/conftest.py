@@ -88,13 +88,16 @@ def database(
     admin.dispose()
 
 
-def build_services(db: Database, limits: Limits | None = None, open_mode: bool = False) -> Services:
+def build_services(db: Database, **overrides: object) -> Services:
+    """Services over `db` with the test credentials; `overrides` are Settings fields."""
     settings = Settings(
-        database_url=str(db.url),
-        credentials=CREDENTIALS,
-        open_mode=open_mode,
-        auto_migrate=False,
-        limits=limits or Limits(),
+        **{
+            "database_url": str(db.url),
+            "credentials": CREDENTIALS,
+            "auto_migrate": False,
+            "limits": Limits(),
+            **overrides,
+        }  # type: ignore[arg-type]
     )
     return Services(
         settings=settings,
@@ -118,6 +121,22 @@ def app(services: Services):
 def client(app) -> Iterator[TestClient]:
     with TestClient(app, raise_server_exceptions=False) as c:
         yield c
+
+
+@pytest.fixture
+def make_api(database: Database) -> Iterator[object]:
+    """Build an `Api` on an app with other settings (small limits, open mode, ...)."""
+    clients: list[TestClient] = []
+
+    def make(**overrides: object) -> Api:
+        app = create_app(services_=build_services(database, **overrides))
+        c = TestClient(app, raise_server_exceptions=False)
+        clients.append(c)
+        return Api(c, new_org(), "prod")
+
+    yield make
+    for c in clients:
+        c.close()
 
 
 def new_org() -> str:

@@ -97,9 +97,12 @@ class LibraryService:
         key = (tenant.org, tenant.sandbox)
         found = self._sandboxes.get(key)
         if found is None:
-            found = repo.ensure_sandbox(conn, *key) if create else repo.find_sandbox(conn, *key)
+            found = repo.find_sandbox(conn, *key)
             if found is not None:
                 self._sandboxes[key] = found
+            elif create:
+                # not cached: the transaction creating it may still roll back
+                found = repo.ensure_sandbox(conn, *key)
         return found
 
     @contextmanager
