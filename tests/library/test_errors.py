@@ -80,7 +80,7 @@ def test_a_tenant_never_sees_another_tenants_data(api: Api) -> None:
     assert api.get(f"/tags/{tag}").json()["name"] == "secret"
 
 
-def test_open_mode_accepts_calls_without_credentials(make_api) -> None:  # noqa: ANN001
+def test_open_mode_accepts_calls_without_credentials(make_api) -> None:
     open_api = make_api(open_mode=True)
     r = open_api.post("/tags", {"name": "t"}, headers={"Authorization": None, "x-api-key": None})
     assert r.status_code == 201
@@ -128,7 +128,7 @@ def test_vendor_json_media_types_are_accepted(api: Api) -> None:
     assert r.status_code == 201
 
 
-def test_too_large_body_is_413_and_writes_nothing(make_api) -> None:  # noqa: ANN001
+def test_too_large_body_is_413_and_writes_nothing(make_api) -> None:
     small = make_api(max_body_bytes=1000)
     assert_problem(small.post("/tags", {"name": "x" * 2000}), 413, "too-large")
     assert small.get("/tags").json()["total"] == 0

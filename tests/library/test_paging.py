@@ -12,7 +12,7 @@ N = 1000
 
 
 @pytest.fixture(scope="module")
-def thousand(request: pytest.FixtureRequest, app) -> dict[str, Any]:  # noqa: ANN001
+def thousand(request: pytest.FixtureRequest, app) -> dict[str, Any]:
     """1,000 tags in one tenant, with sort keys full of ties and some missing values."""
     from tests.conftest import new_org
     from tests.helpers import AsgiClient
@@ -105,7 +105,7 @@ def test_filters_and_sorts_combine_with_paging(
     thousand: dict[str, Any], query: str, keep: Any, key: Any, limit: int
 ) -> None:
     api, docs = thousand["api"], thousand["docs"]
-    ids, pages = walk(api, f"/tags?{query}&limit={limit}")
+    ids, _ = walk(api, f"/tags?{query}&limit={limit}")
     if key is None:  # -modified: creation order reversed, compare as sets and by count
         assert sorted(ids) == sorted(expected(docs, keep, lambda d: 0))
     else:
