@@ -105,3 +105,8 @@ def create_app(settings: Settings | None = None, *, services_: Services | None =
 
     app.openapi = custom_openapi  # type: ignore[method-assign]
     return app
+
+
+def app_from_env() -> FastAPI:
+    """Factory for `uvicorn --factory` and `nextoffer serve`: settings come from the environment."""
+    return create_app(Settings.from_env())

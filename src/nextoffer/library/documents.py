@@ -60,12 +60,18 @@ def receipt(
         "lastModifiedBy": doc["lastModifiedBy"],
         "id": doc["id"],
         "sandboxId": sandbox_id,
-        "createdDate": _zulu(doc["created"]),
-        "lastModifiedDate": _zulu(doc["modified"]),
+        "createdDate": to_zulu(doc["created"]),
+        "lastModifiedDate": to_zulu(doc["modified"]),
         "createdByClientId": created_by_client_id,
         "lastModifiedByClientId": last_modified_by_client_id,
     }
 
 
-def _zulu(value: str) -> str:
+def to_zulu(value: str) -> str:
+    """`...+00:00` spelled `...Z`, as receipts and Decisioning objects write UTC."""
     return value[:-6] + "Z" if value.endswith("+00:00") else value
+
+
+def spell(spec: EntitySpec, utc_text: str) -> str:
+    """A normalised UTC timestamp spelled the way `spec`'s read models spell it."""
+    return to_zulu(utc_text) if spec.zulu_timestamps else utc_text

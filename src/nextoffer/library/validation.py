@@ -72,8 +72,14 @@ def parse_document(spec: EntitySpec, raw: Any) -> dict[str, Any]:
     return ordered
 
 
-def check_integrity(spec: EntitySpec, doc: Doc, view: LibraryView, old: Doc | None) -> None:
-    """Raise one 422 listing every reference, lifecycle, rule and limit the document breaks."""
+def integrity_errors(
+    spec: EntitySpec, doc: Doc, view: LibraryView, old: Doc | None, *, creating: bool
+) -> list[FieldError]:
+    """Every reference, lifecycle, rule and limit the document breaks.
+
+    `old` is the stored version (its status must reach the new one legally); `creating` adds the
+    sandbox-wide count limit of the entity.
+    """
     errors: list[FieldError] = []
     for pointer, target, kinds in find_references(spec.references, doc):
         found = view.get(target)
@@ -101,7 +107,7 @@ def check_integrity(spec: EntitySpec, doc: Doc, view: LibraryView, old: Doc | No
             errors.append(problem)
     for check in spec.checks:
         errors.extend(check(doc, view, old))
-    if old is None and spec.count_limit is not None:
+    if creating and spec.count_limit is not None:
         name, kinds = spec.count_limit
         most = getattr(view.limits, name)
         if view.count(kinds) >= most:
@@ -112,23 +118,29 @@ def check_integrity(spec: EntitySpec, doc: Doc, view: LibraryView, old: Doc | No
                     code="limit-exceeded",
                 )
             )
+    return errors
+
+
+def check_integrity(spec: EntitySpec, doc: Doc, view: LibraryView, old: Doc | None) -> None:
+    """Raise one 422 listing everything `integrity_errors` finds."""
+    errors = integrity_errors(spec, doc, view, old, creating=old is None)
     if errors:
         raise RuleViolation.many(f"the {spec.title.lower()} breaks the library's rules", errors)
 
 
-def check_referrers(
+def referrer_errors(
     spec: EntitySpec,
     object_id: str,
     doc: Doc,
     old: Doc,
     view: LibraryView,
     referrers: list[tuple[str, str, str]],
-) -> None:
-    """Refuse a change to a referenced object that would make one of its referrers invalid."""
+) -> list[FieldError]:
+    """What a change to a referenced object would break in the objects that reference it."""
     changed = [f for f in spec.contract_fields if old.get(f) != doc.get(f)]
-    if not changed:
-        return
     errors: list[FieldError] = []
+    if not changed:
+        return errors
     for source_id in dict.fromkeys(source for source, _, _ in referrers):
         source = view.get(source_id)
         if source is None:
@@ -144,6 +156,19 @@ def check_referrers(
                     code="breaks-referrer",
                 )
             )
+    return errors
+
+
+def check_referrers(
+    spec: EntitySpec,
+    object_id: str,
+    doc: Doc,
+    old: Doc,
+    view: LibraryView,
+    referrers: list[tuple[str, str, str]],
+) -> None:
+    """Refuse a change to a referenced object that would make one of its referrers invalid."""
+    errors = referrer_errors(spec, object_id, doc, old, view, referrers)
     if errors:
         raise RuleViolation.many(
             f"this change would break objects that reference {object_id}", errors

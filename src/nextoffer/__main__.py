@@ -1,0 +1,3 @@
+from nextoffer.cli import main
+
+main()

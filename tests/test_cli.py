@@ -1,0 +1,162 @@
+"""The command line, run for real: in-process through typer, and `serve --demo` as a process."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx2 as httpx
+import pytest
+from typer.testing import CliRunner
+
+from nextoffer.cli import app
+from nextoffer.demo import demo_library
+
+runner = CliRunner()
+
+
+def run(*args: str, env: dict[str, str] | None = None) -> object:
+    return runner.invoke(app, list(args), env=env)
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> str:
+    return str(tmp_path / "cli.db")
+
+
+@pytest.fixture
+def demo_file(tmp_path: Path) -> Path:
+    path = tmp_path / "demo.json"
+    path.write_text(json.dumps(demo_library()))
+    return path
+
+
+def test_import_then_export_round_trips(db: str, demo_file: Path, tmp_path: Path) -> None:
+    result = run("library", "import", str(demo_file), "--db", db)
+    assert result.exit_code == 0, result.output
+    assert "created" in result.output
+    exported = run("library", "export", "--sandbox", "prod", "--db", db)
+    assert exported.exit_code == 0, exported.output
+    data = json.loads(exported.stdout)
+    assert data["org"] == "demo@AdobeOrg"
+    assert {o["id"] for o in data["objects"]["tag"]} == {
+        o["id"] for o in demo_library()["objects"]["tag"]
+    }
+    out = tmp_path / "copy.json"
+    result = run(
+        "library",
+        "export",
+        "--sandbox",
+        "prod",
+        "--org",
+        "demo@AdobeOrg",
+        "-o",
+        str(out),
+        "--db",
+        db,
+    )
+    assert result.exit_code == 0 and json.loads(out.read_text())["objects"] == data["objects"]
+    again = run("library", "import", str(out), "--sandbox", "staging", "--db", db)
+    assert again.exit_code == 0, again.output
+
+
+def test_import_errors_are_reported_with_pointers_and_exit_1(db: str, tmp_path: Path) -> None:
+    bad = demo_library()
+    bad["objects"]["offer-activity"][0]["fallback"] = "dps:fallback-offer:nope"
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(bad))
+    result = run("library", "import", str(path), "--db", db)
+    assert result.exit_code == 1
+    assert "/objects/offer-activity/0/fallback" in result.output
+    assert run("library", "export", "--sandbox", "prod", "--db", db).exit_code == 2  # nothing there
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [(None, "cannot read"), ("{not json", "is not JSON"), ("[1]", "not a library export")],
+)
+def test_unreadable_files_are_clear_errors(
+    db: str, tmp_path: Path, content: str | None, message: str
+) -> None:
+    path = tmp_path / "in.json"
+    if content is not None:
+        path.write_text(content)
+    result = run("library", "import", str(path), "--db", db)
+    assert result.exit_code == 2 and message in result.output
+
+
+def test_export_needs_an_org_when_several_have_the_sandbox(db: str, demo_file: Path) -> None:
+    assert run("library", "import", str(demo_file), "--db", db).exit_code == 0
+    assert (
+        run("library", "import", str(demo_file), "--org", "other@AdobeOrg", "--db", db).exit_code
+        == 0
+    )
+    result = run("library", "export", "--sandbox", "prod", "--db", db)
+    assert result.exit_code == 2 and "--org" in result.output
+
+
+def test_db_commands(db: str) -> None:
+    assert run("db", "upgrade", "--db", db).exit_code == 0
+    result = run("db", "current", "--db", db)
+    assert result.exit_code == 0 and "current: 0001_library" in result.stdout
+
+
+def test_serve_refuses_to_run_without_credentials_or_open(db: str) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NEXTOFFER_")}
+    result = runner.invoke(app, ["serve", "--db", db], env=env)
+    assert result.exit_code == 2 and "no credentials" in result.output
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_serve_demo_answers_over_real_http(tmp_path: Path) -> None:
+    """The README's first command: a real server process with the demo library loaded."""
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NEXTOFFER_")}
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "nextoffer",
+            "serve",
+            "--demo",
+            "--port",
+            str(port),
+            "--db",
+            str(tmp_path / "d.db"),
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        for _ in range(100):
+            try:
+                if httpx.get(f"{base}/v1/health").status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        headers = {"x-gw-ims-org-id": "demo@AdobeOrg", "x-sandbox-name": "prod"}
+        r = httpx.get(
+            f"{base}/data/core/dps/offer-decisions?property=status==live", headers=headers
+        )
+        assert r.status_code == 200
+        assert {d["id"] for d in r.json()["results"]} == {
+            "dps:offer-activity:homepage-and-email",
+            "dps:offer-activity:app-home",
+        }
+        assert httpx.get(f"{base}/openapi.json").status_code == 200
+    finally:
+        proc.terminate()
+        output = proc.communicate(timeout=10)[0].decode()
+    assert "OPEN MODE" in output and "demo library loaded" in output
