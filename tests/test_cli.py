@@ -104,6 +104,8 @@ def test_db_commands(db: str) -> None:
     assert run("db", "upgrade", "--db", db).exit_code == 0
     result = run("db", "current", "--db", db)
     assert result.exit_code == 0 and "current: 0001_library" in result.stdout
+    assert run("db", "downgrade", "base", "--db", db).exit_code == 0
+    assert "current: None" in run("db", "current", "--db", db).stdout
 
 
 def test_serve_refuses_to_run_without_credentials_or_open(db: str) -> None:

@@ -251,6 +251,19 @@ def db_upgrade(
     err.print(f"database at revision {database.current_revision()}")
 
 
+@db_app.command("downgrade")
+def db_downgrade(
+    revision: Annotated[str, typer.Argument(help="Target revision (`base` drops every table).")],
+    db: DbOption = None,
+) -> None:
+    """Roll schema migrations back to a revision."""
+    from nextoffer.store.database import Database
+
+    database = Database(load_settings(db).database_url)
+    database.downgrade(revision)
+    err.print(f"database at revision {database.current_revision()}")
+
+
 @db_app.command("current")
 def db_current(db: DbOption = None) -> None:
     """Print the schema revision of the database and the newest one this version knows."""

@@ -72,11 +72,23 @@ def create_app(settings: Settings | None = None, *, services_: Services | None =
     app.add_exception_handler(RequestValidationError, problems.handle_validation_error)
     app.add_exception_handler(Exception, problems.handle_unexpected)
 
-    @app.get("/v1/health", tags=["operations"], summary="Liveness: answers without any I/O")
+    public = {"security": []}  # probes answer without credentials
+
+    @app.get(
+        "/v1/health",
+        tags=["operations"],
+        summary="Liveness: answers without any I/O",
+        openapi_extra=public,
+    )
     async def health() -> Response:
         return json_response({"status": "ok", "version": __version__})
 
-    @app.get("/v1/ready", tags=["operations"], summary="Readiness: the database answers")
+    @app.get(
+        "/v1/ready",
+        tags=["operations"],
+        summary="Readiness: the database answers",
+        openapi_extra=public,
+    )
     async def ready(request: Request) -> Response:
         db = services(request).db
         current = db.current_revision()

@@ -82,6 +82,11 @@ class Database:
         with self.engine.begin() as conn:
             command.upgrade(self._alembic_config(conn), target)
 
+    def downgrade(self, target: str) -> None:
+        """Roll the schema back to `target` (`base` removes every nextoffer table)."""
+        with self.engine.begin() as conn:
+            command.downgrade(self._alembic_config(conn), target)
+
     def current_revision(self) -> str | None:
         with self.engine.connect() as conn:
             return MigrationContext.configure(conn).get_current_revision()
