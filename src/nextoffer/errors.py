@@ -85,6 +85,11 @@ class NotFound(NextofferError):
     default_code = "not-found"
 
 
+class MethodNotAllowed(NextofferError):
+    title = "Method not allowed"
+    default_code = "method-not-allowed"
+
+
 class Conflict(NextofferError):
     """The request conflicts with the state of other objects (e.g. deleting a referenced object)."""
 

@@ -17,7 +17,7 @@ from nextoffer import __version__
 from nextoffer.api import openapi, problems
 from nextoffer.api.auth import Authenticator
 from nextoffer.api.context import json_response, services
-from nextoffer.api.library_routes import library_router
+from nextoffer.api.library_routes import library_routes
 from nextoffer.api.middleware import NormalizePath, RequestId
 from nextoffer.config import Settings
 from nextoffer.errors import NextofferError
@@ -97,7 +97,7 @@ def create_app(settings: Settings | None = None, *, services_: Services | None =
             {"status": "ok" if ok else "migrations-pending", "schema": current}, 200 if ok else 503
         )
 
-    app.include_router(library_router())
+    app.router.routes.extend(library_routes())
     app.add_middleware(RequestId)
     app.add_middleware(NormalizePath)
 

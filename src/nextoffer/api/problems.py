@@ -27,6 +27,7 @@ STATUS: dict[type[errors.NextofferError], int] = {
     errors.Unauthenticated: 401,
     errors.Forbidden: 403,
     errors.NotFound: 404,
+    errors.MethodNotAllowed: 405,
     errors.Conflict: 409,
     errors.PreconditionFailed: 412,
     errors.TooLarge: 413,
@@ -71,13 +72,15 @@ def from_error(exc: errors.NextofferError) -> Response:
     headers = None
     if status == 401:
         headers = {"WWW-Authenticate": 'Bearer realm="nextoffer"'}
+    elif status == 405 and "allow" in exc.extra:
+        headers = {"Allow": str(exc.extra["allow"])}
     return problem_response(
         status,
         exc.code,
         exc.title,
         exc.detail,
         [e.as_dict() for e in exc.errors],
-        dict(exc.extra),
+        {k: v for k, v in exc.extra.items() if k != "allow"},
         headers,
     )
 

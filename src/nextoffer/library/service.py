@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Connection
 
@@ -28,31 +28,67 @@ from nextoffer.library.references import find_references
 from nextoffer.library.validation import check_integrity, check_referrers, parse_document
 from nextoffer.store import library_repo as repo
 from nextoffer.store.database import Database
-from nextoffer.store.query import ListQuery, Page, Ranked, order_text, paginate, sort_documents
-from nextoffer.store.snapshots import SandboxSnapshot, SnapshotCache
+from nextoffer.store.query import DocTable, ListQuery, Page, Ranked, order_text, paginate
+from nextoffer.store.snapshots import SandboxSnapshot, SnapshotCache, settle_long_lived
 from nextoffer.tenants import Actor, Tenant
 from nextoffer.timeutil import utcnow
 
 Doc = dict[str, Any]
+T = TypeVar("T")
 
 
 class TransactionView:
-    """`LibraryView` over an open write transaction."""
+    """`LibraryView` over an open write transaction; objects read once are remembered."""
 
     def __init__(self, conn: Connection, sandbox_pk: int, limits: Limits) -> None:
         self.conn = conn
         self.sandbox_pk = sandbox_pk
         self.limits = limits
+        self._seen: dict[str, Stored | None] = {}
+
+    def preload(self, ids: Iterable[str]) -> None:
+        """Fetch many objects in one query (a document's references, before checking them)."""
+        wanted = [i for i in dict.fromkeys(ids) if i not in self._seen]
+        if not wanted:
+            return
+        rows = repo.get_many(self.conn, self.sandbox_pk, wanted)
+        for object_id in wanted:
+            row = rows.get(object_id)
+            self._seen[object_id] = Stored(row.kind, row.doc) if row else None
 
     def get(self, object_id: str) -> Stored | None:
-        row = repo.get(self.conn, self.sandbox_pk, object_id)
-        return Stored(row.kind, row.doc) if row else None
+        if object_id not in self._seen:
+            self.preload([object_id])
+        return self._seen[object_id]
 
     def count(self, kinds: tuple[str, ...]) -> int:
         return repo.count(self.conn, self.sandbox_pk, kinds)
 
     def count_live_decisions(self) -> int:
         return repo.count_with_field(self.conn, self.sandbox_pk, "offer-activity", "status", "live")
+
+
+class LruCache(Generic[T]):
+    """A small thread-safe least-recently-used map (results of immutable snapshots)."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._items: OrderedDict[Hashable, T] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: Hashable) -> T | None:
+        with self._lock:
+            value = self._items.get(key)
+            if value is not None:
+                self._items.move_to_end(key)
+            return value
+
+    def put(self, key: Hashable, value: T) -> None:
+        with self._lock:
+            self._items[key] = value
+            self._items.move_to_end(key)
+            while len(self._items) > self._size:
+                self._items.popitem(last=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,8 +124,8 @@ class LibraryService:
         self.snapshots = snapshots
         self.clock = clock
         self._sandboxes: dict[tuple[str, str], repo.Sandbox] = {}
-        self._sorted: OrderedDict[tuple[Any, ...], list[Ranked]] = OrderedDict()
-        self._sorted_lock = threading.Lock()
+        self._tables: LruCache[DocTable] = LruCache(16)
+        self._ranked: LruCache[list[Ranked]] = LruCache(64)
 
     # -- sandboxes ----------------------------------------------------------------------------
 
@@ -132,20 +168,17 @@ class LibraryService:
         snap = self.snapshot(tenant)
         if snap is None:
             return paginate([], query)
-        key = (
-            snap.sandbox_pk,
-            snap.revision,
-            spec.kind,
-            tuple(f.text for f in query.filters),
-            order_text(query.order),
-        )
-        ranked = self._sorted.get(key)
+        table_key = (snap.sandbox_pk, snap.revision, spec.kind)
+        key = (*table_key, tuple(f.text for f in query.filters), order_text(query.order))
+        ranked = self._ranked.get(key)
         if ranked is None:
-            ranked = sort_documents(snap.of_kind(spec.kind).values(), query.order, query.filters)
-            with self._sorted_lock:
-                self._sorted[key] = ranked
-                while len(self._sorted) > 32:
-                    self._sorted.popitem(last=False)
+            table = self._tables.get(table_key)
+            if table is None:
+                table = DocTable(snap.of_kind(spec.kind).values())
+                self._tables.put(table_key, table)
+                settle_long_lived()
+            ranked = table.rank(query.order, query.filters)
+            self._ranked.put(key, ranked)
         return paginate(ranked, query)
 
     # -- writes -------------------------------------------------------------------------------
@@ -164,12 +197,15 @@ class LibraryService:
                 modified_by=actor.user,
                 body=body,
             )
-            check_integrity(spec, doc, TransactionView(conn, sandbox.pk, self.limits), old=None)
+            targets = _targets(spec, doc)
+            view = TransactionView(conn, sandbox.pk, self.limits)
+            view.preload(target for _, target in targets)
+            check_integrity(spec, doc, view, old=None)
             row = repo.ObjectRow(
                 doc["id"], spec.kind, 1, revision, now, now, actor.client_id, actor.client_id, doc
             )
             repo.insert_object(conn, sandbox.pk, row)
-            repo.replace_references(conn, sandbox.pk, row.id, _targets(spec, doc))
+            repo.replace_references(conn, sandbox.pk, row.id, targets, new=True)
             return Written(doc, _receipt(row, sandbox))
 
     def patch(
@@ -237,7 +273,9 @@ class LibraryService:
                 modified_by=actor.user,
                 body=body,
             )
+            targets = _targets(spec, doc)
             view = TransactionView(conn, sandbox.pk, self.limits)
+            view.preload(target for _, target in targets)
             check_integrity(spec, doc, view, old=row.doc)
             if spec.contract_fields:
                 check_referrers(
@@ -259,7 +297,7 @@ class LibraryService:
                     f"{object_id} changed while this update ran; read it again and retry",
                     parameter="If-Match",
                 )
-            repo.replace_references(conn, sandbox.pk, object_id, _targets(spec, doc))
+            repo.replace_references(conn, sandbox.pk, object_id, targets)
             return Written(doc, _receipt(new_row, sandbox))
 
     def delete(

@@ -7,8 +7,9 @@ PostgreSQL writers serialise per sandbox on the sandbox row (see `library_repo.b
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +53,9 @@ class Database:
             kwargs["max_overflow"] = 20
             kwargs["pool_pre_ping"] = True
         self.engine: Engine = create_engine(self.url, **kwargs)
+        self._writer: threading.Lock | nullcontext[None] = (
+            threading.Lock() if self.dialect == "sqlite" else nullcontext()
+        )
         if self.dialect == "sqlite":
             _configure_sqlite(self.engine)
 
@@ -63,8 +67,13 @@ class Database:
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
-        """A connection in a write transaction; commits on success, rolls back on any error."""
-        with self.engine.connect() as conn:
+        """A connection in a write transaction; commits on success, rolls back on any error.
+
+        On SQLite the threads of one process also queue on a lock before `BEGIN IMMEDIATE`:
+        SQLite's own busy handler sleeps in growing steps, which turns a queue of writers into
+        long stalls; the lock hands the database over as soon as it is free.
+        """
+        with self._writer, self.engine.connect() as conn:
             conn = conn.execution_options(**{_WRITE: True})
             with conn.begin():
                 yield conn
