@@ -31,6 +31,15 @@ def compile_formula(text: str, aliases: Iterable[str] = ()) -> Compiled:
     return compile_text(text, "formula", aliases)
 
 
+def compile_expression(text: str, aliases: Iterable[str] = ()) -> Compiled:
+    """Compile an expression of any type (e.g. a value to show in a representation).
+
+    Same language and limits as a rule, with ``offer`` and ``aliases`` available as in a
+    formula; the value is whatever the expression computes.
+    """
+    return compile_text(text, "expression", aliases)
+
+
 __all__ = [
     "Compiled",
     "Env",
@@ -44,6 +53,7 @@ __all__ = [
     "WorkExceeded",
     "clear_cache",
     "compile_cached",
+    "compile_expression",
     "compile_formula",
     "compile_rule",
 ]

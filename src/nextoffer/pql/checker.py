@@ -55,16 +55,9 @@ _ROOT_READS = {
     ALIAS: "aliases",
 }
 _ORDERABLE = ("number", "string", "datetime", "any", "null")
-_COLLECTION_RESULT_OF_TARGET = (
-    "head",
-    "filter",
-    "distinct",
-    "topN",
-    "bottomN",
-    "intersection",
-    "min",
-    "max",
-)
+_LIST_OF_TARGET = ("filter", "distinct", "topN", "bottomN", "intersection")
+_ITEM_OF_TARGET = ("head", "min", "max")
+ITEM = "[]"  # marks "an item of" in an origin, so item paths and lax list paths differ
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +102,17 @@ def known_type(origin: Origin) -> Type:
         if len(segs) < 3:
             return MAP
     return ANY
+
+
+def _datetime_text(node: A.Node) -> A.Literal | None:
+    """A string literal spelling an RFC 3339 date or date-time, as a date-time literal."""
+    if isinstance(node, A.Literal) and node.value.__class__ is str:
+        value = _parse_dt(node.value)
+        if value is not None:
+            lit = A.Literal(node.span, value)
+            lit.type = DT
+            return lit
+    return None
 
 
 class Checker:
@@ -168,9 +172,19 @@ class Checker:
             return None if base is None else (base[0], base[1], (*base[2], node.name))
         if isinstance(node, A.Quant) and node.kind == "select":
             return self.origin_of(node.source)
-        if isinstance(node, A.Call) and node.name in _COLLECTION_RESULT_OF_TARGET and node.target:
-            return self.origin_of(node.target)
+        if isinstance(node, A.Call) and node.target is not None:
+            if node.name in _LIST_OF_TARGET:
+                return self.origin_of(node.target)
+            if node.name in _ITEM_OF_TARGET:
+                return self.item_origin(node.target)
         return None
+
+    def item_origin(self, collection: A.Node) -> Origin | None:
+        """Where the items of a collection come from (xEvent's items are events)."""
+        origin = self.origin_of(collection)
+        if origin is None or (isinstance(collection, A.Path) and collection.root == EVENTS):
+            return origin
+        return (origin[0], origin[1], (*origin[2], ITEM))
 
     def constraint_key(self, node: A.Node) -> tuple[str, str, tuple[str, ...]] | None:
         origin = self.origin_of(node)
@@ -229,7 +243,7 @@ class Checker:
         if name == "xEvent":
             return A.Path(span, EVENT if segs else EVENTS, "", segs)
         if name == "offer":
-            if self.kind != "formula":
+            if self.kind == "rule":
                 raise self.error(
                     "offer_in_rule",
                     "`offer` is only available in ranking formulas, not in decision rules",
@@ -262,6 +276,8 @@ class Checker:
         if origin is None:
             return
         root, key, segs = origin
+        if ITEM in segs:
+            segs = tuple(s for s in segs if s != ITEM)
         if root in _ROOT_READS:
             self.reads.add(_ROOT_READS[root], key, segs, span)
         elif root == SEGMENTS and len(segs) >= 2:
@@ -427,6 +443,10 @@ class Checker:
             node.right, rt = lit, DT
         elif rt == DT and (lit := self.date_literal(node.left)) is not None:
             node.left, lt = lit, DT
+        elif lt.kind == "any" and (lit := _datetime_text(node.right)) is not None:
+            node.right, rt = lit, DT  # a date-time string literal: compare as instants
+        elif rt.kind == "any" and (lit := _datetime_text(node.left)) is not None:
+            node.left, lt = lit, DT
         if not compatible(lt, rt):
             raise self.error("type_mismatch", f"Cannot compare a {lt} with a {rt}", node.span)
         if node.op not in ("=", "!=") and (lt.kind not in _ORDERABLE or rt.kind not in _ORDERABLE):
@@ -492,7 +512,8 @@ class Checker:
             )
         elem = elem_of(st)
         node.var = self.new_var()
-        inner = self.bind(scope, node.param, Var(node.var, elem, self.origin_of(node.source), node))
+        var = Var(node.var, elem, self.item_origin(node.source), node)
+        inner = self.bind(scope, node.param, var)
         if node.where is not None:
             node.where = self.visit(node.where, inner)
             self.no_period(node.where)
@@ -521,7 +542,7 @@ class Checker:
         )
 
     def lambda_arg(self, arg: A.Node, target: A.Node, scope: dict[str, Var], key: bool) -> A.Lambda:
-        elem, origin = elem_of(self.effective(target)), self.origin_of(target)
+        elem, origin = elem_of(self.effective(target)), self.item_origin(target)
         if isinstance(arg, A.Lambda):
             var = Var(self.new_var(), elem, origin)
             arg.var = var.id

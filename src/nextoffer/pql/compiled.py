@@ -22,7 +22,7 @@ from .parser import parse
 from .reads import Reads
 from .runtime import WorkExceeded
 
-KINDS = ("rule", "formula")
+KINDS = ("rule", "formula", "expression")
 _RESERVED_ROOTS = frozenset({"profile", "offer", "xEvent", "segmentMembership", "person"})
 
 
@@ -84,7 +84,7 @@ class Compiled:
 def compile_text(text: str, kind: str, aliases: Iterable[str] = ()) -> Compiled:
     """Run every phase; raises a :class:`PqlError` subclass on any problem in ``text``."""
     if kind not in KINDS:
-        raise ValueError(f"kind must be 'rule' or 'formula', not {kind!r}")
+        raise ValueError(f"kind must be one of {KINDS}, not {kind!r}")
     if not isinstance(text, str):
         raise TypeError(f"PQL text must be a str, not {type(text).__name__}")
     names = tuple(sorted(set(aliases)))

@@ -24,7 +24,7 @@ MAX_TOP_N = 1_000  # topN / bottomN n
 MAX_STRING = 65_536  # characters a string concatenation may produce
 MAX_REGEX_MEM = 1 << 20  # bytes RE2 may use for one compiled pattern
 
-BYTE_LIMITS = {"rule": MAX_RULE_BYTES, "formula": MAX_FORMULA_BYTES}
+BYTE_LIMITS = {"rule": MAX_RULE_BYTES, "formula": MAX_FORMULA_BYTES, "expression": MAX_RULE_BYTES}
 
 
 def bracket_depths(text: str) -> tuple[int, int, int, int]:
@@ -73,10 +73,11 @@ def check_text(text: str, kind: str) -> None:
                 offset = i
                 break
         line, column = position(text, offset)
-        noun = "rule" if kind == "rule" else "ranking formula"
+        noun = {"rule": "rule", "formula": "ranking formula"}.get(kind, "expression")
         raise PqlLimitError(
             f"{kind}_too_large",
-            f"A {noun} is limited to {limit:,} bytes of UTF-8 text; this one has {size:,}",
+            f"{'An' if noun[0] == 'e' else 'A'} {noun} is limited to {limit:,} bytes of UTF-8 "
+            f"text; this one has {size:,}",
             text,
             line,
             column,
