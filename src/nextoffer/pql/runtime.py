@@ -144,13 +144,13 @@ def _parse_dt(text: str) -> datetime | None:
         value = datetime.fromisoformat(text)
     except ValueError:
         return None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def to_dt(v: Any) -> datetime | None:
-    """A date-time from a datetime or an RFC 3339 / ISO date string; otherwise null."""
+    """A UTC date-time from a datetime or an RFC 3339 / ISO date string; otherwise null."""
     if v.__class__ is datetime:
-        return v if v.tzinfo is not None else v.replace(tzinfo=UTC)
+        return v.replace(tzinfo=UTC) if v.tzinfo is None else v.astimezone(UTC)
     if v.__class__ is str:
         return _parse_dt(v)
     return None
@@ -250,9 +250,15 @@ def is_in(item: Any, collection: Any, work: list[int]) -> bool:
 
 
 def not_in(item: Any, collection: Any, work: list[int]) -> bool:
+    """Present, comparable with the list's items, and none of them: a wrong-typed or missing
+    value is not "not in" anything."""
     if item is None or collection is None:
         return False
-    return not is_in(item, collection, work)
+    values = items(collection, work)
+    charge(work, len(values))
+    if values and all(_pair(item, v) is None for v in values):
+        return False
+    return not any(eq(item, v) for v in values)
 
 
 # ---- arithmetic --------------------------------------------------------------------------
