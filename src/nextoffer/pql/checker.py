@@ -218,6 +218,21 @@ class Checker:
                 span or node.span,
             )
 
+    def mismatch(self, node: A.Node, want: Type, code: str, message: str, span: A.Span) -> None:
+        """Raise a type error; when ``node``'s type came from an earlier use of the same path,
+        say so -- that is the mistake to fix."""
+        key = self.constraint_key(node) if node.type.kind == "any" else None
+        if key is not None and key in self.constraints:
+            before, where = self.constraints[key]
+            name = ".".join(s for s in key[2] if s != ITEM) or "this value"
+            raise self.error(
+                "conflicting_types",
+                f"{name} is used as a {want} here but as a {before} at line {where.line}, "
+                f"column {where.column}",
+                span,
+            )
+        raise self.error(code, message, span)
+
     def effective(self, node: A.Node) -> Type:
         """A node's type, refined by what its path has been constrained to so far."""
         if node.type.kind == "any" and isinstance(node, A.Path | A.Member):
@@ -375,7 +390,8 @@ class Checker:
     def expect_number(self, node: A.Node, op: str) -> None:
         t = self.effective(node)
         if t.kind not in ("number", "any", "null"):
-            raise self.error("not_a_number", f"`{op}` needs numbers, but this is a {t}", node.span)
+            message = f"`{op}` needs numbers, but this is a {t}"
+            self.mismatch(node, NUM, "not_a_number", message, node.span)
         self.constrain(node, NUM)
 
     def v_Arith(self, node: A.Arith, scope: dict[str, Var]) -> A.Node:
@@ -448,7 +464,12 @@ class Checker:
         elif rt.kind == "any" and (lit := _datetime_text(node.left)) is not None:
             node.left, lt = lit, DT
         if not compatible(lt, rt):
-            raise self.error("type_mismatch", f"Cannot compare a {lt} with a {rt}", node.span)
+            message = f"Cannot compare a {lt} with a {rt}"
+            derived = (
+                node.left if self.constraint_key(node.left) in self.constraints else node.right
+            )
+            other = rt if derived is node.left else lt
+            self.mismatch(derived, other, "type_mismatch", message, node.span)
         if node.op not in ("=", "!=") and (lt.kind not in _ORDERABLE or rt.kind not in _ORDERABLE):
             bad = lt if lt.kind not in _ORDERABLE else rt
             raise self.error(
@@ -573,9 +594,8 @@ class Checker:
             return lit
         t = self.effective(node)
         if t.kind not in ("datetime", "any"):
-            raise self.error(
-                "not_a_datetime", f"{what} needs a date-time, but this is a {t}", node.span
-            )
+            message = f"{what} needs a date-time, but this is a {t}"
+            self.mismatch(node, DT, "not_a_datetime", message, node.span)
         self.constrain(node, DT)
         return node
 
