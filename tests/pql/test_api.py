@@ -15,6 +15,7 @@ from nextoffer.pql import (
     PqlError,
     PqlLimitError,
     PqlSyntaxError,
+    PqlTypeError,
     Reads,
     compile_cached,
     compile_formula,
