@@ -61,11 +61,15 @@ _ALLOWED_ATTRS = frozenset(
         "casefold",
     ]
 )
+_CONSTANT = re.compile(r"K[0-9]+\Z")
 _GENERATED_NAME = re.compile(r"(?:[tvKa][0-9]+|_build|_pql|env|p|c|o|ev|sg|al|now|w|NUMS|LIVE)\Z")
 
 
 # The only builtins generated code may name (for ``x.__class__ is dict`` checks).
 _BUILTINS = {"dict": dict, "str": str}
+
+
+_GLOBALS = {**EXPORTS, **_BUILTINS, "NUMS": NUMS, "LIVE": LIVE_STATUSES}
 
 
 class UnsafeSource(RuntimeError):
@@ -154,15 +158,6 @@ class CodeGen:
             return self.now()
         return f"time_value({node.word!r}, {self.now()})"
 
-    def step(self, base: str, key: str) -> str:
-        """One path step, inlined for dicts; lists, mappings and misses go to ``lookup``."""
-        t, u = self.tmp(), self.tmp()
-        k, xk = self.const(key), self.const("xdm:" + key)
-        return (
-            f"(({u} if ({u} := {t}.get({k})) is not None else {t}.get({xk})) "
-            f"if ({t} := {base}).__class__ is dict else lookup({t}, {k}))"
-        )
-
     def hoist(self, root: str, key: str, segs: tuple[str, ...]) -> str:
         """A local holding a root path's value, computed once at the top of the function.
 
@@ -175,18 +170,13 @@ class CodeGen:
         if segs:
             parent = self.hoist(root, key, segs[:-1])
             name = self.local()
-            k, xk = self.const(segs[-1]), self.const("xdm:" + segs[-1])
+            k = self.const(segs[-1])
             if root == PROFILE and len(segs) == 1:
+                xk = self.const("xdm:" + segs[-1])
                 self.lines.append(f"{name} = {parent}.get({k})")
                 self.lines.append(f"if {name} is None: {name} = {parent}.get({xk})")
             else:
-                self.lines.append(
-                    f"{name} = {parent}.get({k}) if {parent}.__class__ is dict "
-                    f"else lookup({parent}, {k})"
-                )
-                self.lines.append(
-                    f"if {name} is None and {parent}.__class__ is dict: {name} = {parent}.get({xk})"
-                )
+                self.lines.append(f"{name} = lookup({parent}, {k})")
         elif root == PROFILE:
             name = self.root(PROFILE)
         elif root == CONTEXT:
@@ -215,10 +205,11 @@ class CodeGen:
     def g_Path(self, node: A.Path) -> str:
         if node.root != VAR:
             return self.hoist(node.root, node.key, node.segments)
-        code = node.key
-        for seg in node.segments:
-            code = self.step(code, seg)
-        return code
+        if not node.segments:
+            return node.key
+        if len(node.segments) == 1:
+            return f"lookup({node.key}, {self.const(node.segments[0])})"
+        return f"path({node.key}, {self.const(node.segments)})"
 
     def g_Member(self, node: A.Member) -> str:
         return f"lookup({self.expr(node.target)}, {self.const(node.name)})"
@@ -375,27 +366,24 @@ class CodeGen:
 
     # ---- whole function -------------------------------------------------------------------------
     def source(self) -> str:
+        """A module defining ``_pql(env)``; constants and helpers are its globals."""
         body = self.expr(self.checked.root)
-        params = [f"K{i}" for i in range(len(self.consts))]
-        for extra in ("NUMS", "LIVE"):
-            if extra in self.uses:
-                params.append(extra)
-        lines = [f"def _build({', '.join(params)}):", "    def _pql(env):"]
-        lines += [f"        {_PROLOGUE[n]}" for n in _PROLOGUE if n in self.uses]
-        lines += [f"        {line}" for line in self.lines]
-        lines += [f"        return {body}", "    return _pql", ""]
+        lines = ["def _pql(env):"]
+        lines += [f"    {_PROLOGUE[n]}" for n in _PROLOGUE if n in self.uses]
+        lines += [f"    {line}" for line in self.lines]
+        lines += [f"    return {body}", ""]
         return "\n".join(lines)
 
 
 def _check_whitelist(code: CodeType) -> None:
     """Every name the compiled code touches is a runtime export, a whitelisted attribute or a
     generated local -- checked on the code objects themselves, lambdas included."""
-    allowed = set(EXPORTS) | set(_BUILTINS) | _ALLOWED_ATTRS | {"_build"}
+    allowed = set(EXPORTS) | set(_BUILTINS) | _ALLOWED_ATTRS | {"_pql", "NUMS", "LIVE"}
     stack = [code]
     while stack:
         co = stack.pop()
         for name in co.co_names:
-            if name not in allowed:
+            if name not in allowed and not _CONSTANT.match(name):
                 raise UnsafeSource(f"generated code uses a name outside the whitelist: {name}")
         for name in (*co.co_varnames, *co.co_cellvars, *co.co_freevars):
             if not _GENERATED_NAME.match(name):
@@ -417,11 +405,10 @@ def generate(checked: Checked) -> tuple[str, Callable[[Any], Any]]:
     gen = CodeGen(checked)
     source = gen.source()
     code = _compile(source)
-    namespace: dict[str, Any] = {"__builtins__": {}, **EXPORTS, **_BUILTINS}
-    exec(code, namespace)  # the generator's own source, checked above; never user text
-    extras = {"NUMS": NUMS, "LIVE": LIVE_STATUSES}
-    args = list(gen.consts) + [extras[e] for e in ("NUMS", "LIVE") if e in gen.uses]
-    return source, namespace["_build"](*args)
+    namespace: dict[str, Any] = {"__builtins__": {}, **_GLOBALS}
+    namespace.update((f"K{i}", value) for i, value in enumerate(gen.consts))
+    exec(code, namespace)  # the generator's own source, vetted by _compile; never user text
+    return source, namespace["_pql"]
 
 
 __all__ = ["FUNCTIONS", "UnsafeSource", "generate"]
