@@ -1,0 +1,94 @@
+"""Adobe's published PQL limits, and the cheap text checks that run before parsing.
+
+Rule text <= 15 KB UTF-8 (formula <= 8 KB), <= 25 profile attributes, <= 30 context attributes,
+nesting <= 30 levels.  Nesting is the depth of open ``(`` and ``[`` outside string literals --
+what an author sees when counting brackets.  ``MAX_DEPTH`` is nextoffer's own guard on the
+depth of the expression tree (long unbracketed operator chains), so generated code and the
+interpreter stay within Python's limits.
+"""
+
+from __future__ import annotations
+
+from .errors import PqlLimitError, position
+
+MAX_RULE_BYTES = 15_000
+MAX_FORMULA_BYTES = 8_000
+MAX_PROFILE_ATTRIBUTES = 25
+MAX_CONTEXT_ATTRIBUTES = 30
+MAX_NESTING = 30
+MAX_DEPTH = 64
+
+# Runtime bounds, so a hostile rule cannot run for unbounded time or memory.
+MAX_WORK = 1_000_000  # collection items visited per evaluation
+MAX_TOP_N = 1_000  # topN / bottomN n
+MAX_STRING = 65_536  # characters a string concatenation may produce
+MAX_REGEX_MEM = 1 << 20  # bytes RE2 may use for one compiled pattern
+
+BYTE_LIMITS = {"rule": MAX_RULE_BYTES, "formula": MAX_FORMULA_BYTES, "expression": MAX_RULE_BYTES}
+
+
+def bracket_depths(text: str) -> tuple[int, int, int, int]:
+    """Scan brackets outside strings and ``@{...}`` refs.
+
+    Returns (depth at the end, offset of the innermost still-open bracket, the deepest depth,
+    offset of the first bracket that went deeper than ``MAX_NESTING`` or -1).
+    """
+    depth = deepest = 0
+    opened: list[int] = []
+    crossed = -1
+    i, n = 0, len(text)
+    while i < n:
+        ch = text[i]
+        if ch == '"':
+            i += 1
+            while i < n and text[i] != '"' and text[i] != "\n":
+                i += 2 if text[i] == "\\" else 1
+        elif ch == "@" and text.startswith("@{", i):
+            close = text.find("}", i)
+            i = n if close < 0 else close
+        elif ch in "([":
+            depth += 1
+            opened.append(i)
+            if depth > deepest:
+                deepest = depth
+                if depth > MAX_NESTING and crossed < 0:
+                    crossed = i
+        elif ch in ")]" and depth:
+            depth -= 1
+            opened.pop()
+        i += 1
+    return depth, (opened[-1] if opened else len(text)), deepest, crossed
+
+
+def check_text(text: str, kind: str) -> None:
+    """Size and nesting limits, checked on the raw text before the parser sees it."""
+    limit = BYTE_LIMITS[kind]
+    size = len(text.encode("utf-8"))
+    if size > limit:
+        used = 0
+        offset = len(text)
+        for i, ch in enumerate(text):
+            used += len(ch.encode("utf-8"))
+            if used > limit:
+                offset = i
+                break
+        line, column = position(text, offset)
+        noun = {"rule": "rule", "formula": "ranking formula"}.get(kind, "expression")
+        raise PqlLimitError(
+            f"{kind}_too_large",
+            f"{'An' if noun[0] == 'e' else 'A'} {noun} is limited to {limit:,} bytes of UTF-8 "
+            f"text; this one has {size:,}",
+            text,
+            line,
+            column,
+        )
+    _, _, deepest, crossed = bracket_depths(text)
+    if crossed >= 0:
+        line, column = position(text, crossed)
+        raise PqlLimitError(
+            "nesting_too_deep",
+            f"Brackets may nest at most {MAX_NESTING} levels deep; this one nests {deepest}",
+            text,
+            line,
+            column,
+        )
