@@ -13,7 +13,7 @@ from typing import Any, Protocol
 
 from nextoffer.config import Limits
 from nextoffer.errors import FieldError
-from nextoffer.library.models import content_kind, filter_kind
+from nextoffer.vocabulary import channel_name, content_kind, filter_kind
 
 Doc = Mapping[str, Any]
 
@@ -39,19 +39,6 @@ class LibraryView(Protocol):
 Check = Callable[[Doc, LibraryView, Doc | None], Iterator[FieldError]]
 DependentCheck = Callable[[Doc, str, Doc], Iterator[FieldError]]
 """Re-checks a referrer (first argument) against a changed object (its id and new document)."""
-
-_ADOBE_CHANNEL_PREFIXES = (
-    "https://ns.adobe.com/xdm/channel-types/",
-    "https://ns.adobe.com/xdm/channels/",
-)
-
-
-def channel_name(uri: str) -> str:
-    """`web` for both `.../xdm/channel-types/web` and the older `.../xdm/channels/web`."""
-    for prefix in _ADOBE_CHANNEL_PREFIXES:
-        if uri.startswith(prefix):
-            return uri[len(prefix) :]
-    return uri
 
 
 def _dates_in_order(doc: Doc | None, end_ptr: str) -> Iterator[FieldError]:

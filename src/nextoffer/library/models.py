@@ -23,8 +23,7 @@ from nextoffer.library.types import (
     Timestamp,
     Uri,
 )
-
-XCORE_COMPONENT = "https://ns.adobe.com/experience/offer-management/content-component-"
+from nextoffer.vocabulary import content_kind, filter_kind  # noqa: F401 - re-exported
 
 ComponentType = Literal[
     "html",
@@ -47,12 +46,6 @@ PlacementComponentType = Literal[
     "https://ns.adobe.com/experience/offer-management/content-component-imagelink",
     "https://ns.adobe.com/experience/offer-management/content-component-json",
 ]
-
-
-def content_kind(component_type: str) -> str:
-    """Canonical content kind (`html`, `text`, `imagelink`, `json`) of any accepted spelling."""
-    kind = component_type.removeprefix(XCORE_COMPONENT)
-    return "text" if kind == "component-text" else kind
 
 
 class Strict(BaseModel):
@@ -275,11 +268,6 @@ class Collection(EntityBody):
     filterType: Literal["offers", "any-tags", "all-tags", "anyTags", "allTags"]
     ids: list[ObjectId] = Field(default_factory=list, max_length=100_000)
     labels: list[Label] | None = Field(default=None, max_length=1000)
-
-
-def filter_kind(filter_type: str) -> str:
-    """Canonical collection filter (`offers`, `any-tags`, `all-tags`) of either spelling."""
-    return {"anyTags": "any-tags", "allTags": "all-tags"}.get(filter_type, filter_type)
 
 
 class Tag(EntityBody):

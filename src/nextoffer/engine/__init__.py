@@ -1,0 +1,41 @@
+"""The decision engine (pure): a compiled Catalog of a sandbox's library, and `decide`.
+
+catalog = build_catalog(docs_by_kind, revision=7)
+propositions = decide(catalog, DecisionRequest(scopes, now=clock(), subject=profile))
+"""
+
+from nextoffer.engine.catalog import Catalog, Decision, Offer, Placement, build_catalog
+from nextoffer.engine.decide import decide
+from nextoffer.engine.protocols import CappingView, ModelScorer, Subject
+from nextoffer.engine.request import (
+    NOBODY,
+    Choice,
+    DecisionRequest,
+    Proposition,
+    ScopeProblem,
+    ScopeRequest,
+    scope_problems,
+)
+from nextoffer.engine.trace import CandidateTrace, Reason, ScopeTrace
+
+__all__ = [
+    "NOBODY",
+    "CandidateTrace",
+    "CappingView",
+    "Catalog",
+    "Choice",
+    "Decision",
+    "DecisionRequest",
+    "ModelScorer",
+    "Offer",
+    "Placement",
+    "Proposition",
+    "Reason",
+    "ScopeProblem",
+    "ScopeRequest",
+    "ScopeTrace",
+    "Subject",
+    "build_catalog",
+    "decide",
+    "scope_problems",
+]

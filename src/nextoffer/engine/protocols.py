@@ -1,0 +1,41 @@
+"""What the engine asks of the world, as small protocols (a leaf module: no imports above it).
+
+The engine is pure: it gets the profile, counter reads and the model scorer through these, and
+time and randomness as plain values, so the same code decides online, in batch and in tests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from nextoffer.engine.catalog import Offer
+    from nextoffer.pql import Env
+
+
+class Subject(Protocol):
+    """The profile a decision is for (a stored profile, an inline one, or nobody: empty)."""
+
+    @property
+    def attributes(self) -> Mapping[str, Any]: ...
+
+    @property
+    def segments(self) -> Mapping[str, str]: ...
+
+    @property
+    def events(self) -> Sequence[Mapping[str, Any]]: ...
+
+
+class CappingView(Protocol):
+    """Counter reads for one decision: which capping rule, if any, exhausts an offer."""
+
+    def capped(self, offer: Offer, placement_id: str) -> int | None:
+        """The index of a capping rule of `offer` that is exhausted for this profile, or None."""
+        ...
+
+
+class ModelScorer(Protocol):
+    """A ranking model (`orderEvaluationType: rankingStrategy`): a score per offer."""
+
+    def score(self, model_id: str, offer: Offer, env: Env) -> float: ...

@@ -1,0 +1,419 @@
+"""Decision semantics, case by case: constraints, dates, status, representations, fallbacks,
+duplicates, item counts, ties, formulas and models. Each case also runs through the reference
+engine (explain mode), which must agree."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from nextoffer.engine import (
+    DecisionRequest,
+    Reason,
+    ScopeRequest,
+    build_catalog,
+    decide,
+    scope_problems,
+)
+from nextoffer.engine.request import Nobody
+from tests.engine.conftest import NOW
+from tests.engine.library import Library, criterion
+
+ISO_NOW = "2026-06-15T12:00:00.000+00:00"
+
+
+def run(lib: Library, scopes: list[tuple[str, str, int | None]] | None = None, **kw: Any):
+    """Decide with both engines; they must agree. Returns the fast engine's propositions."""
+    catalog = build_catalog(lib.docs)
+    requests = [ScopeRequest(a, p, n) for a, p, n in (scopes or [("d", "p1", None)])]
+    assert scope_problems(catalog, requests) == []
+    kw.setdefault("seed", 7)
+    fast = decide(catalog, DecisionRequest(requests, now=NOW, **kw))
+    slow = decide(catalog, DecisionRequest(requests, now=NOW, explain=True, **kw))
+    assert [ids(p) for p in fast] == [ids(p) for p in slow]
+    return fast, slow
+
+
+def ids(prop) -> list[str]:
+    if prop.options:
+        return [c.offer.id for c in prop.options]
+    return [f"fallback:{prop.fallback.id}"] if prop.fallback else []
+
+
+def reason_of(prop, offer_id: str) -> Reason:
+    return next(c.reason for c in prop.trace.candidates if c.offer_id == offer_id)
+
+
+def base(item_count: int = 1) -> Library:
+    lib = Library()
+    lib.placement("p1", item_count=item_count)
+    lib.fallback()
+    return lib
+
+
+def test_priority_wins_and_the_fallback_only_comes_when_nothing_is_left() -> None:
+    lib = base(item_count=3)
+    lib.offer("low", 1)
+    lib.offer("high", 9)
+    lib.collection("c", ["low", "high"])
+    lib.decision("d", [criterion("c")])
+    fast, _ = run(lib)
+    assert ids(fast[0]) == ["high", "low"]  # two of three: never padded with the fallback
+    assert fast[0].fallback is None
+
+
+@pytest.mark.parametrize(
+    ("status", "reason"), [("draft", Reason.NOT_APPROVED), ("archived", Reason.NOT_APPROVED)]
+)
+def test_only_approved_offers_are_candidates(status: str, reason: Reason) -> None:
+    lib = base()
+    lib.offer("o", 5, status=status)
+    lib.collection("c", ["o"])
+    lib.decision("d", [criterion("c")])
+    fast, slow = run(lib)
+    assert ids(fast[0]) == ["fallback:fb"]
+    assert reason_of(slow[0], "o") is reason
+    assert slow[0].trace.outcome == "fallback"
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "eligible"),
+    [
+        (ISO_NOW, None, True),  # starts exactly now
+        (None, ISO_NOW, True),  # ends exactly now
+        ("2026-06-15T12:00:00.001+00:00", None, False),
+        (None, "2026-06-15T11:59:59.999+00:00", False),
+        ("2026-01-01T00:00:00Z", "2026-12-31T00:00:00Z", True),
+    ],
+)
+def test_offer_dates_are_inclusive(start: str | None, end: str | None, eligible: bool) -> None:
+    lib = base()
+    lib.offer("o", 5, start=start, end=end)
+    lib.collection("c", ["o"])
+    lib.decision("d", [criterion("c")])
+    fast, slow = run(lib)
+    assert ids(fast[0]) == (["o"] if eligible else ["fallback:fb"])
+    if not eligible:
+        assert reason_of(slow[0], "o") is Reason.OUTSIDE_DATES
+
+
+def test_a_decision_outside_its_dates_gives_its_fallback() -> None:
+    lib = base()
+    lib.offer("o", 5)
+    lib.collection("c", ["o"])
+    lib.decision("d", [criterion("c")], end="2026-01-01T00:00:00Z")
+    fast, slow = run(lib)
+    assert ids(fast[0]) == ["fallback:fb"]
+    assert "outside its start and end dates" in slow[0].trace.note
+
+
+def test_an_offer_without_a_representation_for_the_placement_is_not_a_candidate() -> None:
+    lib = base()
+    lib.placement("p2")
+    lib.offer("elsewhere", 9, ("p2",))
+    lib.offer("here", 1, ("p1",))
+    lib.collection("c", ["elsewhere", "here"])
+    lib.decision("d", [criterion("c", placements=None)])
+    fast, slow = run(lib)
+    assert ids(fast[0]) == ["here"]
+    assert reason_of(slow[0], "elsewhere") is Reason.NO_REPRESENTATION
+
+
+def test_a_fallback_without_the_placement_gives_an_empty_proposition() -> None:
+    lib = Library()
+    lib.placement("p1")
+    lib.placement("p2")
+    lib.fallback(placements=("p2",))
+    lib.collection("c", [])
+    lib.decision("d", [criterion("c")])
+    fast, slow = run(lib)
+    assert fast[0].options == [] and fast[0].fallback is None
+    assert slow[0].trace.outcome == "empty" and "no representation" in slow[0].trace.note
+
+
+def test_eligibility_rules_on_offers_and_criteria() -> None:
+    lib = base(item_count=2)
+    lib.rule("gold", 'loyalty.tier = "gold"')
+    lib.rule("adult", "person.age >= 18")
+    lib.offer("gold-only", 9, rule="gold")
+    lib.offer("anyone", 1)
+    lib.collection("c", ["gold-only", "anyone"])
+    lib.collection("adults", ["anyone"])
+    lib.decision("d", [criterion("c", priority=2), criterion("adults", priority=1, rule="adult")])
+    gold = Nobody(attributes={"loyalty": {"tier": "gold"}, "person": {"age": 30}})
+    silver = Nobody(attributes={"loyalty": {"tier": "silver"}})
+    assert ids(run(lib, subject=gold)[0][0]) == ["gold-only", "anyone"]
+    fast, slow = run(lib, subject=silver)
+    assert ids(fast[0]) == ["anyone"]
+    trace = next(c for c in slow[0].trace.candidates if c.offer_id == "gold-only")
+    assert trace.reason is Reason.INELIGIBLE
+    assert trace.rule["id"] == "gold" and trace.rule["failed"] == 'loyalty.tier = "gold"'
+
+
+def test_a_false_criterion_rule_drops_its_whole_collection() -> None:
+    lib = base()
+    lib.rule("adult", "person.age >= 18")
+    lib.offer("o", 5)
+    lib.collection("c", ["o"])
+    lib.decision("d", [criterion("c", rule="adult")])
+    fast, slow = run(lib, subject=Nobody(attributes={"person": {"age": 12}}))
+    assert ids(fast[0]) == ["fallback:fb"]
+    assert reason_of(slow[0], "o") is Reason.CRITERION_INELIGIBLE
+    assert "person.age >= 18" in next(c.detail for c in slow[0].trace.candidates)
+
+
+@pytest.mark.parametrize(
+    ("memberships", "any_of", "all_of"),
+    [
+        ({"a": "realized"}, True, False),
+        ({"a": "existing", "b": "realized"}, True, True),
+        ({"a": "exited", "b": "exited"}, False, False),
+        ({}, False, False),
+    ],
+)
+def test_audience_constraints(memberships: dict, any_of: bool, all_of: bool) -> None:
+    lib = base(item_count=2)
+    lib.offer("any", 2, segments=("a", "b"))
+    lib.offer("all", 1, segments=("a", "b"), all_segments=True)
+    lib.collection("c", ["any", "all"])
+    lib.decision("d", [criterion("c")])
+    fast, slow = run(lib, subject=Nobody(segments=memberships))
+    expected = [o for o, ok in (("any", any_of), ("all", all_of)) if ok] or ["fallback:fb"]
+    assert ids(fast[0]) == expected
+    if not all_of:
+        assert reason_of(slow[0], "all") is Reason.INELIGIBLE
+
+
+def test_each_distinct_rule_is_evaluated_once_per_request() -> None:
+    from nextoffer.engine.evaluation import Evaluation
+
+    lib = base(item_count=5)
+    lib.rule("r", "person.age >= 18")
+    for n in range(5):
+        lib.offer(f"o{n}", n, rule="r")
+    lib.collection("c", [f"o{n}" for n in range(5)])
+    lib.decision("d", [criterion("c")])
+    catalog = build_catalog(lib.docs)
+    evaluated: list[str] = []
+    original = Evaluation.satisfied
+
+    def counting(self, constraint):
+        if constraint.rule_id and constraint.rule_id not in self._rules:
+            evaluated.append(constraint.rule_id)
+        return original(self, constraint)
+
+    Evaluation.satisfied = counting  # type: ignore[method-assign]
+    try:
+        request = DecisionRequest(
+            [ScopeRequest("d", "p1")], now=NOW, subject=Nobody(attributes={"person": {"age": 40}})
+        )
+        assert len(decide(catalog, request)[0].options) == 5
+    finally:
+        Evaluation.satisfied = original  # type: ignore[method-assign]
+    assert evaluated == ["r"]
+
+
+def test_formula_scores_are_reported_and_rank_the_offers() -> None:
+    lib = base(item_count=3)
+    lib.formula(
+        "by-city",
+        "if(offer.characteristics.city = homeAddress.city, "
+        "offer.rank.priority * 2, offer.rank.priority)",
+    )
+    lib.offer("paris", 10, characteristics={"city": "Paris"})
+    lib.offer("rome", 15, characteristics={"city": "Rome"})
+    lib.collection("c", ["paris", "rome"])
+    lib.decision("d", [criterion("c", formula="by-city")])
+    fast, _ = run(lib, subject=Nobody(attributes={"homeAddress": {"city": "Paris"}}))
+    assert [(c.offer.id, c.score) for c in fast[0].options] == [("paris", 20.0), ("rome", 15.0)]
+
+
+def test_a_formula_that_gives_no_number_ranks_last() -> None:
+    lib = base(item_count=2)
+    lib.offer("weighted", 1, characteristics={"weight": "x"})
+    lib.offer("plain", 2)
+    lib.formula("g", "if(offer.rank.priority = 2, 5, null)")
+    lib.collection("c", ["weighted", "plain"])
+    lib.decision("d", [criterion("c", formula="g")])
+    fast, slow = run(lib)
+    assert [(c.offer.id, c.score) for c in fast[0].options] == [("plain", 5.0), ("weighted", None)]
+    assert "no number" in next(
+        c.detail for c in slow[0].trace.candidates if c.offer_id == "weighted"
+    )
+
+
+def test_formulas_read_context_data_through_their_aliases() -> None:
+    lib = base(item_count=2)
+    lib.formula(
+        "weather",
+        "if(offer.characteristics.weather = boosted.weather, "
+        "offer.rank.priority + 100, offer.rank.priority)",
+        defined_on={
+            "boosted": {"schema": {"altId": "_xdm.context.additionalParameters", "version": "1"}}
+        },
+    )
+    lib.offer("sun", 1, characteristics={"weather": "hot"})
+    lib.offer("rain", 50, characteristics={"weather": "cold"})
+    lib.collection("c", ["sun", "rain"])
+    lib.decision("d", [criterion("c", formula="weather")])
+    context = {"_xdm.context.additionalParameters;version=1": {"xdm:weather": "hot"}}
+    fast, _ = run(lib, context=context)
+    assert [(c.offer.id, c.score) for c in fast[0].options] == [("sun", 101.0), ("rain", 50.0)]
+
+
+def test_models_without_a_scorer_serve_at_random_reproducibly() -> None:
+    lib = base()
+    for n in range(4):
+        lib.offer(f"o{n}", n)
+    lib.collection("c", [f"o{n}" for n in range(4)])
+    lib.decision("d", [criterion("c", model="auto-1")])
+    catalog = build_catalog(lib.docs)
+    picks = Counter(
+        decide(catalog, DecisionRequest([ScopeRequest("d", "p1")], now=NOW, seed=s))[0]
+        .options[0]
+        .offer.id
+        for s in range(400)
+    )
+    assert set(picks) == {"o0", "o1", "o2", "o3"} and min(picks.values()) > 60
+    one = decide(catalog, DecisionRequest([ScopeRequest("d", "p1")], now=NOW, seed=3))
+    again = decide(catalog, DecisionRequest([ScopeRequest("d", "p1")], now=NOW, seed=3))
+    assert ids(one[0]) == ids(again[0])
+
+
+def test_equal_priorities_are_broken_uniformly_at_random() -> None:
+    lib = base()
+    for n in range(3):
+        lib.offer(f"tie{n}", 5)
+    lib.offer("lower", 4)
+    lib.collection("c", ["tie0", "tie1", "tie2", "lower"])
+    lib.decision("d", [criterion("c")])
+    catalog = build_catalog(lib.docs)
+    picks = Counter(
+        decide(catalog, DecisionRequest([ScopeRequest("d", "p1")], now=NOW))[0].options[0].offer.id
+        for _ in range(600)
+    )
+    assert set(picks) == {"tie0", "tie1", "tie2"}
+    assert all(150 < n < 250 for n in picks.values()), picks
+
+
+@pytest.mark.parametrize(
+    ("flags", "placement_allows", "second"),
+    [
+        (None, (False, False), ["o2"]),
+        (None, (True, False), ["o2"]),  # one placement forbids: the whole request forbids
+        (None, (True, True), ["o1"]),
+        ((True, True), (False, False), ["o1"]),  # the request wins over the placements
+        ((False, True), (True, True), ["o1"]),  # same decision, so only placements matter
+        ((True, False), (True, True), ["o2"]),
+    ],
+)
+def test_duplicates_across_placements(flags, placement_allows, second) -> None:
+    lib = Library()
+    lib.placement("p1", allow_duplicates=placement_allows[0])
+    lib.placement("p2", allow_duplicates=placement_allows[1])
+    lib.fallback(placements=("p1", "p2"))
+    lib.offer("o1", 9, ("p1", "p2"))
+    lib.offer("o2", 1, ("p1", "p2"))
+    lib.collection("c", ["o1", "o2"])
+    lib.decision("d", [criterion("c", ("p1", "p2"))])
+    fast, slow = run(lib, [("d", "p1", None), ("d", "p2", None)], allow_duplicates=flags)
+    assert ids(fast[0]) == ["o1"] and ids(fast[1]) == second
+    if second == ["o2"]:
+        assert reason_of(slow[1], "o1") is Reason.DUPLICATE
+
+
+@pytest.mark.parametrize(
+    ("flags", "second"),
+    [
+        ((False, False), ["o2"]),
+        ((True, False), ["o1"]),
+        ((False, True), ["o2"]),
+        ((True, True), ["o1"]),
+    ],
+)
+def test_duplicates_across_activities(flags, second) -> None:
+    lib = base()
+    lib.offer("o1", 9)
+    lib.offer("o2", 1)
+    lib.collection("c", ["o1", "o2"])
+    lib.decision("d1", [criterion("c")])
+    lib.decision("d2", [criterion("c")])
+    fast, _ = run(lib, [("d1", "p1", None), ("d2", "p1", None)], allow_duplicates=flags)
+    assert ids(fast[1]) == second
+
+
+def test_item_count_comes_from_the_scope_then_the_placement() -> None:
+    lib = base(item_count=2)
+    for n in range(5):
+        lib.offer(f"o{n}", n)
+    lib.collection("c", [f"o{n}" for n in range(5)])
+    lib.decision("d", [criterion("c")])
+    fast, _ = run(lib, [("d", "p1", None)])
+    assert ids(fast[0]) == ["o4", "o3"]
+    fast, _ = run(lib, [("d", "p1", 4)])
+    assert ids(fast[0]) == ["o4", "o3", "o2", "o1"]
+
+
+def test_collections_by_any_and_all_tags() -> None:
+    lib = base(item_count=5)
+    lib.offer("ab", 3, tags=("a", "b"))
+    lib.offer("a", 2, tags=("a",))
+    lib.offer("c", 1, tags=("c",))
+    lib.collection("any", ["a", "c"], "any-tags")
+    lib.collection("all", ["a", "b"], "all-tags")
+    lib.decision("d", [criterion("any")])
+    lib.decision("e", [criterion("all")])
+    fast, _ = run(lib, [("d", "p1", None), ("e", "p1", None)], allow_duplicates=(True, True))
+    assert ids(fast[0]) == ["ab", "a", "c"] and ids(fast[1]) == ["ab"]
+
+
+def test_scope_problems_name_the_scope_and_field() -> None:
+    lib = base()
+    lib.placement("p2")
+    lib.collection("c", [])
+    lib.decision("d", [criterion("c")])
+    lib.decision("draft", [criterion("c")], status="draft")
+    catalog = build_catalog(lib.docs)
+    problems = scope_problems(
+        catalog,
+        [
+            ScopeRequest("nope", "p1"),
+            ScopeRequest("d", "nope"),
+            ScopeRequest("draft", "p1"),
+            ScopeRequest("d", "p2"),
+        ],
+    )
+    assert [(p.index, p.field, p.code) for p in problems] == [
+        (0, "activity", "unknown-decision"),
+        (1, "placement", "unknown-placement"),
+        (2, "activity", "decision-not-live"),
+        (3, "placement", "placement-not-in-decision"),
+    ]
+
+
+def test_rules_that_do_not_compile_are_reported_and_never_satisfied() -> None:
+    lib = base()
+    lib.rule("broken", "person.age >=")
+    lib.offer("o", 5, rule="broken")
+    lib.collection("c", ["o"])
+    lib.decision("d", [criterion("c")])
+    catalog = build_catalog(lib.docs)
+    assert catalog.problems and "broken" in catalog.problems[0]
+    fast, slow = run(lib)
+    assert ids(fast[0]) == ["fallback:fb"]
+    assert "does not compile" in next(c.detail for c in slow[0].trace.candidates)
+
+
+def test_time_moves_with_the_injected_clock() -> None:
+    lib = base()
+    lib.offer("o", 5, end="2026-06-15T13:00:00Z")
+    lib.collection("c", ["o"])
+    lib.decision("d", [criterion("c")])
+    catalog = build_catalog(lib.docs)
+    scope = [ScopeRequest("d", "p1")]
+    assert decide(catalog, DecisionRequest(scope, now=NOW))[0].options
+    later = NOW + timedelta(hours=2)
+    assert not decide(catalog, DecisionRequest(scope, now=later))[0].options
