@@ -20,14 +20,20 @@ class FieldError:
     parameter: str | None = None
     code: str | None = None
     """The error's own stable code, when it differs from the problem's."""
+    details: Mapping[str, Any] | None = None
+    """More about the error (for PQL: line, column and a caret excerpt)."""
 
-    def as_dict(self) -> dict[str, str]:
-        out: dict[str, str] = {}
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
         if self.pointer is not None:
             out["pointer"] = self.pointer
         if self.parameter is not None:
             out["parameter"] = self.parameter
         out["message"] = self.message
+        if self.code is not None:
+            out["code"] = self.code
+        if self.details:
+            out.update(self.details)
         return out
 
 

@@ -442,3 +442,56 @@ def test_put_with_another_id_is_422(api: Api) -> None:
         {"id": "dps:ranking-function:0", "name": "f", "expression": {"value": "1"}},
     )
     assert_problem(r, 422, "system-field", pointer="/id")
+
+
+# -- PQL ----------------------------------------------------------------------------------------
+
+
+def test_a_rule_with_bad_pql_is_422_with_its_position(api: Api) -> None:
+    body = {"name": "r", "condition": {"value": 'person.age >= 18 and\n  loyalty.tier == "gold"'}}
+    problem = assert_problem(
+        api.post("/offer-rules", body), 422, "invalid-pql", pointer="/condition/value"
+    )
+    error = problem["errors"][0]
+    assert error["line"] == 2 and error["column"] >= 3 and "^" in error["excerpt"]
+    assert api.get("/offer-rules").json()["total"] == 0
+
+
+def test_a_rule_update_with_bad_pql_is_refused_and_changes_nothing(api: Api) -> None:
+    rule = api.rule("person.age >= 18")
+    r = api.patch(
+        f"/offer-rules/{rule}",
+        [{"op": "replace", "path": "/condition/value", "value": "person.age >="}],
+    )
+    assert_problem(r, 422, "invalid-pql", pointer="/condition/value")
+    r = api.put(f"/offer-rules/{rule}", {"name": "r", "condition": {"value": '"a" > 1'}})
+    assert_problem(r, 422, "invalid-pql", pointer="/condition/value")
+    assert api.get(f"/offer-rules/{rule}").json()["condition"]["value"] == "person.age >= 18"
+
+
+def test_a_formula_with_bad_pql_is_422(api: Api) -> None:
+    r = api.post(
+        "/ranking-formulas", {"name": "f", "expression": {"value": "offer.rank.priority *"}}
+    )
+    assert_problem(r, 422, "invalid-pql", pointer="/expression/value")
+    # formulas may use their definedOn aliases as roots
+    ok = {
+        "name": "f",
+        "expression": {"value": "if(offer.tags.intersects(boosted.tags), 2, 1)"},
+        "definedOn": {"boosted": {"schema": {"altId": "_xdm.context.foo", "version": "0"}}},
+    }
+    assert api.post("/ranking-formulas", ok).status_code == 201
+
+
+def test_a_custom_capping_condition_must_compile(api: Api) -> None:
+    placement = api.placement()
+    capping = [
+        {"limit": 3, "event": "custom", "eventCondition": {"value": "commerce.checkouts.value >"}}
+    ]
+    r = api.post(
+        "/offers?offer-type=personalized",
+        offer_body([placement], frequencyCappingConstraints=capping),
+    )
+    assert_problem(
+        r, 422, "invalid-pql", pointer="/frequencyCappingConstraints/0/eventCondition/value"
+    )

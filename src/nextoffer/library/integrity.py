@@ -13,6 +13,7 @@ from typing import Any, Protocol
 
 from nextoffer.config import Limits
 from nextoffer.errors import FieldError
+from nextoffer.pql import PqlError, compile_cached
 from nextoffer.vocabulary import channel_name, content_kind, filter_kind
 
 Doc = Mapping[str, Any]
@@ -218,3 +219,56 @@ def decision_on_fallback_change(
 ) -> Iterator[FieldError]:
     if decision.get("fallback") == fallback_id:
         yield from fallback_usable(decision, fallback_id, fallback)
+
+
+def pql_error(exc: PqlError, pointer: str) -> FieldError:
+    """A PQL compile error as a field error carrying its position and a caret excerpt."""
+    return FieldError(
+        f"{exc.message} (line {exc.line}, column {exc.column})",
+        pointer=pointer,
+        code="invalid-pql",
+        details={
+            "line": exc.line,
+            "column": exc.column,
+            "pqlCode": exc.code,
+            "excerpt": exc.excerpt,
+        },
+    )
+
+
+def check_rule(doc: Doc, view: LibraryView, old: Doc | None) -> Iterator[FieldError]:
+    """A decision rule's condition must compile as a boolean PQL rule."""
+    try:
+        compile_cached(doc["condition"]["value"], "rule")
+    except PqlError as exc:
+        yield pql_error(exc, "/condition/value")
+
+
+def formula_aliases(doc: Doc) -> tuple[str, ...]:
+    """The roots a formula may use besides `offer` and the profile: its `definedOn` aliases."""
+    names = []
+    for alias in doc.get("definedOn") or {}:
+        if alias and alias.isidentifier() and alias not in ("offer", "profile", "xEvent"):
+            names.append(alias)
+    return tuple(sorted(names))
+
+
+def check_formula(doc: Doc, view: LibraryView, old: Doc | None) -> Iterator[FieldError]:
+    """A ranking formula's expression must compile as a numeric PQL formula."""
+    try:
+        compile_cached(doc["expression"]["value"], "formula", formula_aliases(doc))
+    except PqlError as exc:
+        yield pql_error(exc, "/expression/value")
+    except ValueError as exc:  # an alias PQL cannot use as a root
+        yield FieldError(str(exc), pointer="/definedOn", code="invalid-pql")
+
+
+def check_capping_conditions(doc: Doc, view: LibraryView, old: Doc | None) -> Iterator[FieldError]:
+    """Custom capping events are matched by a PQL condition over the event; it must compile."""
+    for i, rule in enumerate(doc.get("frequencyCappingConstraints") or ()):
+        condition = rule.get("eventCondition")
+        if condition:
+            try:
+                compile_cached(condition["value"], "rule")
+            except PqlError as exc:
+                yield pql_error(exc, f"/frequencyCappingConstraints/{i}/eventCondition/value")
