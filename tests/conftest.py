@@ -17,11 +17,8 @@ import sqlalchemy as sa
 from starlette.testclient import TestClient
 
 from nextoffer.api.app import Services, create_app
-from nextoffer.api.auth import Authenticator
 from nextoffer.config import Limits, Settings, parse_credentials
-from nextoffer.library.service import LibraryService
 from nextoffer.store.database import Database
-from nextoffer.store.snapshots import SnapshotCache
 from tests.helpers import Api
 
 SPEC_DIR = Path(__file__).resolve().parent / "fixtures" / "spec"
@@ -99,12 +96,7 @@ def build_services(db: Database, **overrides: object) -> Services:
             **overrides,
         }  # type: ignore[arg-type]
     )
-    return Services(
-        settings=settings,
-        db=db,
-        auth=Authenticator(settings.credentials, settings.open_mode),
-        library=LibraryService(db, settings.limits, SnapshotCache(db)),
-    )
+    return Services.build(settings, db=db)
 
 
 @pytest.fixture(scope="session")

@@ -85,6 +85,8 @@ class Settings:
     auto_migrate: bool = True
     max_body_bytes: int = 4 * 1024 * 1024
     snapshot_cache_sandboxes: int = 64
+    catalog_max_age_ms: int = 100
+    """How long a decision may use a catalog before checking for other nodes' library writes."""
     limits: Limits = field(default_factory=Limits)
 
     @classmethod
@@ -108,6 +110,8 @@ class Settings:
             values["snapshot_cache_sandboxes"] = _positive_int(
                 f"{ENV_PREFIX}SNAPSHOT_CACHE_SANDBOXES", raw
             )
+        if (raw := env.get(f"{ENV_PREFIX}CATALOG_MAX_AGE_MS")) is not None:
+            values["catalog_max_age_ms"] = _non_negative_int(f"{ENV_PREFIX}CATALOG_MAX_AGE_MS", raw)
         values["limits"] = Limits.from_env(env)
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]
@@ -187,6 +191,16 @@ def _bool(name: str, raw: str) -> bool:
     if low in ("0", "false", "no", "off", ""):
         return False
     raise ConfigError(f"{name} must be true or false, not {raw!r}")
+
+
+def _non_negative_int(name: str, raw: str) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be an integer >= 0, not {raw!r}") from None
+    if value < 0:
+        raise ConfigError(f"{name} must be an integer >= 0, not {raw!r}")
+    return value
 
 
 def _positive_int(name: str, raw: str) -> int:

@@ -17,9 +17,12 @@ from nextoffer import __version__
 from nextoffer.api import openapi, problems
 from nextoffer.api.auth import Authenticator
 from nextoffer.api.context import json_response, services
+from nextoffer.api.decisioning_api import decisioning_routes
 from nextoffer.api.library_routes import library_routes
 from nextoffer.api.middleware import NormalizePath, RequestId
 from nextoffer.config import Settings
+from nextoffer.decisioning.catalogs import CatalogCache
+from nextoffer.decisioning.service import DecisionService
 from nextoffer.errors import NextofferError
 from nextoffer.library.service import LibraryService
 from nextoffer.store.database import Database
@@ -36,6 +39,7 @@ class Services:
     db: Database
     auth: Authenticator
     library: LibraryService
+    decisions: DecisionService
 
     @classmethod
     def build(cls, settings: Settings, db: Database | None = None) -> Services:
@@ -43,11 +47,14 @@ class Services:
         if settings.auto_migrate:
             db.upgrade()
         snapshots = SnapshotCache(db, settings.snapshot_cache_sandboxes)
+        library = LibraryService(db, settings.limits, snapshots)
+        catalogs = CatalogCache(snapshots, max_age=settings.catalog_max_age_ms / 1000)
         return cls(
             settings=settings,
             db=db,
             auth=Authenticator(settings.credentials, settings.open_mode),
-            library=LibraryService(db, settings.limits, snapshots),
+            library=library,
+            decisions=DecisionService(library, catalogs),
         )
 
 
@@ -98,6 +105,7 @@ def create_app(settings: Settings | None = None, *, services_: Services | None =
         )
 
     app.router.routes.extend(library_routes())
+    app.router.routes.extend(decisioning_routes())
     app.add_middleware(RequestId)
     app.add_middleware(NormalizePath)
 

@@ -105,6 +105,8 @@ class Criterion:
     priority: int
     placements: frozenset[str] | None
     """None: every placement."""
+    placement_order: tuple[str, ...]
+    """The placements as the criterion lists them."""
     collection_id: str
     members: tuple[Offer, ...]
     """Every offer of the collection, by priority then id (explanations walk these)."""
@@ -151,7 +153,7 @@ class Decision:
     def placement_ids(self) -> tuple[str, ...]:
         seen: dict[str, None] = {}
         for c in self.criteria:
-            for p in sorted(c.placements or ()):
+            for p in c.placement_order:
                 seen.setdefault(p, None)
         return tuple(seen)
 
@@ -358,6 +360,7 @@ def build_catalog(
                     index=index,
                     priority=(c.get("rank") or {}).get("priority", 0),
                     placements=frozenset(targets) if targets is not None else None,
+                    placement_order=tuple(targets or ()),
                     collection_id=c["optionSelection"]["filter"],
                     members=pool,
                     constraint=b.constraint(c.get("profileConstraint")),

@@ -148,6 +148,7 @@ class LibraryService:
             sandbox = self.sandbox(conn, tenant, create=True)
             assert sandbox is not None
             yield conn, sandbox, repo.bump_revision(conn, sandbox.pk)
+        self.snapshots.note_write(sandbox.pk)  # committed: this process sees it at once
 
     def snapshot(self, tenant: Tenant) -> SandboxSnapshot | None:
         with self.db.read() as conn:

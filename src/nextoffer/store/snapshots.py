@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import gc
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -88,12 +89,32 @@ class SnapshotCache:
         self._snapshots: OrderedDict[int, SandboxSnapshot] = OrderedDict()
         self._locks: dict[int, threading.Lock] = {}
         self._guard = threading.Lock()
+        self._checked: dict[int, float] = {}
+        self._written: set[int] = set()
 
-    def get(self, sandbox_pk: int) -> SandboxSnapshot:
-        """The sandbox's snapshot at its current revision."""
+    def note_write(self, sandbox_pk: int) -> None:
+        """This process wrote to the sandbox: the next `get` must look at the database."""
+        self._written.add(sandbox_pk)
+
+    def get(self, sandbox_pk: int, max_age: float = 0.0) -> SandboxSnapshot:
+        """The sandbox's snapshot at its current revision.
+
+        With `max_age` > 0, a snapshot whose revision was confirmed less than `max_age` seconds
+        ago is returned without asking the database (writes of this process always are seen):
+        the decision hot path trades that much staleness of other nodes' writes for one query.
+        """
+        snap = self._snapshots.get(sandbox_pk)
+        if (
+            max_age > 0
+            and snap is not None
+            and sandbox_pk not in self._written
+            and time.monotonic() - self._checked.get(sandbox_pk, 0.0) < max_age
+        ):
+            return snap
+        self._written.discard(sandbox_pk)
         with self._db.read() as conn:
             current, pruned = repo.revision(conn, sandbox_pk)
-        snap = self._snapshots.get(sandbox_pk)
+        self._checked[sandbox_pk] = time.monotonic()
         if snap is not None and snap.revision >= current:
             self._touch(sandbox_pk)
             return snap

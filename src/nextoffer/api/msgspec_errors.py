@@ -1,0 +1,48 @@
+"""msgspec validation errors as field errors with JSON pointers."""
+
+from __future__ import annotations
+
+import re
+
+import msgspec
+
+from nextoffer.errors import FieldError, InvalidInput
+from nextoffer.library.references import escape_pointer_token
+
+_AT = re.compile(r"^(?P<message>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.S)
+_STEP = re.compile(r"\.([^.\[]+)|\[(\d+)\]|\['((?:[^'\\]|\\.)*)'\]")
+_MISSING = re.compile(r"missing required field `([^`]+)`")
+
+
+def pointer_of(path: str) -> str:
+    parts = []
+    for name, index, quoted in _STEP.findall(path):
+        parts.append(name or index or quoted)
+    return "".join("/" + escape_pointer_token(p) for p in parts)
+
+
+def to_invalid_input(exc: msgspec.ValidationError, what: str) -> InvalidInput:
+    m = _AT.match(str(exc))
+    message = m.group("message") if m else str(exc)
+    pointer = pointer_of(m.group("path") or "") if m else ""
+    missing = _MISSING.search(message)
+    if missing:
+        pointer += "/" + escape_pointer_token(missing.group(1))
+    error = InvalidInput.at(f"{what}: {message}", pointer=pointer, code="invalid-body")
+    assert isinstance(error, InvalidInput)
+    return error
+
+
+def decode(body: bytes, type_: type, what: str) -> object:
+    """Decode and validate JSON in one pass; any problem is a 400 naming the field."""
+    try:
+        return msgspec.json.decode(body, type=type_)
+    except msgspec.ValidationError as exc:
+        raise to_invalid_input(exc, what) from None
+    except msgspec.DecodeError as exc:
+        raise InvalidInput.at(
+            f"the body is not valid JSON: {exc}", pointer="", code="malformed-json"
+        ) from None
+
+
+__all__ = ["FieldError", "decode", "pointer_of", "to_invalid_input"]

@@ -1,0 +1,174 @@
+"""The decision service: from a tenant's request to propositions and decision events."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from nextoffer.decisioning.catalogs import CatalogCache
+from nextoffer.engine import (
+    NOBODY,
+    Catalog,
+    DecisionRequest,
+    Proposition,
+    ScopeRequest,
+    Subject,
+    decide,
+    scope_problems,
+)
+from nextoffer.engine.protocols import CappingView, ModelScorer
+from nextoffer.errors import FieldError, RuleViolation
+from nextoffer.library.service import LibraryService
+from nextoffer.tenants import Tenant
+from nextoffer.timeutil import utcnow
+
+
+class ProfileFinder(Protocol):
+    def find(
+        self, tenant: Tenant, identities: Iterable[tuple[str, str]], *, with_events: bool = False
+    ) -> Any: ...
+
+
+class EventRecorder(Protocol):
+    def record(self, tenant: Tenant, events: Sequence[Any]) -> None: ...
+
+
+@dataclass(slots=True)
+class DecideCall:
+    """What a client asks, whatever API it came through."""
+
+    tenant: Tenant
+    scopes: list[ScopeRequest]
+    identities: list[tuple[str, str]] = field(default_factory=list)
+    """(namespace, id), the primary identity first."""
+    inline: Subject | None = None
+    """A profile passed in the request; no lookup is made when it is given."""
+    context: dict[str, Any] = field(default_factory=dict)
+    allow_duplicates: tuple[bool, bool] | None = None
+    dry_run: bool = False
+    explain: bool = False
+    seed: int | None = None
+    request_id: str | None = None
+
+
+@dataclass(slots=True)
+class DecideResult:
+    proposition_id: str
+    created: datetime
+    propositions: list[Proposition]
+    scope_ids: list[str]
+    """One proposition (decision event) id per scope."""
+    catalog: Catalog
+    profile_id: str | None
+    recorded: bool
+
+
+PointerFor = Callable[[int, str], str]
+
+
+class DecisionService:
+    def __init__(
+        self,
+        library: LibraryService,
+        catalogs: CatalogCache,
+        *,
+        profiles: ProfileFinder | None = None,
+        events: EventRecorder | None = None,
+        scorer: ModelScorer | None = None,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.library = library
+        self.catalogs = catalogs
+        self.profiles = profiles
+        self.events = events
+        self.scorer = scorer
+        self.clock = clock
+
+    def catalog(self, tenant: Tenant) -> Catalog | None:
+        with self.library.db.read() as conn:
+            sandbox = self.library.sandbox(conn, tenant, create=False)
+        return self.catalogs.get(sandbox.pk) if sandbox else None
+
+    def decide(
+        self,
+        call: DecideCall,
+        pointer: PointerFor,
+        capping: CappingView | None = None,
+    ) -> DecideResult:
+        """Decide every scope of the call; unknown or unusable scopes are one 422."""
+        catalog = self.catalog(call.tenant)
+        empty = Catalog(0, {}, {}, {}, {})
+        problems = scope_problems(catalog or empty, call.scopes)
+        if problems:
+            raise RuleViolation.many(
+                "some decision scopes cannot be decided",
+                [
+                    FieldError(p.message, pointer=pointer(p.index, p.field), code=p.code)
+                    for p in problems
+                ],
+            )
+        assert catalog is not None
+        subject, profile_id = self._subject(call, catalog)
+        now = self.clock()
+        request = DecisionRequest(
+            scopes=call.scopes,
+            now=now,
+            subject=subject,
+            context=call.context,
+            allow_duplicates=call.allow_duplicates,
+            seed=call.seed,
+            capping=capping,
+            scorer=self.scorer,
+            explain=call.explain,
+        )
+        propositions = decide(catalog, request)
+        result = DecideResult(
+            proposition_id=str(uuid.uuid4()),
+            created=now,
+            propositions=propositions,
+            scope_ids=[str(uuid.uuid4()) for _ in propositions],
+            catalog=catalog,
+            profile_id=profile_id,
+            recorded=False,
+        )
+        if not call.dry_run and not call.explain and self.events is not None:
+            self.events.record(call.tenant, self._events(call, result))
+            result.recorded = True
+        return result
+
+    def _subject(self, call: DecideCall, catalog: Catalog) -> tuple[Subject, str | None]:
+        if call.inline is not None:
+            return call.inline, None
+        if self.profiles is None or not call.identities:
+            return NOBODY, None
+        found = self.profiles.find(call.tenant, call.identities, with_events=catalog.reads_events)
+        if found is None:
+            return NOBODY, None  # an identity nobody knows decides as an empty profile
+        return found, found.profile_id
+
+    def _events(self, call: DecideCall, result: DecideResult) -> list[Any]:
+        from nextoffer.store.decision_events import DecisionEvent
+
+        identity = call.identities[0] if call.identities else None
+        out = []
+        for prop, scope_id in zip(result.propositions, result.scope_ids, strict=True):
+            out.append(
+                DecisionEvent(
+                    proposition_id=scope_id,
+                    timestamp=result.created,
+                    profile_id=result.profile_id,
+                    identity=identity,
+                    activity_id=prop.decision.id,
+                    placement_id=prop.placement.id,
+                    offers=[
+                        (choice.offer.id, rank, choice.score)
+                        for rank, choice in enumerate(prop.options, start=1)
+                    ],
+                    fallback_id=prop.fallback.id if prop.fallback else None,
+                    request_id=call.request_id or result.proposition_id,
+                )
+            )
+        return out
