@@ -11,7 +11,8 @@ import threading
 from collections import OrderedDict
 
 from nextoffer.engine import Catalog, build_catalog
-from nextoffer.store.snapshots import SnapshotCache, settle_long_lived
+from nextoffer.memory import settle_long_lived
+from nextoffer.store.snapshots import SnapshotCache
 
 
 class CatalogCache:
@@ -34,7 +35,7 @@ class CatalogCache:
         with lock:
             catalog = self._catalogs.get(sandbox_pk)
             if catalog is None or catalog.revision != snap.revision:
-                catalog = build_catalog(snap.by_kind, revision=snap.revision)
+                catalog = build_catalog(snap.by_kind, revision=snap.revision, previous=catalog)
                 settle_long_lived()
                 with self._guard:
                     self._catalogs[sandbox_pk] = catalog

@@ -14,7 +14,9 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
+from nextoffer.memory import paused_gc
 from nextoffer.pql import Compiled, PqlError, compile_cached
+from nextoffer.pql.compiled import cache_key
 from nextoffer.timeutil import instant_or_none
 from nextoffer.vocabulary import filter_kind
 
@@ -169,6 +171,8 @@ class Catalog:
     """Rules and formulas that do not compile (they never satisfy / never score)."""
     reads_events: bool = False
     """Whether any rule or formula reads experience events (then profiles are loaded with them)."""
+    compiled: Mapping[str, Compiled] = field(default_factory=dict)
+    """Every rule and formula compiled for this catalog, by PQL cache key (reused by the next)."""
 
 
 Compiler = Callable[[str, str, tuple[str, ...]], Compiled]
@@ -190,13 +194,29 @@ def _segment_ids(items: Iterable[Doc] | None) -> tuple[str, ...]:
 
 
 class _Builder:
-    def __init__(self, docs: Mapping[str, Mapping[str, Doc]], compiler: Compiler) -> None:
+    def __init__(
+        self,
+        docs: Mapping[str, Mapping[str, Doc]],
+        compiler: Compiler,
+        previous: Mapping[str, Compiled],
+    ) -> None:
         self.docs = docs
-        self.compiler = compiler
+        self._compile = compiler
+        self._previous = previous
+        self.compiled: dict[str, Compiled] = {}
         self.rules: dict[str, tuple[Compiled | None, str | None]] = {}
         self.formulas: dict[str, tuple[Compiled | None, str | None, dict[str, str]]] = {}
         self.problems: list[str] = []
         self.reads_events = False
+
+    def compiler(self, text: str, kind: str, aliases: tuple[str, ...]) -> Compiled:
+        """Compile, reusing the previous catalog's compile of the same text (by its digest)."""
+        key = cache_key(kind, aliases, text)
+        found = self._previous.get(key)
+        if found is None:
+            found = self._compile(text, kind, aliases)
+        self.compiled[key] = found
+        return found
 
     def of(self, kind: str) -> Mapping[str, Doc]:
         return self.docs.get(kind, {})
@@ -306,9 +326,19 @@ def build_catalog(
     *,
     revision: int = 0,
     compiler: Compiler = _compile,
+    previous: Catalog | None = None,
 ) -> Catalog:
-    """Compile a library given as `kind -> id -> read model` into a Catalog."""
-    b = _Builder(docs, compiler)
+    """Compile a library given as `kind -> id -> read model` into a Catalog.
+
+    With `previous` (the sandbox's last catalog), unchanged rules and formulas are taken from it
+    rather than compiled again, however many sandboxes share the process-wide PQL cache.
+    """
+    builder = _Builder(docs, compiler, previous.compiled if previous else {})
+    with paused_gc():  # ~20 objects per offer, no cycles: don't rescan the heap meanwhile
+        return _build(docs, revision, builder)
+
+
+def _build(docs: Mapping[str, Mapping[str, Doc]], revision: int, b: _Builder) -> Catalog:
     offers = {i: b.offer("personalized-offer", d) for i, d in b.of("personalized-offer").items()}
     fallbacks = {i: b.offer("fallback-offer", d) for i, d in b.of("fallback-offer").items()}
     by_tag: dict[str, list[Offer]] = {}
@@ -389,4 +419,5 @@ def build_catalog(
         decisions=MappingProxyType(decisions),
         problems=tuple(b.problems),
         reads_events=b.reads_events,
+        compiled=MappingProxyType(b.compiled),
     )

@@ -53,6 +53,7 @@ class Evaluation:
     """The evaluation state of one request: the rule environment and memoised rule results."""
 
     __slots__ = (
+        "_formula_envs",
         "_rules",
         "capping",
         "catalog",
@@ -81,6 +82,7 @@ class Evaluation:
         self.scorer = request.scorer
         self.ties: TieBreaker = request.tie_breaker()
         self._rules: dict[str, bool] = {}
+        self._formula_envs: dict[str, Env] = {}
 
     def satisfied(self, constraint: Constraint) -> bool:
         kind = constraint.kind
@@ -127,6 +129,22 @@ class Evaluation:
             return None
         return self.capping.capped(offer, placement_id)
 
+    def _formula_env(self, ranking: Ranking) -> Env:
+        env = self._formula_envs.get(ranking.formula_id or "")
+        if env is None:
+            base = self.env
+            aliases = {a: context_value(base.context, key) for a, key in ranking.aliases.items()}
+            env = Env(
+                base.profile,
+                now=base.now,
+                context=base.context,
+                events=base.events,
+                segments=base.segments,
+                aliases=aliases,
+            )
+            self._formula_envs[ranking.formula_id or ""] = env
+        return env
+
     def score(self, ranking: Ranking, offer: Offer, scope_index: int) -> float | None:
         """The offer's score under a criterion's ranking; None when a formula gives no number."""
         if ranking.kind == "static":
@@ -134,19 +152,9 @@ class Evaluation:
         if ranking.kind == "formula":
             if ranking.formula is None:
                 return None
-            env = self.env
-            aliases = {a: context_value(env.context, key) for a, key in ranking.aliases.items()}
-            value = ranking.formula(
-                Env(
-                    env.profile,
-                    now=env.now,
-                    context=env.context,
-                    events=env.events,
-                    segments=env.segments,
-                    offer=offer.doc,
-                    aliases=aliases,
-                )
-            )
+            env = self._formula_env(ranking)
+            env.offer = offer.doc  # one environment per formula and request, the offer swapped in
+            value = ranking.formula(env)
             if isinstance(value, bool) or not isinstance(value, int | float) or value != value:
                 return None
             return float(value)

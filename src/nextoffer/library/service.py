@@ -26,10 +26,11 @@ from nextoffer.library.entities import KIND_TITLES, EntitySpec
 from nextoffer.library.integrity import Stored
 from nextoffer.library.references import find_references
 from nextoffer.library.validation import check_integrity, check_referrers, parse_document
+from nextoffer.memory import settle_long_lived
 from nextoffer.store import library_repo as repo
 from nextoffer.store.database import Database
 from nextoffer.store.query import DocTable, ListQuery, Page, Ranked, order_text, paginate
-from nextoffer.store.snapshots import SandboxSnapshot, SnapshotCache, settle_long_lived
+from nextoffer.store.snapshots import SandboxSnapshot, SnapshotCache
 from nextoffer.tenants import Actor, Tenant
 from nextoffer.timeutil import utcnow
 

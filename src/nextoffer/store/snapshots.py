@@ -9,7 +9,6 @@ built from the same snapshots.
 
 from __future__ import annotations
 
-import gc
 import threading
 import time
 from collections import OrderedDict
@@ -18,6 +17,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
+from nextoffer.memory import paused_gc, settle_long_lived
 from nextoffer.store import library_repo as repo
 from nextoffer.store.database import Database
 
@@ -69,17 +69,6 @@ class SandboxSnapshot:
         return SandboxSnapshot(self.sandbox_pk, top, merged)
 
 
-def settle_long_lived() -> None:
-    """Move everything alive now out of the cyclic collector's sight (`gc.freeze`).
-
-    Snapshots hold hundreds of thousands of small objects that live until the next revision;
-    a full collection walking them all stalls requests for tens of milliseconds. They hold no
-    reference cycles, so reference counting still frees them when a newer snapshot replaces
-    them; freezing only spares the collector from scanning them again and again.
-    """
-    gc.freeze()
-
-
 class SnapshotCache:
     """Per-process cache of sandbox snapshots, least recently used evicted first."""
 
@@ -121,7 +110,8 @@ class SnapshotCache:
         with self._lock_for(sandbox_pk):
             snap = self._snapshots.get(sandbox_pk)
             if snap is None or snap.revision < current:
-                snap = self._catch_up(sandbox_pk, snap, pruned)
+                with paused_gc():
+                    snap = self._catch_up(sandbox_pk, snap, pruned)
                 self._store(sandbox_pk, snap)
         return snap
 
