@@ -329,7 +329,7 @@ class Checker:
         )
 
     def no_period(self, node: A.Node) -> None:
-        if node.type == PERIOD:
+        if node.type.kind == "period":
             self.v_Period(node, {})  # raises
 
     def v_Name(self, node: A.Name, scope: dict[str, Var]) -> A.Node:
@@ -455,9 +455,9 @@ class Checker:
 
     def compare_types(self, node: A.Compare) -> None:
         lt, rt = self.effective(node.left), self.effective(node.right)
-        if lt == DT and (lit := self.date_literal(node.right)) is not None:
+        if lt.kind == "datetime" and (lit := self.date_literal(node.right)) is not None:
             node.right, rt = lit, DT
-        elif rt == DT and (lit := self.date_literal(node.left)) is not None:
+        elif rt.kind == "datetime" and (lit := self.date_literal(node.left)) is not None:
             node.left, lt = lit, DT
         elif lt.kind == "any" and (lit := _datetime_text(node.right)) is not None:
             node.right, rt = lit, DT  # a date-time string literal: compare as instants
@@ -634,7 +634,7 @@ class Checker:
             return self.get(node, scope)
         node.target = self.visit(node.target, scope)
         tt = self.effective(node.target)
-        if tt == BOOL and fn.name == "count":
+        if tt.kind == "boolean" and fn.name == "count":
             node.target = self.implicit_select(node, scope)
             tt = node.target.type
         self.check_target(node, fn, tt)

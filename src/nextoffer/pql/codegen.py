@@ -76,14 +76,6 @@ class UnsafeSource(RuntimeError):
     """The generator produced a name outside its whitelist: a bug, never user-triggerable."""
 
 
-def _hashable(v: Any) -> bool:
-    try:
-        hash(v)
-    except TypeError:
-        return False
-    return True
-
-
 class CodeGen:
     def __init__(self, checked: Checked):
         self.checked = checked
@@ -102,7 +94,8 @@ class CodeGen:
 
     def const(self, value: Any) -> str:
         """A closure constant holding ``value``; equal values share one."""
-        key = (value.__class__, value) if _hashable(value) else (id(value),)
+        cls = value.__class__
+        key = (cls, value) if cls is str or cls is int or cls is float else (id(value),)
         name = self.const_names.get(key)
         if name is None:
             name = self.const_names[key] = f"K{len(self.consts)}"
@@ -173,8 +166,7 @@ class CodeGen:
             k = self.const(segs[-1])
             if root == PROFILE and len(segs) == 1:
                 xk = self.const("xdm:" + segs[-1])
-                self.lines.append(f"{name} = {parent}.get({k})")
-                self.lines.append(f"if {name} is None: {name} = {parent}.get({xk})")
+                self.lines.append(f"{name} = {parent}.get({k}, {parent}.get({xk}))")
             else:
                 self.lines.append(f"{name} = lookup({parent}, {k})")
         elif root == PROFILE:
@@ -182,8 +174,7 @@ class CodeGen:
         elif root == CONTEXT:
             name = self.local()
             c, k, xk = self.root(CONTEXT), self.const(key), self.const("xdm:" + key)
-            self.lines.append(f"{name} = {c}.get({k})")
-            self.lines.append(f"if {name} is None: {name} = {c}.get({xk})")
+            self.lines.append(f"{name} = {c}.get({k}, {c}.get({xk}))")
         elif root == ALIAS:
             name = self.local()
             self.lines.append(f"{name} = {self.root(ALIAS)}.get({self.const(key)})")

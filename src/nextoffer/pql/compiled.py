@@ -19,7 +19,7 @@ from .explain import Explanation, explain
 from .interpreter import evaluate
 from .limits import check_text
 from .parser import parse
-from .reads import Reads
+from .reads import Reads, ReadSet
 from .runtime import WorkExceeded
 
 KINDS = ("rule", "formula", "expression")
@@ -35,7 +35,7 @@ def cache_key(kind: str, aliases: Iterable[str], text: str) -> str:
 class Compiled:
     """A compiled rule or formula: callable per request, cheap to share between threads."""
 
-    __slots__ = ("_fn", "_root", "aliases", "digest", "kind", "reads", "source", "text")
+    __slots__ = ("_fn", "_reads", "_root", "aliases", "digest", "kind", "source", "text")
 
     def __init__(
         self,
@@ -44,12 +44,19 @@ class Compiled:
         aliases: tuple[str, ...],
         digest: str,
         source: str,
-        reads: Reads,
+        reads: ReadSet | Reads,
         fn: Callable[[Any], Any],
         root: A.Node,
     ):
         self.text, self.kind, self.aliases, self.digest = text, kind, aliases, digest
-        self.source, self.reads, self._fn, self._root = source, reads, fn, root
+        self.source, self._reads, self._fn, self._root = source, reads, fn, root
+
+    @property
+    def reads(self) -> Reads:
+        """The profile, context, event, offer and audience fields this reads (built lazily)."""
+        if not isinstance(self._reads, Reads):
+            self._reads = self._reads.freeze()
+        return self._reads
 
     def __call__(self, env: Any) -> Any:
         """The raw value (None is null).  Never raises on data: any failure is null."""
@@ -109,7 +116,7 @@ def compile_text(text: str, kind: str, aliases: Iterable[str] = ()) -> Compiled:
         names,
         cache_key(kind, names, text),
         source,
-        checked.reads.freeze(),
+        checked.reads,
         fn,
         checked.root,
     )

@@ -40,10 +40,9 @@ def charge(work: list[int], n: int) -> None:
 
 
 def lookup(value: Any, key: str) -> Any:
-    """One path step: a mapping's key (or ``xdm:key``), mapped over the items of a list."""
+    """One path step: a mapping's key (else ``xdm:key``), mapped over the items of a list."""
     if value.__class__ is dict or isinstance(value, Mapping):
-        found = value.get(key)
-        return found if found is not None else value.get("xdm:" + key)
+        return value.get(key, value.get("xdm:" + key))
     if isinstance(value, _SEQ):
         out: list[Any] = []
         for item in value:
