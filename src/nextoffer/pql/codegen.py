@@ -167,8 +167,12 @@ class CodeGen:
             if root == PROFILE and len(segs) == 1:
                 xk = self.const("xdm:" + segs[-1])
                 self.lines.append(f"{name} = {parent}.get({k}, {parent}.get({xk}))")
-            else:
-                self.lines.append(f"{name} = lookup({parent}, {k})")
+            else:  # dicts inline; lists (lax paths), other mappings and misses via lookup
+                xk = self.const("xdm:" + segs[-1])
+                self.lines.append(
+                    f"{name} = {parent}.get({k}, {parent}.get({xk})) "
+                    f"if {parent}.__class__ is dict else lookup({parent}, {k})"
+                )
         elif root == PROFILE:
             name = self.root(PROFILE)
         elif root == CONTEXT:
