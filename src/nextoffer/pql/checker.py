@@ -156,7 +156,7 @@ class Checker:
             node.span.column,
         )
 
-    def origin_of(self, node: A.Node, scope: dict[str, Var] | None = None) -> Origin | None:
+    def origin_of(self, node: A.Node) -> Origin | None:
         if isinstance(node, A.Path):
             if node.root == VAR:
                 var = self._vars.get(node.key)
@@ -914,4 +914,4 @@ def check(root: A.Node, text: str, kind: str, aliases: Iterable[str] = ()) -> Ch
     return Checker(text, kind, aliases).check(root)
 
 
-__all__ = ["MAP", "Checked", "check", "known_type"]
+__all__ = ["Checked", "check", "known_type"]

@@ -10,15 +10,11 @@ corpus and hypothesis-generated texts with both and require identical trees.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from . import ast as A
-from .lexer import KEYWORDS, KEYWORDS_ANY_CASE, TERMINALS
+from .lexer import MASTER, TRAILING_WS, keyword
 
-_MASTER = re.compile(r"[ \t\r\n\f]*(?:" + "|".join(f"(?P<{n}>{p})" for n, p in TERMINALS) + ")")
-_TRAILING_WS = re.compile(r"[ \t\r\n\f]*\Z")
-_LOWER = {**KEYWORDS_ANY_CASE, **KEYWORDS}
 _ARITH = frozenset(("PLUS", "MINUS", "STAR", "SLASH", "PERCENT"))
 _CMP = frozenset(("EQ", "NE", "LT", "LE", "GT", "GE"))
 _BINOPS = frozenset(("OR", "AND", "IN", "NOTIN", "LIKE")) | _ARITH | _CMP
@@ -59,13 +55,13 @@ class Tok:
 
 
 def _tokens(text: str) -> list[Tok]:
-    match = _MASTER.match
+    match = MASTER.match
     out: list[Tok] = []
     pos, line, line_start, n = 0, 1, 0, len(text)
     while pos < n:
         m = match(text, pos)
         if m is None:
-            if _TRAILING_WS.match(text, pos):
+            if TRAILING_WS.match(text, pos):
                 break
             raise Bail
         kind = m.lastgroup
@@ -76,9 +72,7 @@ def _tokens(text: str) -> list[Tok]:
         end = m.end()
         value = m.group(kind)
         if kind == "WORD":
-            kind = _LOWER.get(value) or (
-                KEYWORDS_ANY_CASE.get(value.lower(), "NAME") if not value.islower() else "NAME"
-            )
+            kind = keyword(value) or "NAME"
         out.append(Tok(kind, value, start, end, line, start - line_start + 1))
         pos = end
     return out

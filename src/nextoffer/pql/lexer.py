@@ -68,8 +68,8 @@ KEYWORDS = {
 }  # fmt: skip
 
 # Each match takes the whitespace before a token too: one regex call per token.
-_MASTER = re.compile(r"[ \t\r\n\f]*(?:" + "|".join(f"(?P<{n}>{p})" for n, p in TERMINALS) + ")")
-_TRAILING_WS = re.compile(r"[ \t\r\n\f]*\Z")
+MASTER = re.compile(r"[ \t\r\n\f]*(?:" + "|".join(f"(?P<{n}>{p})" for n, p in TERMINALS) + ")")
+TRAILING_WS = re.compile(r"[ \t\r\n\f]*\Z")
 _KEYWORDS_LOWER = {**KEYWORDS_ANY_CASE, **KEYWORDS}
 
 
@@ -83,13 +83,13 @@ def keyword(word: str) -> str | None:
 def tokenize(text: str, accepts: Any = None) -> Iterator[Token]:
     """Tokens of ``text``.  ``accepts()`` (if given) returns the terminals the parser can take
     next; without it every keyword is a keyword."""
-    match = _MASTER.match
+    match = MASTER.match
     pos, line, line_start, n = 0, 1, 0, len(text)
     last: Token | None = None
     while pos < n:
         m = match(text, pos)
         if m is None:
-            if _TRAILING_WS.match(text, pos):
+            if TRAILING_WS.match(text, pos):
                 break
             while text[pos] in " \t\r\n\f":  # point past the whitespace at the bad character
                 if text[pos] == "\n":

@@ -317,10 +317,6 @@ def neg(a: Any) -> Any:
 ARITH = {"+": add, "-": sub, "*": mul, "/": div, "%": mod}
 
 
-def if_(cond: Any, then: Callable[[], Any], other: Callable[[], Any]) -> Any:
-    return then() if truth(cond) else other()
-
-
 # ---- strings -----------------------------------------------------------------------------
 
 
