@@ -274,6 +274,8 @@ class Checker:
         return A.Path(span, PROFILE, "", (name, *segs))
 
     def finish_path(self, path: A.Path) -> A.Path:
+        if len(path.segments) > MAX_DEPTH:
+            self.too_deep(path)
         origin = self.origin_of(path)
         if path.root == EVENTS:
             path.type = LIST

@@ -17,10 +17,10 @@ from lark import Lark, Token, Transformer
 from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
 
 from . import ast as A
-from .errors import PqlSyntaxError, position
+from .errors import PqlLimitError, PqlSyntaxError, position
 from .fastparse import Bail, fast_parse
 from .lexer import PqlLexer, tokenize
-from .limits import bracket_depths
+from .limits import MAX_DEPTH, bracket_depths
 from .mistakes import MISTAKES
 
 _MAX_INT_DIGITS = 18
@@ -372,8 +372,14 @@ def parse(text: str) -> A.Node:
         ) from None
     except UnexpectedInput as exc:
         raise _syntax_error(exc, text) from None
-    except RecursionError:  # pragma: no cover - the nesting limit is checked before parsing
-        raise PqlSyntaxError("too_complex", "The expression is too complex", text, 1, 1) from None
+    except RecursionError:  # thousands of prefix operators: beyond any depth limit
+        raise PqlLimitError(
+            "expression_too_deep",
+            f"The expression nests more than {MAX_DEPTH} operations deep",
+            text,
+            1,
+            1,
+        ) from None
 
 
 # ---- turning lark's failures into friendly errors ------------------------------------------
