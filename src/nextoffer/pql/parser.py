@@ -52,7 +52,17 @@ _OPERATORS = {
     "OR", "NOT", "BANG", "IN", "NOTIN", "LIKE", "OCCURS", "DOT", "COMMA", "ARROW", "WHERE",
     "FROM", "COLON", "BETWEEN", "ON", "BEFORE", "AFTER", "LET",
 }  # fmt: skip
-_ESCAPES = {'"': '"', "\\": "\\", "/": "/", "n": "\n", "t": "\t", "r": "\r", "b": "\b", "f": "\f"}
+_ESCAPES = {
+    '"': '"',
+    "'": "'",
+    "\\": "\\",
+    "/": "/",
+    "n": "\n",
+    "t": "\t",
+    "r": "\r",
+    "b": "\b",
+    "f": "\f",
+}
 _ESCAPE_RE = re.compile(r"\\(u[0-9a-fA-F]{4}|.)", re.S)
 
 
