@@ -27,7 +27,7 @@ from .errors import PqlLimitError, PqlTypeError
 from .functions import FUNCTIONS, METHODS, Fn
 from .limits import MAX_CONTEXT_ATTRIBUTES, MAX_DEPTH, MAX_PROFILE_ATTRIBUTES, MAX_TOP_N
 from .reads import ReadSet
-from .runtime import _parse_dt, date_value, like_to_regex, regex, unit_name
+from .runtime import parse_datetime, date_value, like_to_regex, regex, unit_name
 from .types import (
     ANY,
     BOOL,
@@ -107,7 +107,7 @@ def known_type(origin: Origin) -> Type:
 def _datetime_text(node: A.Node) -> A.Literal | None:
     """A string literal spelling an RFC 3339 date or date-time, as a date-time literal."""
     if isinstance(node, A.Literal) and node.value.__class__ is str:
-        value = _parse_dt(node.value)
+        value = parse_datetime(node.value)
         if value is not None:
             lit = A.Literal(node.span, value)
             lit.type = DT
@@ -424,20 +424,19 @@ class Checker:
         return node
 
     def date_literal(self, node: A.Node) -> A.Node | None:
-        """A string literal that is an RFC 3339 date-time, as a date-time literal."""
-        if isinstance(node, A.Literal) and node.value.__class__ is str:
-            value = _parse_dt(node.value)
-            if value is None:
-                raise self.error(
-                    "not_a_datetime",
-                    f'{node.value!r} is not a date-time; write e.g. "2024-05-01T00:00:00Z" '
-                    "or date(2024, 5, 1)",
-                    node.span,
-                )
-            lit = A.Literal(node.span, value)
-            lit.type = DT
-            return lit
-        return None
+        """A string literal where a date-time is required, as a date-time literal (or an error
+        if it does not spell one); None for anything that is not a string literal."""
+        if not (isinstance(node, A.Literal) and node.value.__class__ is str):
+            return None
+        lit = _datetime_text(node)
+        if lit is None:
+            raise self.error(
+                "not_a_datetime",
+                f'{node.value!r} is not a date-time; write e.g. "2024-05-01T00:00:00Z" '
+                "or date(2024, 5, 1)",
+                node.span,
+            )
+        return lit
 
     def v_Compare(self, node: A.Compare, scope: dict[str, Var]) -> A.Node:
         node.left = self.visit(node.left, scope)

@@ -136,7 +136,7 @@ def test(v: Any) -> bool:
 
 
 @lru_cache(maxsize=8192)
-def _parse_dt(text: str) -> datetime | None:
+def parse_datetime(text: str) -> datetime | None:
     if len(text) < 10 or not text[:4].isdigit() or text[4] != "-":
         return None
     try:
@@ -151,7 +151,7 @@ def to_dt(v: Any) -> datetime | None:
     if v.__class__ is datetime:
         return v.replace(tzinfo=UTC) if v.tzinfo is None else v.astimezone(UTC)
     if v.__class__ is str:
-        return _parse_dt(v)
+        return parse_datetime(v)
     return None
 
 
