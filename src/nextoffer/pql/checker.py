@@ -27,7 +27,7 @@ from .errors import PqlLimitError, PqlTypeError
 from .functions import FUNCTIONS, METHODS, Fn
 from .limits import MAX_CONTEXT_ATTRIBUTES, MAX_DEPTH, MAX_PROFILE_ATTRIBUTES, MAX_TOP_N
 from .reads import ReadSet
-from .runtime import parse_datetime, date_value, like_to_regex, regex, unit_name
+from .runtime import date_value, like_to_regex, parse_datetime, regex, unit_name
 from .types import (
     ANY,
     BOOL,
