@@ -46,10 +46,21 @@ class Compiled:
         source: str,
         reads: ReadSet | Reads,
         fn: Callable[[Any], Any],
-        root: A.Node,
     ):
         self.text, self.kind, self.aliases, self.digest = text, kind, aliases, digest
-        self.source, self._reads, self._fn, self._root = source, reads, fn, root
+        self.source, self._reads, self._fn = source, reads, fn
+        self._root: A.Node | None = None
+
+    def tree(self) -> A.Node:
+        """The checked AST, for the interpreter and explanations.
+
+        Rebuilt from the text on first use rather than kept from compiling: a catalog holds
+        thousands of rules, and their trees would only weigh on memory and the garbage
+        collector on the way to being explained now and then.
+        """
+        if self._root is None:
+            self._root = check(parse(self.text), self.text, self.kind, self.aliases).root
+        return self._root
 
     @property
     def reads(self) -> Reads:
@@ -79,10 +90,10 @@ class Compiled:
 
     def interpret(self, env: Any) -> Any:
         """The reference interpreter's value for ``env`` (raises WorkExceeded like evaluate)."""
-        return evaluate(self._root, env)
+        return evaluate(self.tree(), env)
 
     def explain(self, env: Any) -> Explanation:
-        return explain(self._root, self.text, env, self.kind)
+        return explain(self.tree(), self.text, env, self.kind)
 
     def __repr__(self) -> str:
         return f"Compiled({self.kind}, {self.text[:60]!r}, digest={self.digest[:12]})"
@@ -118,7 +129,6 @@ def compile_text(text: str, kind: str, aliases: Iterable[str] = ()) -> Compiled:
         source,
         checked.reads,
         fn,
-        checked.root,
     )
 
 
