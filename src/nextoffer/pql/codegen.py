@@ -169,12 +169,8 @@ class CodeGen:
             if root == PROFILE and len(segs) == 1:
                 xk = self.const("xdm:" + segs[-1])
                 self.lines.append(f"{name} = {parent}.get({k}, {parent}.get({xk}))")
-            else:  # dicts inline; lists (lax paths), other mappings and misses via lookup
-                xk = self.const("xdm:" + segs[-1])
-                self.lines.append(
-                    f"{name} = {parent}.get({k}, {parent}.get({xk})) "
-                    f"if {parent}.__class__ is dict else lookup({parent}, {k})"
-                )
+            else:  # a nested step may meet a list (lax path) or null: the runtime's lookup
+                self.lines.append(f"{name} = lookup({parent}, {k})")
         elif root == PROFILE:
             name = self.root(PROFILE)
         elif root == CONTEXT:
