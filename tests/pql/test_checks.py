@@ -164,9 +164,14 @@ def test_expression_depth_limit() -> None:
     with pytest.raises(PqlLimitError) as info:
         compile_rule(text)
     assert info.value.code == "expression_too_deep"
+    assert (info.value.line, info.value.column) == (1, 1)
     chain = "x" + ".head()" * (MAX_DEPTH + 5) + ".k = 1"
     with pytest.raises(PqlLimitError):
         compile_rule(chain)
+    for hostile in ("not " * 3000 + "a", "-" * 3000 + "1 > 0", "a" + ".b" * 3000 + " = 1"):
+        with pytest.raises(PqlLimitError) as info:
+            compile_rule(hostile)
+        assert info.value.code == "expression_too_deep"
     compile_rule("a" + " + a" * 40 + " > 0")  # long but fine
 
 

@@ -39,6 +39,7 @@ CASES: list[tuple[str, Any]] = [
     ("1 + 2", 3),
     ('"a\\"b\\\\c\\n"', 'a"b\\c\n'),
     ('"caf\\u00e9"', "café"),
+    ('"it\\\'s"', "it's"),
     ("true", True),
     ("[1, 2, 3]", [1, 2, 3]),
     ("age", 30),

@@ -39,7 +39,3 @@ def compile_cached(text: str, kind: str = "rule", aliases: Iterable[str] = ()) -
 def clear_cache() -> None:
     with _lock:
         _entries.clear()
-
-
-def cache_size() -> int:
-    return len(_entries)

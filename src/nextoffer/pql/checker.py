@@ -27,7 +27,7 @@ from .errors import PqlLimitError, PqlTypeError
 from .functions import FUNCTIONS, METHODS, Fn
 from .limits import MAX_CONTEXT_ATTRIBUTES, MAX_DEPTH, MAX_PROFILE_ATTRIBUTES, MAX_TOP_N
 from .reads import ReadSet
-from .runtime import _parse_dt, date_value, like_to_regex, regex, unit_name
+from .runtime import date_value, like_to_regex, parse_datetime, regex, unit_name
 from .types import (
     ANY,
     BOOL,
@@ -107,7 +107,7 @@ def known_type(origin: Origin) -> Type:
 def _datetime_text(node: A.Node) -> A.Literal | None:
     """A string literal spelling an RFC 3339 date or date-time, as a date-time literal."""
     if isinstance(node, A.Literal) and node.value.__class__ is str:
-        value = _parse_dt(node.value)
+        value = parse_datetime(node.value)
         if value is not None:
             lit = A.Literal(node.span, value)
             lit.type = DT
@@ -156,7 +156,7 @@ class Checker:
             node.span.column,
         )
 
-    def origin_of(self, node: A.Node, scope: dict[str, Var] | None = None) -> Origin | None:
+    def origin_of(self, node: A.Node) -> Origin | None:
         if isinstance(node, A.Path):
             if node.root == VAR:
                 var = self._vars.get(node.key)
@@ -274,6 +274,8 @@ class Checker:
         return A.Path(span, PROFILE, "", (name, *segs))
 
     def finish_path(self, path: A.Path) -> A.Path:
+        if len(path.segments) > MAX_DEPTH:
+            self.too_deep(path)
         origin = self.origin_of(path)
         if path.root == EVENTS:
             path.type = LIST
@@ -329,7 +331,7 @@ class Checker:
         )
 
     def no_period(self, node: A.Node) -> None:
-        if node.type == PERIOD:
+        if node.type.kind == "period":
             self.v_Period(node, {})  # raises
 
     def v_Name(self, node: A.Name, scope: dict[str, Var]) -> A.Node:
@@ -422,20 +424,19 @@ class Checker:
         return node
 
     def date_literal(self, node: A.Node) -> A.Node | None:
-        """A string literal that is an RFC 3339 date-time, as a date-time literal."""
-        if isinstance(node, A.Literal) and node.value.__class__ is str:
-            value = _parse_dt(node.value)
-            if value is None:
-                raise self.error(
-                    "not_a_datetime",
-                    f'{node.value!r} is not a date-time; write e.g. "2024-05-01T00:00:00Z" '
-                    "or date(2024, 5, 1)",
-                    node.span,
-                )
-            lit = A.Literal(node.span, value)
-            lit.type = DT
-            return lit
-        return None
+        """A string literal where a date-time is required, as a date-time literal (or an error
+        if it does not spell one); None for anything that is not a string literal."""
+        if not (isinstance(node, A.Literal) and node.value.__class__ is str):
+            return None
+        lit = _datetime_text(node)
+        if lit is None:
+            raise self.error(
+                "not_a_datetime",
+                f'{node.value!r} is not a date-time; write e.g. "2024-05-01T00:00:00Z" '
+                "or date(2024, 5, 1)",
+                node.span,
+            )
+        return lit
 
     def v_Compare(self, node: A.Compare, scope: dict[str, Var]) -> A.Node:
         node.left = self.visit(node.left, scope)
@@ -455,9 +456,9 @@ class Checker:
 
     def compare_types(self, node: A.Compare) -> None:
         lt, rt = self.effective(node.left), self.effective(node.right)
-        if lt == DT and (lit := self.date_literal(node.right)) is not None:
+        if lt.kind == "datetime" and (lit := self.date_literal(node.right)) is not None:
             node.right, rt = lit, DT
-        elif rt == DT and (lit := self.date_literal(node.left)) is not None:
+        elif rt.kind == "datetime" and (lit := self.date_literal(node.left)) is not None:
             node.left, lt = lit, DT
         elif lt.kind == "any" and (lit := _datetime_text(node.right)) is not None:
             node.right, rt = lit, DT  # a date-time string literal: compare as instants
@@ -634,7 +635,7 @@ class Checker:
             return self.get(node, scope)
         node.target = self.visit(node.target, scope)
         tt = self.effective(node.target)
-        if tt == BOOL and fn.name == "count":
+        if tt.kind == "boolean" and fn.name == "count":
             node.target = self.implicit_select(node, scope)
             tt = node.target.type
         self.check_target(node, fn, tt)
@@ -914,4 +915,4 @@ def check(root: A.Node, text: str, kind: str, aliases: Iterable[str] = ()) -> Ch
     return Checker(text, kind, aliases).check(root)
 
 
-__all__ = ["MAP", "Checked", "check", "known_type"]
+__all__ = ["Checked", "check", "known_type"]

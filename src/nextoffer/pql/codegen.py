@@ -1,14 +1,16 @@
 """Checked AST -> Python source -> a function ``f(env)``, compiled once with ``compile()``.
 
 Safety: the source is built only from this module's templates.  Identifiers are generated
-(``v3`` for variables, ``t7`` for temporaries, ``K0`` for hoisted constants) or come from the
-runtime's export table; user text appears only as ``repr()`` of validated str/int/float values.
-Before compiling, every name and attribute in the source is checked against a whitelist, and
-the code runs with empty ``__builtins__``.
+(``a2`` for hoisted paths, ``v3`` for variables, ``t7`` for temporaries, ``K0`` for constants)
+or come from the runtime's export table; user text (string and number literals, attribute
+names) never enters the source: it travels as the constants ``K0``, ``K1``, ...  Every name and
+attribute the compiled code object touches is checked against a whitelist, and the code runs
+with empty ``__builtins__``.
 
-Speed: paths become inline ``dict.get`` chains (with the ``xdm:`` fallback), comparisons against
-literals are specialised (``x.__class__ in NUMS and x >= 18``), literal lists become hoisted
-frozensets, regexes are compiled once; helpers are called only off the hot path.
+Speed: root paths become ``dict.get`` statements computed once at the top (with the ``xdm:``
+fallback), comparisons against literals are specialised (``a1.__class__ in NUMS and a1 >= K0``),
+literal lists become frozensets, regexes are compiled once; helpers are called off the hot path.
+Generated source is cached, so rules of the same shape share one code object.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from typing import Any
 from . import ast as A
 from .ast import ALIAS, CONTEXT, EVENT, EVENTS, OFFER, PROFILE, SEGMENTS, VAR
 from .checker import Checked
-from .functions import FUNCTIONS, METHODS
+from .functions import METHODS
 from .limits import MAX_WORK
 from .runtime import EXPORTS, LIVE_STATUSES, NUMS, day_of, point
 
@@ -76,14 +78,6 @@ class UnsafeSource(RuntimeError):
     """The generator produced a name outside its whitelist: a bug, never user-triggerable."""
 
 
-def _hashable(v: Any) -> bool:
-    try:
-        hash(v)
-    except TypeError:
-        return False
-    return True
-
-
 class CodeGen:
     def __init__(self, checked: Checked):
         self.checked = checked
@@ -102,7 +96,8 @@ class CodeGen:
 
     def const(self, value: Any) -> str:
         """A closure constant holding ``value``; equal values share one."""
-        key = (value.__class__, value) if _hashable(value) else (id(value),)
+        cls = value.__class__
+        key = (cls, value) if cls is str or cls is int or cls is float else (id(value),)
         name = self.const_names.get(key)
         if name is None:
             name = self.const_names[key] = f"K{len(self.consts)}"
@@ -173,17 +168,15 @@ class CodeGen:
             k = self.const(segs[-1])
             if root == PROFILE and len(segs) == 1:
                 xk = self.const("xdm:" + segs[-1])
-                self.lines.append(f"{name} = {parent}.get({k})")
-                self.lines.append(f"if {name} is None: {name} = {parent}.get({xk})")
-            else:
+                self.lines.append(f"{name} = {parent}.get({k}, {parent}.get({xk}))")
+            else:  # a nested step may meet a list (lax path) or null: the runtime's lookup
                 self.lines.append(f"{name} = lookup({parent}, {k})")
         elif root == PROFILE:
             name = self.root(PROFILE)
         elif root == CONTEXT:
             name = self.local()
             c, k, xk = self.root(CONTEXT), self.const(key), self.const("xdm:" + key)
-            self.lines.append(f"{name} = {c}.get({k})")
-            self.lines.append(f"if {name} is None: {name} = {c}.get({xk})")
+            self.lines.append(f"{name} = {c}.get({k}, {c}.get({xk}))")
         elif root == ALIAS:
             name = self.local()
             self.lines.append(f"{name} = {self.root(ALIAS)}.get({self.const(key)})")
@@ -411,4 +404,4 @@ def generate(checked: Checked) -> tuple[str, Callable[[Any], Any]]:
     return source, namespace["_pql"]
 
 
-__all__ = ["FUNCTIONS", "UnsafeSource", "generate"]
+__all__ = ["UnsafeSource", "generate"]

@@ -19,7 +19,7 @@ from .explain import Explanation, explain
 from .interpreter import evaluate
 from .limits import check_text
 from .parser import parse
-from .reads import Reads
+from .reads import Reads, ReadSet
 from .runtime import WorkExceeded
 
 KINDS = ("rule", "formula", "expression")
@@ -35,7 +35,7 @@ def cache_key(kind: str, aliases: Iterable[str], text: str) -> str:
 class Compiled:
     """A compiled rule or formula: callable per request, cheap to share between threads."""
 
-    __slots__ = ("_fn", "_root", "aliases", "digest", "kind", "reads", "source", "text")
+    __slots__ = ("_fn", "_reads", "_root", "aliases", "digest", "kind", "source", "text")
 
     def __init__(
         self,
@@ -44,12 +44,30 @@ class Compiled:
         aliases: tuple[str, ...],
         digest: str,
         source: str,
-        reads: Reads,
+        reads: ReadSet | Reads,
         fn: Callable[[Any], Any],
-        root: A.Node,
     ):
         self.text, self.kind, self.aliases, self.digest = text, kind, aliases, digest
-        self.source, self.reads, self._fn, self._root = source, reads, fn, root
+        self.source, self._reads, self._fn = source, reads, fn
+        self._root: A.Node | None = None
+
+    def tree(self) -> A.Node:
+        """The checked AST, for the interpreter and explanations.
+
+        Rebuilt from the text on first use rather than kept from compiling: a catalog holds
+        thousands of rules, and their trees would only weigh on memory and the garbage
+        collector on the way to being explained now and then.
+        """
+        if self._root is None:
+            self._root = check(parse(self.text), self.text, self.kind, self.aliases).root
+        return self._root
+
+    @property
+    def reads(self) -> Reads:
+        """The profile, context, event, offer and audience fields this reads (built lazily)."""
+        if not isinstance(self._reads, Reads):
+            self._reads = self._reads.freeze()
+        return self._reads
 
     def __call__(self, env: Any) -> Any:
         """The raw value (None is null).  Never raises on data: any failure is null."""
@@ -72,10 +90,10 @@ class Compiled:
 
     def interpret(self, env: Any) -> Any:
         """The reference interpreter's value for ``env`` (raises WorkExceeded like evaluate)."""
-        return evaluate(self._root, env)
+        return evaluate(self.tree(), env)
 
     def explain(self, env: Any) -> Explanation:
-        return explain(self._root, self.text, env, self.kind)
+        return explain(self.tree(), self.text, env, self.kind)
 
     def __repr__(self) -> str:
         return f"Compiled({self.kind}, {self.text[:60]!r}, digest={self.digest[:12]})"
@@ -109,9 +127,8 @@ def compile_text(text: str, kind: str, aliases: Iterable[str] = ()) -> Compiled:
         names,
         cache_key(kind, names, text),
         source,
-        checked.reads.freeze(),
+        checked.reads,
         fn,
-        checked.root,
     )
 
 

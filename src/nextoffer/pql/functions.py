@@ -80,6 +80,6 @@ FUNCTIONS: dict[str, Fn] = _rows(
     Fn("currentMonth", None, (), 0, NUM, "get_month"),
     Fn("currentYear", None, (), 0, NUM, "get_year"),
     Fn("currentDayOfMonth", None, (), 0, NUM, "get_day_of_month"),
-    Fn("if", None, ("any", "any", "any"), 0, Type("any"), "if_"),
+    Fn("if", None, ("any", "any", "any"), 0, Type("any"), ""),
     Fn("date", None, ("int", "int", "int"), 0, Type("datetime"), ""),
 )

@@ -19,7 +19,6 @@ from lark.lexer import Lexer, LexerState
 
 # Terminals other than words, in the order they are tried (longest operators first).
 TERMINALS: tuple[tuple[str, str], ...] = (
-    ("WS", r"[ \t\r\n\f]+"),
     ("STRING", r'"(?:[^"\\\n]|\\.)*"'),
     ("FLOAT", r"[0-9]+\.[0-9]+(?:[eE][+-]?[0-9]+)?|[0-9]+[eE][+-]?[0-9]+"),
     ("INT", r"[0-9]+"),
@@ -68,22 +67,34 @@ KEYWORDS = {
     "century": "UNIT", "centuries": "UNIT", "millennium": "UNIT", "millennia": "UNIT",
 }  # fmt: skip
 
-_MASTER = re.compile("|".join(f"(?P<{name}>{pattern})" for name, pattern in TERMINALS))
+# Each match takes the whitespace before a token too: one regex call per token.
+MASTER = re.compile(r"[ \t\r\n\f]*(?:" + "|".join(f"(?P<{n}>{p})" for n, p in TERMINALS) + ")")
+TRAILING_WS = re.compile(r"[ \t\r\n\f]*\Z")
+_KEYWORDS_LOWER = {**KEYWORDS_ANY_CASE, **KEYWORDS}
 
 
 def keyword(word: str) -> str | None:
-    return KEYWORDS.get(word) or KEYWORDS_ANY_CASE.get(word.lower())
+    kind = _KEYWORDS_LOWER.get(word)
+    if kind is None and not word.islower():
+        kind = KEYWORDS_ANY_CASE.get(word.lower())
+    return kind
 
 
 def tokenize(text: str, accepts: Any = None) -> Iterator[Token]:
     """Tokens of ``text``.  ``accepts()`` (if given) returns the terminals the parser can take
     next; without it every keyword is a keyword."""
-    match = _MASTER.match
+    match = MASTER.match
     pos, line, line_start, n = 0, 1, 0, len(text)
     last: Token | None = None
     while pos < n:
         m = match(text, pos)
         if m is None:
+            if TRAILING_WS.match(text, pos):
+                break
+            while text[pos] in " \t\r\n\f":  # point past the whitespace at the bad character
+                if text[pos] == "\n":
+                    line, line_start = line + 1, pos + 1
+                pos += 1
             raise UnexpectedCharacters(
                 text,
                 pos,
@@ -92,23 +103,20 @@ def tokenize(text: str, accepts: Any = None) -> Iterator[Token]:
                 token_history=[last] if last is not None else None,
             )
         kind = m.lastgroup
+        start = m.start(kind)
+        if start != pos and text.find("\n", pos, start) >= 0:
+            line += text.count("\n", pos, start)
+            line_start = text.rfind("\n", pos, start) + 1
         end = m.end()
-        if kind == "WS":
-            newlines = text.count("\n", pos, end)
-            if newlines:
-                line += newlines
-                line_start = text.rfind("\n", pos, end) + 1
-            pos = end
-            continue
-        value = m.group()
+        value = m.group(kind)
         if kind == "WORD":
             kind = keyword(value) or "NAME"
             if kind != "NAME" and accepts is not None:
                 allowed = accepts()
                 if kind not in allowed and "NAME" in allowed:
                     kind = "NAME"
-        column = pos - line_start + 1
-        last = Token(kind, value, pos, line, column, line, column + (end - pos), end)
+        column = start - line_start + 1
+        last = Token(kind, value, start, line, column, line, column + (end - start), end)
         yield last
         pos = end
 

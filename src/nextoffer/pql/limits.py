@@ -9,6 +9,8 @@ interpreter stay within Python's limits.
 
 from __future__ import annotations
 
+import re
+
 from .errors import PqlLimitError, position
 
 MAX_RULE_BYTES = 15_000
@@ -27,6 +29,9 @@ MAX_REGEX_MEM = 1 << 20  # bytes RE2 may use for one compiled pattern
 BYTE_LIMITS = {"rule": MAX_RULE_BYTES, "formula": MAX_FORMULA_BYTES, "expression": MAX_RULE_BYTES}
 
 
+_BRACKETS = re.compile(r'"(?:[^"\\\n]|\\.)*"?|@\{[^}\n]*\}?|[()\[\]]')
+
+
 def bracket_depths(text: str) -> tuple[int, int, int, int]:
     """Scan brackets outside strings and ``@{...}`` refs.
 
@@ -36,34 +41,25 @@ def bracket_depths(text: str) -> tuple[int, int, int, int]:
     depth = deepest = 0
     opened: list[int] = []
     crossed = -1
-    i, n = 0, len(text)
-    while i < n:
-        ch = text[i]
-        if ch == '"':
-            i += 1
-            while i < n and text[i] != '"' and text[i] != "\n":
-                i += 2 if text[i] == "\\" else 1
-        elif ch == "@" and text.startswith("@{", i):
-            close = text.find("}", i)
-            i = n if close < 0 else close
-        elif ch in "([":
+    for m in _BRACKETS.finditer(text):
+        ch = m.group()
+        if ch == "(" or ch == "[":
             depth += 1
-            opened.append(i)
+            opened.append(m.start())
             if depth > deepest:
                 deepest = depth
                 if depth > MAX_NESTING and crossed < 0:
-                    crossed = i
-        elif ch in ")]" and depth:
+                    crossed = m.start()
+        elif (ch == ")" or ch == "]") and depth:
             depth -= 1
             opened.pop()
-        i += 1
     return depth, (opened[-1] if opened else len(text)), deepest, crossed
 
 
 def check_text(text: str, kind: str) -> None:
     """Size and nesting limits, checked on the raw text before the parser sees it."""
     limit = BYTE_LIMITS[kind]
-    size = len(text.encode("utf-8"))
+    size = len(text) if text.isascii() else len(text.encode("utf-8"))
     if size > limit:
         used = 0
         offset = len(text)
@@ -82,6 +78,8 @@ def check_text(text: str, kind: str) -> None:
             line,
             column,
         )
+    if text.count("(") + text.count("[") <= MAX_NESTING:
+        return
     _, _, deepest, crossed = bracket_depths(text)
     if crossed >= 0:
         line, column = position(text, crossed)

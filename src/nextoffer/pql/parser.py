@@ -1,4 +1,4 @@
-"""Text -> AST.  The grammar is data (``grammar.lark``); this module only builds nodes.
+"""Text -> AST.  The grammar is data (``grammar.lark``); this module builds its nodes.
 
 lark parses with LALR(1) and calls :class:`_Builder` inline, one method per grammar rule, so
 no intermediate parse tree is built.  The grammar keeps all tokens, which lets each method take
@@ -17,9 +17,10 @@ from lark import Lark, Token, Transformer
 from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
 
 from . import ast as A
-from .errors import PqlSyntaxError, position
+from .errors import PqlLimitError, PqlSyntaxError, position
+from .fastparse import Bail, fast_parse
 from .lexer import PqlLexer, tokenize
-from .limits import bracket_depths
+from .limits import MAX_DEPTH, bracket_depths
 from .mistakes import MISTAKES
 
 _MAX_INT_DIGITS = 18
@@ -51,7 +52,17 @@ _OPERATORS = {
     "OR", "NOT", "BANG", "IN", "NOTIN", "LIKE", "OCCURS", "DOT", "COMMA", "ARROW", "WHERE",
     "FROM", "COLON", "BETWEEN", "ON", "BEFORE", "AFTER", "LET",
 }  # fmt: skip
-_ESCAPES = {'"': '"', "\\": "\\", "/": "/", "n": "\n", "t": "\t", "r": "\r", "b": "\b", "f": "\f"}
+_ESCAPES = {
+    '"': '"',
+    "'": "'",
+    "\\": "\\",
+    "/": "/",
+    "n": "\n",
+    "t": "\t",
+    "r": "\r",
+    "b": "\b",
+    "f": "\f",
+}
 _ESCAPE_RE = re.compile(r"\\(u[0-9a-fA-F]{4}|.)", re.S)
 
 
@@ -132,20 +143,12 @@ class _Builder(Transformer):
             raise _SyntaxIssue("empty_context_ref", "@{...} needs a schema reference", _span(c[0]))
         return A.ContextRef(_span(c[0]), ref)
 
-    def member(self, c):
-        target, _dot, name = c
-        return A.Member(_sp(target).to(_span(name)), target, name.value)
-
-    def method(self, c):
-        target, _dot, name, _lp, args, rp = c
-        return A.Call(_sp(target).to(_span(rp)), name.value, target, tuple(args or ()), _span(name))
-
     def call(self, c):
         name, _lp, args, rp = c
         return A.Call(_span(name).to(_span(rp)), name.value, None, tuple(args or ()), _span(name))
 
     def args(self, c):
-        return [x for x in c if not isinstance(x, Token)]
+        return [x for x in c if isinstance(x, A.Node)]
 
     def lambda_(self, c):
         param, _arrow, body = c
@@ -155,15 +158,6 @@ class _Builder(Transformer):
         return c[1]
 
     # ---- operators ------------------------------------------------------------------------
-    def prefix(self, c):
-        return c[0]
-
-    def binop(self, c):
-        return c[0]
-
-    def arith_op(self, c):
-        return c[0]
-
     def cmp_op(self, c):
         return c[0]
 
@@ -171,7 +165,25 @@ class _Builder(Transformer):
         return c[0]
 
     def term(self, c):
-        return c[0] if len(c) == 1 else _Prefixed(c[:-1], c[-1])
+        """``prefix* atom suffix*``: build the member / method suffixes, keep the prefixes for
+        the precedence pass (``not a = b`` is ``not (a = b)``)."""
+        i = 0
+        while not isinstance(c[i], A.Node):
+            i += 1
+        node = c[i]
+        j, n = i + 1, len(c)
+        while j < n:  # DOT NAME [LPAR args RPAR]
+            name = c[j + 1]
+            if j + 2 < n and not isinstance(c[j + 2], A.Node) and c[j + 2].type == "LPAR":
+                args, rp = c[j + 3], c[j + 4]
+                node = A.Call(
+                    node.span.to(_span(rp)), name.value, node, tuple(args or ()), _span(name)
+                )
+                j += 5
+            else:
+                node = A.Member(node.span.to(_span(name)), node, name.value)
+                j += 2
+        return _Prefixed(c[:i], node) if i else node
 
     def chain(self, c):
         if len(c) == 1 and not isinstance(c[0], _Prefixed):
@@ -349,8 +361,19 @@ def _lark() -> Lark:
     )
 
 
+_BUILDER = _Builder()
+
+
 def parse(text: str) -> A.Node:
-    """Parse PQL text into an (unresolved, untyped) AST, or raise :class:`PqlSyntaxError`."""
+    """Parse PQL text into an (unresolved, untyped) AST, or raise :class:`PqlSyntaxError`.
+
+    The hand-written reading of the grammar in :mod:`.fastparse` goes first; anything it is
+    unsure of, every error included, is parsed (and reported) by lark.
+    """
+    try:
+        return fast_parse(text, _BUILDER)
+    except (Bail, _SyntaxIssue, RecursionError):
+        pass
     try:
         return _lark().parse(text)
     except _SyntaxIssue as issue:
@@ -359,8 +382,14 @@ def parse(text: str) -> A.Node:
         ) from None
     except UnexpectedInput as exc:
         raise _syntax_error(exc, text) from None
-    except RecursionError:  # pragma: no cover - the nesting limit is checked before parsing
-        raise PqlSyntaxError("too_complex", "The expression is too complex", text, 1, 1) from None
+    except RecursionError:  # thousands of prefix operators: beyond any depth limit
+        raise PqlLimitError(
+            "expression_too_deep",
+            f"The expression nests more than {MAX_DEPTH} operations deep",
+            text,
+            1,
+            1,
+        ) from None
 
 
 # ---- turning lark's failures into friendly errors ------------------------------------------

@@ -40,10 +40,9 @@ def charge(work: list[int], n: int) -> None:
 
 
 def lookup(value: Any, key: str) -> Any:
-    """One path step: a mapping's key (or ``xdm:key``), mapped over the items of a list."""
+    """One path step: a mapping's key (else ``xdm:key``), mapped over the items of a list."""
     if value.__class__ is dict or isinstance(value, Mapping):
-        found = value.get(key)
-        return found if found is not None else value.get("xdm:" + key)
+        return value.get(key, value.get("xdm:" + key))
     if isinstance(value, _SEQ):
         out: list[Any] = []
         for item in value:
@@ -137,7 +136,7 @@ def test(v: Any) -> bool:
 
 
 @lru_cache(maxsize=8192)
-def _parse_dt(text: str) -> datetime | None:
+def parse_datetime(text: str) -> datetime | None:
     if len(text) < 10 or not text[:4].isdigit() or text[4] != "-":
         return None
     try:
@@ -152,7 +151,7 @@ def to_dt(v: Any) -> datetime | None:
     if v.__class__ is datetime:
         return v.replace(tzinfo=UTC) if v.tzinfo is None else v.astimezone(UTC)
     if v.__class__ is str:
-        return _parse_dt(v)
+        return parse_datetime(v)
     return None
 
 
@@ -316,10 +315,6 @@ def neg(a: Any) -> Any:
 
 
 ARITH = {"+": add, "-": sub, "*": mul, "/": div, "%": mod}
-
-
-def if_(cond: Any, then: Callable[[], Any], other: Callable[[], Any]) -> Any:
-    return then() if truth(cond) else other()
 
 
 # ---- strings -----------------------------------------------------------------------------

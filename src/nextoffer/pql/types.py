@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True, slots=True)
 class Type:
-    kind: str  # any | bool | number | string | datetime | null | list | map | period
+    kind: str  # any | boolean | number | string | datetime | null | list | map | period
     elem: Type | None = None
 
     def __str__(self) -> str:
