@@ -15,13 +15,12 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 import orjson
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from nextoffer.api.bodies import read_body
-from nextoffer.api.context import call_of, services
+from nextoffer.api.context import call_of, offload, services
 from nextoffer.api.msgspec_errors import decode
 from nextoffer.decisioning.service import DecideCall, DecideResult
 from nextoffer.engine import Offer, Placement, Proposition, ScopeRequest
@@ -417,7 +416,7 @@ async def post_decisions(request: Request) -> Response:
         assert isinstance(req09, RequestV09)
         decide_call = _call_v09(req09, call, request_id, request)
         pointer, fmt = _pointer_v09, None
-    result = await run_in_threadpool(svc.decisions.decide, decide_call, pointer)
+    result = await offload(request, svc.decisions.decide, decide_call, pointer)
     out_version, media = response_version(request.headers.get("accept"), version)
     payload = response_v1(result, fmt) if out_version == "1.0" else response_v09(result)
     return Response(orjson.dumps(payload), media_type=media)

@@ -88,8 +88,7 @@ class DecisionService:
         self.clock = clock
 
     def catalog(self, tenant: Tenant) -> Catalog | None:
-        with self.library.db.read() as conn:
-            sandbox = self.library.sandbox(conn, tenant, create=False)
+        sandbox = self.library.find_sandbox(tenant)
         return self.catalogs.get(sandbox.pk) if sandbox else None
 
     def decide(

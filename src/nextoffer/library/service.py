@@ -142,6 +142,14 @@ class LibraryService:
                 found = repo.ensure_sandbox(conn, *key)
         return found
 
+    def find_sandbox(self, tenant: Tenant) -> repo.Sandbox | None:
+        """The tenant's sandbox row, from memory once seen (rows never change their ids)."""
+        found = self._sandboxes.get((tenant.org, tenant.sandbox))
+        if found is None:
+            with self.db.read() as conn:
+                found = self.sandbox(conn, tenant, create=False)
+        return found
+
     @contextmanager
     def writing(self, tenant: Tenant) -> Iterator[tuple[Connection, repo.Sandbox, int]]:
         """A write transaction on the tenant's sandbox, holding its next revision."""
@@ -152,8 +160,7 @@ class LibraryService:
         self.snapshots.note_write(sandbox.pk)  # committed: this process sees it at once
 
     def snapshot(self, tenant: Tenant) -> SandboxSnapshot | None:
-        with self.db.read() as conn:
-            sandbox = self.sandbox(conn, tenant, create=False)
+        sandbox = self.find_sandbox(tenant)
         return self.snapshots.get(sandbox.pk) if sandbox else None
 
     # -- reads --------------------------------------------------------------------------------
