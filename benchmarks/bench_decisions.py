@@ -19,9 +19,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks import wrk  # noqa: E402
-from benchmarks.bench_engine import TIERS, library  # noqa: E402
-from benchmarks.harness import Server, headers, machine, pin  # noqa: E402
+from benchmarks import wrk
+from benchmarks.bench_engine import TIERS, library
+from benchmarks.harness import Server, headers, machine, pin
 
 ORG = "BENCH@AdobeOrg"
 
