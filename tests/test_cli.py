@@ -162,3 +162,56 @@ def test_serve_demo_answers_over_real_http(tmp_path: Path) -> None:
         proc.terminate()
         output = proc.communicate(timeout=10)[0].decode()
     assert "OPEN MODE" in output and "demo library loaded" in output
+
+
+def test_decide_prints_propositions_and_explanations(db: str, demo_file: Path) -> None:
+    assert run("library", "import", str(demo_file), "--db", db).exit_code == 0
+    scope = "dps:offer-activity:homepage-and-email,dps:offer-placement:web-hero"
+    silver = '{"loyalty": {"tier": "silver"}}'
+    args = ["decide", "--sandbox", "prod", "--scope", scope, "--attributes", silver, "--explain"]
+    result = run(*args, "--db", db)
+    assert result.exit_code == 0, result.output
+    assert "Double points weekend" in result.stdout
+    assert "Airport lounge pass" in result.stdout and "ineligible" in result.stdout
+    explained = json.loads(run(*args, "--json", "--db", db).stdout)
+    trace = explained["xdm:propositions"][0]["nextoffer:explanation"]
+    gold = next(c for c in trace["candidates"] if c["offer"].endswith("gold-lounge"))
+    assert gold["reason"] == "ineligible"
+    assert gold["rule"]["failed"] == 'loyalty.tier = "gold"'
+    result = run(
+        "decide",
+        "--sandbox",
+        "prod",
+        "--decision",
+        "dps:offer-activity:homepage-and-email",
+        "--placement",
+        "dps:offer-placement:web-hero",
+        "--attributes",
+        '{"loyalty": {"tier": "gold"}}',
+        "--json",
+        "--db",
+        db,
+    )
+    out = json.loads(result.stdout)
+    options = out["xdm:propositions"][0]["xdm:options"]
+    assert options[0]["xdm:id"] == "dps:personalized-offer:gold-lounge"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--scope", "just-one"], "is not DECISION,PLACEMENT"),
+        (["--decision", "d"], "go together"),
+        ([], "name a scope"),
+        (["--scope", "d,p", "--profile", "no-namespace"], "is not NAMESPACE:ID"),
+        (["--scope", "d,p", "--attributes", "{bad"], "is not JSON"),
+        (
+            ["--scope", "dps:offer-activity:nope,dps:offer-placement:web-hero"],
+            "there is no decision",
+        ),
+    ],
+)
+def test_decide_input_errors(db: str, demo_file: Path, args: list[str], message: str) -> None:
+    assert run("library", "import", str(demo_file), "--db", db).exit_code == 0
+    result = run("decide", "--sandbox", "prod", *args, "--db", db)
+    assert result.exit_code != 0 and message in result.output, result.output

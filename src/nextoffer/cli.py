@@ -238,6 +238,172 @@ def library_import(
     )
 
 
+def _scopes(
+    scope: list[str] | None, decision: str | None, placement: str | None, item_count: int | None
+) -> list[tuple[str, str, int | None]]:
+    out = []
+    for text in scope or ():
+        parts = (
+            text.split(",") if "," in text else text.rsplit(":", 2) if text.count(":") >= 2 else []
+        )
+        # DECISION:PLACEMENT[:N] where ids themselves contain colons: split on the last ones
+        parts = _split_scope(text)
+        if parts is None:
+            fail(f"--scope {text!r} is not DECISION,PLACEMENT[,N]")
+        out.append(parts)  # type: ignore[arg-type]
+    if decision or placement:
+        if not (decision and placement):
+            fail("--decision and --placement go together")
+        out.append((decision, placement, item_count))  # type: ignore[arg-type]
+    if not out:
+        fail("name a scope: --decision D --placement P, or --scope D,P[,N]")
+    return out
+
+
+def _split_scope(text: str) -> tuple[str, str, int | None] | None:
+    parts = text.split(",")
+    if len(parts) not in (2, 3) or not parts[0] or not parts[1]:
+        return None
+    count = None
+    if len(parts) == 3:
+        if not parts[2].isdigit() or not 1 <= int(parts[2]) <= 30:
+            return None
+        count = int(parts[2])
+    return parts[0], parts[1], count
+
+
+def _identity(text: str) -> tuple[str, str]:
+    namespace, sep, value = text.partition(":")
+    if not sep or not namespace or not value:
+        fail(f"--profile {text!r} is not NAMESPACE:ID (e.g. email:ada@example.com)")
+    return namespace, value
+
+
+@app.command()
+def decide(
+    sandbox: Annotated[str, typer.Option(help="Sandbox to decide in.")],
+    decision: Annotated[str | None, typer.Option(help="Decision (offer activity) id.")] = None,
+    placement: Annotated[str | None, typer.Option(help="Placement id.")] = None,
+    item_count: Annotated[
+        int | None, typer.Option(help="Offers to return (1-30).", min=1, max=30)
+    ] = None,
+    scope: Annotated[
+        list[str] | None, typer.Option(help="DECISION,PLACEMENT[,N]; repeat for several scopes.")
+    ] = None,
+    profile: Annotated[
+        list[str] | None, typer.Option(help="An identity NAMESPACE:ID of a stored profile.")
+    ] = None,
+    attributes: Annotated[
+        str | None, typer.Option(help="Profile attributes as JSON instead of a stored profile.")
+    ] = None,
+    context: Annotated[
+        str | None, typer.Option(help='Context data as JSON: {"<@type>": {...}}.')
+    ] = None,
+    explain: Annotated[
+        bool, typer.Option("--explain", help="Show every candidate's fate.")
+    ] = False,
+    record: Annotated[
+        bool, typer.Option("--record", help="Count it: write decision events (off by default).")
+    ] = False,
+    seed: Annotated[int | None, typer.Option(help="Seed for reproducible tie-breaks.")] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the API response as JSON.")
+    ] = False,
+    org: Annotated[
+        str | None, typer.Option(help="IMS org (default: the only one with it).")
+    ] = None,
+    db: DbOption = None,
+) -> None:
+    """Decide for a profile and print the propositions (and, with --explain, why)."""
+    from nextoffer.api.app import Services
+    from nextoffer.api.decisioning_api import InlineProfile, response_v1, segments_of
+    from nextoffer.decisioning.service import DecideCall
+    from nextoffer.engine import ScopeRequest
+    from nextoffer.tenants import Tenant
+
+    scopes = _scopes(scope, decision, placement, item_count)
+    settings = load_settings(db)
+    org, sandbox = _tenant(org, sandbox, settings)
+    inline = None
+    if attributes is not None:
+        try:
+            attrs = json.loads(attributes)
+        except json.JSONDecodeError as exc:
+            fail(f"--attributes is not JSON: {exc}")
+        if not isinstance(attrs, dict):
+            fail("--attributes must be a JSON object")
+        inline = InlineProfile(attrs, segments_of(attrs))
+    ctx: dict = {}
+    if context is not None:
+        try:
+            ctx = json.loads(context)
+        except json.JSONDecodeError as exc:
+            fail(f"--context is not JSON: {exc}")
+        if not isinstance(ctx, dict):
+            fail("--context must be a JSON object keyed by the context data's @type")
+    services = Services.build(settings)
+    call = DecideCall(
+        tenant=Tenant(org, sandbox),
+        scopes=[ScopeRequest(a, p, n) for a, p, n in scopes],
+        identities=[_identity(p) for p in profile or ()],
+        inline=inline,
+        context=ctx,
+        dry_run=not record,
+        explain=explain,
+        seed=seed,
+    )
+    try:
+        result = services.decisions.decide(call, lambda i, f: f"scope {i + 1} {f}")
+    except NextofferError as exc:
+        report(exc)
+        return
+    if as_json:
+        sys.stdout.write(json.dumps(response_v1(result, None), indent=2) + "\n")
+        return
+    _print_decisions(result, explain)
+
+
+def _print_decisions(result, explain: bool) -> None:
+    from rich.table import Table
+
+    out = Console(soft_wrap=True)
+    who = result.profile_id or "no stored profile (an empty one)"
+    out.print(f"proposition {result.proposition_id} for {who}")
+    for prop in result.propositions:
+        title = (
+            f"{prop.decision.name} ({prop.decision.id}) in "
+            f"{prop.placement.name} ({prop.placement.id})"
+        )
+        table = Table(title=title, title_justify="left")
+        for column in ("rank", "offer", "name", "score"):
+            table.add_column(column)
+        for rank, choice in enumerate(prop.options, start=1):
+            score = "" if choice.score is None else f"{choice.score:g}"
+            table.add_row(str(rank), choice.offer.id, choice.offer.name, score)
+        if not prop.options:
+            if prop.fallback is not None:
+                table.add_row("fallback", prop.fallback.id, prop.fallback.name, "")
+            else:
+                table.add_row("-", "(nothing: no offer, and no usable fallback)", "", "")
+        out.print(table)
+        if explain and prop.trace is not None:
+            why = Table(title="why", title_justify="left")
+            why.add_column("offer", ratio=2)
+            why.add_column("criterion")
+            why.add_column("outcome", no_wrap=True)
+            why.add_column("detail", ratio=3)
+            offers = result.catalog.offers
+            for c in prop.trace.candidates:
+                detail = c.detail
+                if c.score is not None and not detail:
+                    detail = f"score {c.score:g}, rank {c.rank}"
+                name = offers[c.offer_id].name if c.offer_id in offers else c.offer_id
+                why.add_row(name, f"{c.criterion} (group {c.group})", str(c.reason), detail)
+            if prop.trace.note:
+                out.print(f"note: {prop.trace.note}")
+            out.print(why)
+
+
 @db_app.command("upgrade")
 def db_upgrade(
     db: DbOption = None,
