@@ -64,7 +64,13 @@ class Offer:
     tags: frozenset[str]
     characteristics: Mapping[str, str]
     capping: tuple[Doc, ...]
+    """The offer's `frequencyCappingConstraints`, in order (a rule is known by its index)."""
     doc: Doc
+
+    @property
+    def has_caps(self) -> bool:
+        return any(rule.get("enabled", True) for rule in self.capping)
+
     """The read model, which ranking formulas see as `offer`."""
 
     @property
@@ -269,9 +275,7 @@ class _Builder:
             contents=MappingProxyType(contents),
             tags=frozenset(doc.get("tags") or ()),
             characteristics=MappingProxyType(dict(doc.get("characteristics") or {})),
-            capping=tuple(
-                c for c in doc.get("frequencyCappingConstraints") or () if c.get("enabled", True)
-            ),
+            capping=tuple(doc.get("frequencyCappingConstraints") or ()),
             doc=doc,
         )
 

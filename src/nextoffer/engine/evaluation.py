@@ -125,7 +125,7 @@ class Evaluation:
         return f"not in the audience(s) {', '.join(missing)}", None
 
     def capped(self, offer: Offer, placement_id: str) -> int | None:
-        if not offer.capping or self.capping is None:
+        if self.capping is None or not offer.has_caps:
             return None
         return self.capping.capped(offer, placement_id)
 
