@@ -8,16 +8,15 @@ half-written.
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
-from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Generic, TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection
 
+from nextoffer.caching import BuildCache
 from nextoffer.config import Limits
 from nextoffer.errors import Conflict, FieldError, NotFound, PreconditionFailed, RuleViolation
 from nextoffer.ids import new_id
@@ -69,29 +68,6 @@ class TransactionView:
         return repo.count_with_field(self.conn, self.sandbox_pk, "offer-activity", "status", "live")
 
 
-class LruCache(Generic[T]):
-    """A small thread-safe least-recently-used map (results of immutable snapshots)."""
-
-    def __init__(self, size: int) -> None:
-        self._size = size
-        self._items: OrderedDict[Hashable, T] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key: Hashable) -> T | None:
-        with self._lock:
-            value = self._items.get(key)
-            if value is not None:
-                self._items.move_to_end(key)
-            return value
-
-    def put(self, key: Hashable, value: T) -> None:
-        with self._lock:
-            self._items[key] = value
-            self._items.move_to_end(key)
-            while len(self._items) > self._size:
-                self._items.popitem(last=False)
-
-
 @dataclass(frozen=True, slots=True)
 class Written:
     """What a write returns: the stored read model and its receipt."""
@@ -125,8 +101,8 @@ class LibraryService:
         self.snapshots = snapshots
         self.clock = clock
         self._sandboxes: dict[tuple[str, str], repo.Sandbox] = {}
-        self._tables: LruCache[DocTable] = LruCache(16)
-        self._ranked: LruCache[list[Ranked]] = LruCache(64)
+        self._tables: BuildCache[DocTable] = BuildCache(16)
+        self._ranked: BuildCache[list[Ranked]] = BuildCache(64)
 
     # -- sandboxes ----------------------------------------------------------------------------
 
@@ -179,15 +155,17 @@ class LibraryService:
             return paginate([], query)
         table_key = (snap.sandbox_pk, snap.revision, spec.kind)
         key = (*table_key, tuple(f.text for f in query.filters), order_text(query.order))
-        ranked = self._ranked.get(key)
-        if ranked is None:
-            table = self._tables.get(table_key)
-            if table is None:
-                table = DocTable(snap.of_kind(spec.kind).values())
-                self._tables.put(table_key, table)
-                settle_long_lived()
-            ranked = table.rank(query.order, query.filters)
-            self._ranked.put(key, ranked)
+
+        def table(_: DocTable | None) -> DocTable:
+            built = DocTable(snap.of_kind(spec.kind).values())
+            settle_long_lived()
+            return built
+
+        def rank(_: list[Ranked] | None) -> list[Ranked]:
+            found = self._tables.get(table_key, lambda t: True, table)
+            return found.rank(query.order, query.filters)
+
+        ranked = self._ranked.get(key, lambda r: True, rank)
         return paginate(ranked, query)
 
     # -- writes -------------------------------------------------------------------------------

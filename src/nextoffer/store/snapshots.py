@@ -9,14 +9,13 @@ built from the same snapshots.
 
 from __future__ import annotations
 
-import threading
 import time
-from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
+from nextoffer.caching import BuildCache
 from nextoffer.memory import paused_gc, settle_long_lived
 from nextoffer.store import library_repo as repo
 from nextoffer.store.database import Database
@@ -74,10 +73,7 @@ class SnapshotCache:
 
     def __init__(self, db: Database, max_sandboxes: int = 64) -> None:
         self._db = db
-        self._max = max_sandboxes
-        self._snapshots: OrderedDict[int, SandboxSnapshot] = OrderedDict()
-        self._locks: dict[int, threading.Lock] = {}
-        self._guard = threading.Lock()
+        self._cache: BuildCache[SandboxSnapshot] = BuildCache(max_sandboxes)
         self._checked: dict[int, float] = {}
         self._written: set[int] = set()
 
@@ -92,7 +88,7 @@ class SnapshotCache:
         ago is returned without asking the database (writes of this process always are seen):
         the decision hot path trades that much staleness of other nodes' writes for one query.
         """
-        snap = self._snapshots.get(sandbox_pk)
+        snap = self._cache.peek(sandbox_pk)
         if (
             max_age > 0
             and snap is not None
@@ -104,16 +100,14 @@ class SnapshotCache:
         with self._db.read() as conn:
             current, pruned = repo.revision(conn, sandbox_pk)
         self._checked[sandbox_pk] = time.monotonic()
-        if snap is not None and snap.revision >= current:
-            self._touch(sandbox_pk)
+
+        def build(stale: SandboxSnapshot | None) -> SandboxSnapshot:
+            with paused_gc():
+                snap = self._catch_up(sandbox_pk, stale, pruned)
+            settle_long_lived()
             return snap
-        with self._lock_for(sandbox_pk):
-            snap = self._snapshots.get(sandbox_pk)
-            if snap is None or snap.revision < current:
-                with paused_gc():
-                    snap = self._catch_up(sandbox_pk, snap, pruned)
-                self._store(sandbox_pk, snap)
-        return snap
+
+        return self._cache.get(sandbox_pk, lambda s: s.revision >= current, build)
 
     def _catch_up(
         self, sandbox_pk: int, snap: SandboxSnapshot | None, pruned: int
@@ -125,21 +119,3 @@ class SnapshotCache:
                 base = SandboxSnapshot(sandbox_pk, 0, {})
                 return base.apply([c for c in changes if c.doc is not None], 0)
             return snap.apply(repo.changes_since(conn, sandbox_pk, snap.revision), snap.revision)
-
-    def _lock_for(self, sandbox_pk: int) -> threading.Lock:
-        with self._guard:
-            return self._locks.setdefault(sandbox_pk, threading.Lock())
-
-    def _touch(self, sandbox_pk: int) -> None:
-        with self._guard:
-            if sandbox_pk in self._snapshots:
-                self._snapshots.move_to_end(sandbox_pk)
-
-    def _store(self, sandbox_pk: int, snap: SandboxSnapshot) -> None:
-        settle_long_lived()
-        with self._guard:
-            self._snapshots[sandbox_pk] = snap
-            self._snapshots.move_to_end(sandbox_pk)
-            while len(self._snapshots) > self._max:
-                evicted, _ = self._snapshots.popitem(last=False)
-                self._locks.pop(evicted, None)
