@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any
 
 from sqlalchemy import Connection
 
@@ -34,7 +34,6 @@ from nextoffer.tenants import Actor, Tenant
 from nextoffer.timeutil import utcnow
 
 Doc = dict[str, Any]
-T = TypeVar("T")
 
 
 class TransactionView:
