@@ -221,3 +221,28 @@ class AsgiClient:
     def close(self) -> None:
         self._loop.run_until_complete(self._client.aclose())
         self._loop.close()
+
+
+OPTIONAL = {"datasetId"}
+"""Members only one documented example shows (AMB-6: the fallback update receipt's datasetId)."""
+
+
+def json_type(value: Any) -> str:
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    return type(value).__name__
+
+
+def assert_same_shape(ours: Any, documented: Any, where: str = "") -> None:
+    """Every documented member is present in ours, with the same JSON type, recursively."""
+    assert json_type(ours) == json_type(documented), f"{where}: {ours!r} vs {documented!r}"
+    if isinstance(documented, dict):
+        for key, value in documented.items():
+            if key in OPTIONAL:
+                continue
+            assert key in ours, f"{where}/{key} is missing from {ours}"
+            assert_same_shape(ours[key], value, f"{where}/{key}")
+    elif isinstance(documented, list) and documented and ours:
+        assert_same_shape(ours[0], documented[0], f"{where}/0")

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import WEB, Api, component_for
+from tests.helpers import WEB, Api, assert_same_shape, component_for
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "fixtures" / "spec" / "examples"
 
@@ -23,33 +23,6 @@ def substitute(value: Any, ids: dict[str, str]) -> Any:
     for placeholder, real in ids.items():
         text = text.replace(f'"{placeholder}"', json.dumps(real))
     return json.loads(text)
-
-
-def json_type(value: Any) -> str:
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int | float):
-        return "number"
-    return type(value).__name__
-
-
-OPTIONAL = {"datasetId"}
-"""Members only one example shows (AMB-6: the fallback update receipt's datasetId)."""
-
-
-def assert_same_shape(ours: Any, documented: Any, where: str = "") -> None:
-    """Every documented member is present in ours, with the same JSON type, recursively."""
-    assert json_type(ours) == json_type(documented), (
-        f"{where}: {ours!r} vs documented {documented!r}"
-    )
-    if isinstance(documented, dict):
-        for key, value in documented.items():
-            if key in OPTIONAL:
-                continue
-            assert key in ours, f"{where}/{key} is missing from {ours}"
-            assert_same_shape(ours[key], value, f"{where}/{key}")
-    elif isinstance(documented, list) and documented and ours:
-        assert_same_shape(ours[0], documented[0], f"{where}/0")
 
 
 def check_entity(api: Api, path: str, name: str, ids: dict[str, str], query: str = "") -> str:

@@ -17,15 +17,19 @@ from nextoffer import __version__
 from nextoffer.api import openapi, problems
 from nextoffer.api.auth import Authenticator
 from nextoffer.api.context import json_response, services
+from nextoffer.api.datastream_routes import datastream_routes
 from nextoffer.api.decisioning_api import decisioning_routes
+from nextoffer.api.edge_routes import edge_routes
 from nextoffer.api.library_routes import library_routes
 from nextoffer.api.middleware import NormalizePath, RequestId
 from nextoffer.config import Settings
 from nextoffer.decisioning.catalogs import CatalogCache
 from nextoffer.decisioning.service import DecisionService
+from nextoffer.edge.datastreams import DatastreamService
 from nextoffer.errors import NextofferError
 from nextoffer.library.service import LibraryService
 from nextoffer.store.database import Database
+from nextoffer.store.datastreams import DatastreamResolver
 from nextoffer.store.snapshots import SnapshotCache
 
 log = logging.getLogger("nextoffer")
@@ -40,6 +44,8 @@ class Services:
     auth: Authenticator
     library: LibraryService
     decisions: DecisionService
+    datastreams: DatastreamResolver
+    datastream_admin: DatastreamService
 
     @classmethod
     def build(cls, settings: Settings, db: Database | None = None) -> Services:
@@ -49,12 +55,15 @@ class Services:
         snapshots = SnapshotCache(db, settings.snapshot_cache_sandboxes)
         library = LibraryService(db, settings.limits, snapshots)
         catalogs = CatalogCache(snapshots, max_age=settings.catalog_max_age_ms / 1000)
+        resolver = DatastreamResolver(db)
         return cls(
             settings=settings,
             db=db,
             auth=Authenticator(settings.credentials, settings.open_mode),
             library=library,
             decisions=DecisionService(library, catalogs),
+            datastreams=resolver,
+            datastream_admin=DatastreamService(library, resolver),
         )
 
 
@@ -106,6 +115,8 @@ def create_app(settings: Settings | None = None, *, services_: Services | None =
 
     app.router.routes.extend(library_routes())
     app.router.routes.extend(decisioning_routes())
+    app.router.routes.extend(datastream_routes())
+    app.router.routes.extend(edge_routes())
     app.add_middleware(RequestId)
     app.add_middleware(NormalizePath)
 

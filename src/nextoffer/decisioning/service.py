@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -47,6 +47,8 @@ class DecideCall:
     inline: Subject | None = None
     """A profile passed in the request; no lookup is made when it is given."""
     context: dict[str, Any] = field(default_factory=dict)
+    current_event: dict[str, Any] | None = None
+    """The experience event the request carries (Edge): rules see it first in `xEvent`."""
     allow_duplicates: tuple[bool, bool] | None = None
     dry_run: bool = False
     explain: bool = False
@@ -67,6 +69,26 @@ class DecideResult:
 
 
 PointerFor = Callable[[int, str], str]
+
+
+@dataclass(frozen=True, slots=True)
+class WithEvent:
+    """A subject whose experience events start with the event of the request itself."""
+
+    subject: Subject
+    event: Mapping[str, Any]
+
+    @property
+    def attributes(self) -> Mapping[str, Any]:
+        return self.subject.attributes
+
+    @property
+    def segments(self) -> Mapping[str, str]:
+        return self.subject.segments
+
+    @property
+    def events(self) -> Sequence[Mapping[str, Any]]:
+        return (self.event, *self.subject.events)
 
 
 class DecisionService:
@@ -139,6 +161,12 @@ class DecisionService:
         return result
 
     def _subject(self, call: DecideCall, catalog: Catalog) -> tuple[Subject, str | None]:
+        subject, profile_id = self._profile(call, catalog)
+        if call.current_event is not None:
+            subject = WithEvent(subject, call.current_event)
+        return subject, profile_id
+
+    def _profile(self, call: DecideCall, catalog: Catalog) -> tuple[Subject, str | None]:
         if call.inline is not None:
             return call.inline, None
         if self.profiles is None or not call.identities:

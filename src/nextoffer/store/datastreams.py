@@ -1,0 +1,145 @@
+"""Datastreams: how a browser, which cannot send tenant headers, reaches a tenant.
+
+A datastream maps its id (the Web SDK's `configId` / `dataStreamId`) to an org and sandbox and
+lists the origins allowed to call the Edge endpoints with it.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Column,
+    Connection,
+    ForeignKey,
+    Integer,
+    String,
+    Table,
+    bindparam,
+    delete,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.dialects import postgresql
+
+from nextoffer.store.database import Database
+from nextoffer.store.tables import metadata, sandboxes
+
+JsonDocument = JSON().with_variant(postgresql.JSONB(), "postgresql")
+
+datastreams = Table(
+    "datastreams",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("sandbox_pk", Integer, ForeignKey("sandboxes.pk"), nullable=False, index=True),
+    Column("etag", Integer, nullable=False),
+    Column("created", String(40), nullable=False),
+    Column("modified", String(40), nullable=False),
+    Column("doc", JsonDocument, nullable=False),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Datastream:
+    id: str
+    org: str
+    sandbox: str
+    sandbox_pk: int
+    etag: int
+    doc: dict[str, Any]
+    """`{"id", "name", "allowedOrigins", "created", "modified", "etag"}`."""
+
+    @property
+    def allowed_origins(self) -> tuple[str, ...]:
+        return tuple(self.doc.get("allowedOrigins") or ())
+
+    def allows(self, origin: str) -> bool:
+        return "*" in self.allowed_origins or origin in self.allowed_origins
+
+
+_BY_ID = select(
+    datastreams.c.id,
+    datastreams.c.sandbox_pk,
+    datastreams.c.etag,
+    datastreams.c.doc,
+    sandboxes.c.org,
+    sandboxes.c.name,
+).join(sandboxes, sandboxes.c.pk == datastreams.c.sandbox_pk)
+_GET = _BY_ID.where(datastreams.c.id == bindparam("b_id"))
+_LIST = _BY_ID.where(datastreams.c.sandbox_pk == bindparam("b_pk")).order_by(datastreams.c.created)
+
+
+def _row(r: Any) -> Datastream:
+    return Datastream(r.id, r.org, r.name, r.sandbox_pk, r.etag, r.doc)
+
+
+def new_datastream_id() -> str:
+    return str(uuid.uuid4())
+
+
+def get(conn: Connection, datastream_id: str) -> Datastream | None:
+    r = conn.execute(_GET, {"b_id": datastream_id}).first()
+    return _row(r) if r else None
+
+
+def list_for(conn: Connection, sandbox_pk: int) -> list[Datastream]:
+    return [_row(r) for r in conn.execute(_LIST, {"b_pk": sandbox_pk})]
+
+
+def insert_datastream(conn: Connection, sandbox_pk: int, doc: dict[str, Any]) -> None:
+    conn.execute(
+        insert(datastreams).values(
+            id=doc["id"],
+            sandbox_pk=sandbox_pk,
+            etag=doc["etag"],
+            created=doc["created"],
+            modified=doc["modified"],
+            doc=doc,
+        )
+    )
+
+
+def update_datastream(conn: Connection, doc: dict[str, Any], expected_etag: int) -> bool:
+    result = conn.execute(
+        update(datastreams)
+        .where(datastreams.c.id == doc["id"], datastreams.c.etag == expected_etag)
+        .values(etag=doc["etag"], modified=doc["modified"], doc=doc)
+    )
+    return result.rowcount == 1
+
+
+def delete_datastream(conn: Connection, datastream_id: str) -> None:
+    conn.execute(delete(datastreams).where(datastreams.c.id == datastream_id))
+
+
+class DatastreamResolver:
+    """Datastream ids to tenants for the Edge hot path, cached for a few seconds."""
+
+    def __init__(self, db: Database, ttl: float = 5.0) -> None:
+        self.db = db
+        self.ttl = ttl
+        self._cache: dict[str, tuple[float, Datastream | None]] = {}
+        self._lock = threading.Lock()
+
+    def resolve(self, datastream_id: str) -> Datastream | None:
+        now = time.monotonic()
+        hit = self._cache.get(datastream_id)
+        if hit is not None and now - hit[0] < self.ttl:
+            return hit[1]
+        with self.db.read() as conn:
+            found = get(conn, datastream_id)
+        with self._lock:
+            if len(self._cache) > 10_000:
+                self._cache.clear()
+            self._cache[datastream_id] = (now, found)
+        return found
+
+    def forget(self, datastream_id: str) -> None:
+        """This process changed or deleted the datastream: stop serving the cached one."""
+        self._cache.pop(datastream_id, None)
