@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 from starlette.testclient import TestClient
 
-from nextoffer.api.openapi import library_paths
+from nextoffer.api.openapi import decisioning_paths, library_paths
 from tests.conftest import new_org
 from tests.helpers import Api
 
@@ -45,7 +45,9 @@ def api_schema(app):
 
 
 OPERATIONS = [
-    f"{method.upper()} {path}" for path, item in library_paths().items() for method in item
+    f"{method.upper()} {path}"
+    for path, item in {**library_paths(), **decisioning_paths()}.items()
+    for method in item
 ] + ["GET /v1/health", "GET /v1/ready"]
 
 

@@ -127,8 +127,10 @@ def create_app(settings: Settings | None = None, *, services_: Services | None =
             title=app.title, version=app.version, description=app.description, routes=app.routes
         )
         doc.setdefault("paths", {}).update(openapi.library_paths())
+        doc["paths"].update(openapi.decisioning_paths())
         components = doc.setdefault("components", {})
         components.setdefault("schemas", {}).update(openapi.library_components())
+        components["schemas"].update(openapi.decisioning_components())
         components["securitySchemes"] = openapi.SECURITY_SCHEMES
         doc["security"] = [{"bearer": [], "apiKey": []}]
         app.openapi_schema = doc

@@ -79,7 +79,7 @@ class ResponseFormat(_Struct):
     )
 
 
-class RequestV1(_Struct):
+class DecisionRequest(_Struct):
     scopes: Annotated[list[PropositionRequest], msgspec.Meta(min_length=1, max_length=30)] = (
         msgspec.field(name="xdm:propositionRequests")
     )
@@ -103,7 +103,7 @@ class AllowDuplicatesV09(_Struct):
     across_activities: bool = msgspec.field(name="xdm:acrossActivities", default=False)
 
 
-class RequestV09(_Struct):
+class DecisionRequestV09(_Struct):
     activities: Annotated[list[ActivityRef], msgspec.Meta(min_length=1, max_length=30)] = (
         msgspec.field(name="xdm:offerActivities")
     )
@@ -344,7 +344,7 @@ def _context(items: list[ContextData]) -> dict[str, Any]:
     return {item.type: item.data for item in items}
 
 
-def _call_v1(req: RequestV1, call: Any, request_id: str | None) -> DecideCall:
+def _call_v1(req: DecisionRequest, call: Any, request_id: str | None) -> DecideCall:
     profile = req.profiles[0]
     inline = None
     if profile.attributes is not None:
@@ -366,7 +366,9 @@ def _call_v1(req: RequestV1, call: Any, request_id: str | None) -> DecideCall:
     )
 
 
-def _call_v09(req: RequestV09, call: Any, request_id: str | None, request: Request) -> DecideCall:
+def _call_v09(
+    req: DecisionRequestV09, call: Any, request_id: str | None, request: Request
+) -> DecideCall:
     catalog = services(request).decisions.catalog(call.tenant)
     scopes = []
     for ref in req.activities:
@@ -404,16 +406,16 @@ async def post_decisions(request: Request) -> Response:
     version = request_version(request.headers.get("content-type"), body)
     request_id = request.headers.get("x-request-id")
     if version == "1.0":
-        req1 = decode(body, RequestV1, "the decision request")
-        assert isinstance(req1, RequestV1)
+        req1 = decode(body, DecisionRequest, "the decision request")
+        assert isinstance(req1, DecisionRequest)
         decide_call, pointer, fmt = (
             _call_v1(req1, call, request_id),
             _pointer_v1,
             req1.response_format,
         )
     else:
-        req09 = decode(body, RequestV09, "the decision request")
-        assert isinstance(req09, RequestV09)
+        req09 = decode(body, DecisionRequestV09, "the decision request")
+        assert isinstance(req09, DecisionRequestV09)
         decide_call = _call_v09(req09, call, request_id, request)
         pointer, fmt = _pointer_v09, None
     result = await offload(request, svc.decisions.decide, decide_call, pointer)

@@ -341,3 +341,212 @@ SECURITY_SCHEMES = {
     "bearer": {"type": "http", "scheme": "bearer"},
     "apiKey": {"type": "apiKey", "in": "header", "name": "x-api-key"},
 }
+
+
+# -- the Decisioning API, datastreams and the Edge ------------------------------------------------
+
+_OPTION = {
+    "type": "object",
+    "required": ["xdm:id", "repo:etag"],
+    "properties": {
+        "xdm:id": {"type": "string"},
+        "repo:etag": {"type": "string"},
+        "@type": {"type": "string"},
+        "dc:format": {"type": "string"},
+        "dc:language": {"type": "array", "items": {"type": "string"}},
+        "xdm:content": {"type": "string"},
+        "xdm:deliveryURL": {"type": "string"},
+        "xdm:name": {"type": "string"},
+        "xdm:score": {"type": "number"},
+        "xdm:priority": {"type": "number"},
+        "xdm:characteristics": {"type": "object", "additionalProperties": {"type": "string"}},
+    },
+}
+_ENTITY = {
+    "type": "object",
+    "required": ["xdm:id", "repo:etag"],
+    "properties": {
+        "xdm:id": {"type": "string"},
+        "repo:etag": {"type": "string"},
+        "xdm:name": {"type": "string"},
+        "xdm:channel": {"type": "string"},
+        "xdm:componentType": {"type": "string"},
+    },
+}
+DECISION_SCHEMAS: dict[str, Any] = {
+    "DecisionOption": _OPTION,
+    "DecisionProposition": {
+        "type": "object",
+        "required": ["xdm:activity", "xdm:placement", "xdm:scope"],
+        "properties": {
+            "xdm:activity": _ENTITY,
+            "xdm:placement": _ENTITY,
+            "xdm:scope": {"type": "string"},
+            "xdm:options": {"type": "array", "minItems": 1, "items": _ref("DecisionOption")},
+            "xdm:fallback": _ref("DecisionOption"),
+            "nextoffer:explanation": {"type": "object"},
+        },
+    },
+    "DecisionResponse": {
+        "type": "object",
+        "required": ["xdm:propositionId", "xdm:propositions", "ode:createDate"],
+        "properties": {
+            "xdm:propositionId": {"type": "string"},
+            "xdm:propositions": {"type": "array", "items": _ref("DecisionProposition")},
+            "ode:createDate": {"type": "integer"},
+        },
+    },
+    "DecisionResponseV09": {
+        "type": "object",
+        "required": ["xdm:propositionID", "xdm:propositions"],
+        "properties": {
+            "xdm:propositionID": {"type": "string"},
+            "xdm:propositions": {"type": "array", "items": {"type": "object"}},
+            "ode:createDate": {"type": "integer"},
+        },
+    },
+    "Datastream": {
+        "type": "object",
+        "required": ["id", "name", "allowedOrigins", "created", "modified", "etag"],
+        "properties": {
+            "id": {"type": "string"},
+            "name": {"type": "string"},
+            "description": {"type": "string"},
+            "allowedOrigins": {"type": "array", "items": {"type": "string"}},
+            "created": {"type": "string", "format": "date-time"},
+            "modified": {"type": "string", "format": "date-time"},
+            "etag": {"type": "integer"},
+        },
+    },
+    "DatastreamInput": {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["name"],
+        "properties": {
+            "name": {"type": "string", "minLength": 1, "maxLength": 256, "pattern": "\\S"},
+            "description": {"type": "string"},
+            "allowedOrigins": {
+                "type": "array",
+                "items": {
+                    "type": "string",
+                    "pattern": "^(\\*|https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?)$",
+                },
+            },
+        },
+    },
+}
+
+
+def decisioning_components() -> dict[str, Any]:
+    """The request structs' JSON Schema (from msgspec, what is really enforced) and responses."""
+    import msgspec
+
+    from nextoffer.api.decisioning_api import DecisionRequest, DecisionRequestV09
+
+    _, components = msgspec.json.schema_components(
+        [DecisionRequest, DecisionRequestV09], ref_template="#/components/schemas/{name}"
+    )
+    return {**components, **DECISION_SCHEMAS}
+
+
+def decisioning_paths() -> dict[str, Any]:
+    decide = {
+        "summary": "Decide the best offers for a profile, per decision scope",
+        "tags": ["decisioning"],
+        "parameters": list(TENANT_PARAMETERS),
+        "requestBody": {
+            "required": True,
+            "content": _json({"anyOf": [_ref("DecisionRequest"), _ref("DecisionRequestV09")]}),
+        },
+        "responses": {
+            "200": {
+                "description": "Propositions",
+                "content": _json(
+                    {"anyOf": [_ref("DecisionResponse"), _ref("DecisionResponseV09")]}
+                ),
+            },
+            **_problems(400, 401, 403, 413, 415, 422),
+        },
+    }
+    ode = {
+        **decide,
+        "parameters": [
+            *TENANT_PARAMETERS,
+            {"name": "containerId", "in": "path", "required": True, "schema": {"type": "string"}},
+        ],
+    }
+    datastream_id = {
+        "name": "datastream_id",
+        "in": "path",
+        "required": True,
+        "schema": {"type": "string"},
+    }
+    return {
+        "/data/core/ods/decisions": {"post": {**decide, "operationId": "decide"}},
+        "/data/core/ode/{containerId}/decisions": {"post": {**ode, "operationId": "decide-ode"}},
+        "/v1/datastreams": {
+            "get": {
+                "summary": "List the tenant's datastreams",
+                "operationId": "list-datastreams",
+                "tags": ["edge"],
+                "parameters": list(TENANT_PARAMETERS),
+                "responses": {
+                    "200": {
+                        "description": "Datastreams",
+                        "content": _json(
+                            {
+                                "type": "object",
+                                "required": ["results", "count"],
+                                "properties": {
+                                    "results": {"type": "array", "items": _ref("Datastream")},
+                                    "count": {"type": "integer"},
+                                },
+                            }
+                        ),
+                    },
+                    **_problems(400, 401, 403),
+                },
+            },
+            "post": {
+                "summary": "Create a datastream (its id is the Edge configId)",
+                "operationId": "create-datastream",
+                "tags": ["edge"],
+                "parameters": list(TENANT_PARAMETERS),
+                "requestBody": {"required": True, "content": _json(_ref("DatastreamInput"))},
+                "responses": {
+                    "201": {"description": "Created", "content": _json(_ref("Datastream"))},
+                    **_problems(400, 401, 403, 413, 415),
+                },
+            },
+        },
+        "/v1/datastreams/{datastream_id}": {
+            "get": {
+                "summary": "Read a datastream",
+                "operationId": "get-datastream",
+                "tags": ["edge"],
+                "parameters": [*TENANT_PARAMETERS, datastream_id],
+                "responses": {
+                    "200": {"description": "The datastream", "content": _json(_ref("Datastream"))},
+                    **_problems(400, 401, 403, 404),
+                },
+            },
+            "patch": {
+                "summary": "Change a datastream (JSON merge patch)",
+                "operationId": "patch-datastream",
+                "tags": ["edge"],
+                "parameters": [*TENANT_PARAMETERS, datastream_id],
+                "requestBody": {"required": True, "content": _json({"type": "object"})},
+                "responses": {
+                    "200": {"description": "Changed", "content": _json(_ref("Datastream"))},
+                    **_problems(400, 401, 403, 404, 412, 413, 415),
+                },
+            },
+            "delete": {
+                "summary": "Delete a datastream",
+                "operationId": "delete-datastream",
+                "tags": ["edge"],
+                "parameters": [*TENANT_PARAMETERS, datastream_id],
+                "responses": {"200": {"description": "Deleted"}, **_problems(400, 401, 403, 404)},
+            },
+        },
+    }
