@@ -23,6 +23,7 @@ from nextoffer.api.bodies import read_body
 from nextoffer.api.context import call_of, offload, services
 from nextoffer.api.msgspec_errors import decode
 from nextoffer.decisioning.service import DecideCall, DecideResult
+from nextoffer.decisioning.shaping import content_fields
 from nextoffer.engine import Offer, Placement, Proposition, ScopeRequest
 from nextoffer.errors import InvalidInput, UnsupportedMediaType
 from nextoffer.vocabulary import component_uri
@@ -205,27 +206,6 @@ def scope_token(activity_id: str, placement_id: str | None = None) -> str:
     if placement_id is not None:
         scope["xdm:placementId"] = placement_id
     return base64.b64encode(orjson.dumps(scope)).decode()
-
-
-def content_fields(offer: Offer, placement_id: str) -> dict[str, Any]:
-    """`@type`, format, language and content (or delivery URL) of the offer's representation."""
-    content = offer.contents.get(placement_id)
-    if content is None or not content.components:
-        return {}
-    component = content.components[0]
-    out: dict[str, Any] = {
-        "@type": component_uri(component.get("type", "")),
-        "dc:format": component["format"],
-    }
-    if component.get("language"):
-        out["dc:language"] = list(component["language"])
-    if component.get("deliveryURL"):
-        out["xdm:deliveryURL"] = component["deliveryURL"]
-        if component.get("linkURL"):
-            out["xdm:content"] = component["linkURL"]
-    if component.get("content") is not None:
-        out["xdm:content"] = component["content"]
-    return out
 
 
 @dataclass(frozen=True, slots=True)

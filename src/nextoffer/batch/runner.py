@@ -1,0 +1,181 @@
+"""Running one batch: the coordinator between an executor's workers and the output file.
+
+It charges total caps in input order (see `caps.py`), decides again where a cap ran out,
+counts what was proposed, and publishes the output only when every row is written. Any failure
+or cancellation leaves the target as it was.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import orjson
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from nextoffer.batch import schema
+from nextoffer.batch.caps import Budget, UsedCount
+from nextoffer.batch.decider import Decider, public
+from nextoffer.batch.executors import Executor
+from nextoffer.batch.output import DecisionWriter
+from nextoffer.batch.plan import BatchPlan
+from nextoffer.batch.sources import BatchInputError, ProfileSource
+
+Progress = Callable[[int, int], None]
+"""Called after each written batch with (profiles so far, rows so far)."""
+
+
+class BatchCancelled(Exception):
+    """The job was asked to stop; nothing was published."""
+
+
+@dataclass
+class Summary:
+    """What a batch decided (the CLI's closing table; a job's `nextoffer:summary`)."""
+
+    profiles: int = 0
+    rows: int = 0
+    """Decision rows: one per profile and scope."""
+    decisions: int = 0
+    """Rows that proposed at least one offer."""
+    fallbacks: int = 0
+    empty: int = 0
+    """Rows with neither an offer nor a fallback."""
+    offers: Counter[str] = field(default_factory=Counter)
+    """Proposals per offer id."""
+    redecided: int = 0
+    """Profiles decided again because a total cap ran out under them."""
+    capped: dict[str, int] = field(default_factory=dict)
+    """Decisions charged to each total cap (`<offer>#<rule>[@<placement>]`)."""
+    seconds: float = 0.0
+    output: str | None = None
+
+    def add(self, batch: pa.RecordBatch) -> None:
+        n = len(batch)
+        if not n:
+            return
+        self.rows += n
+        scope_index = batch.column("scopeIndex")
+        self.profiles += int(pc.sum(pc.equal(scope_index, 0)).as_py() or 0)
+        offers = batch.column("offers")
+        has_offer = pc.greater(pc.list_value_length(offers), 0)
+        proposed = int(pc.sum(has_offer).as_py() or 0)
+        fallbacks = n - batch.column("fallbackId").null_count
+        self.decisions += proposed
+        self.fallbacks += fallbacks
+        self.empty += n - proposed - fallbacks
+        ids = pc.list_flatten(offers).field("id")
+        if len(ids):
+            for entry in pc.value_counts(ids).to_pylist():
+                self.offers[entry["values"]] += entry["counts"]
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "profiles": self.profiles,
+            "rows": self.rows,
+            "decisions": self.decisions,
+            "fallbacks": self.fallbacks,
+            "empty": self.empty,
+            "offers": dict(sorted(self.offers.items())),
+            "redecided": self.redecided,
+            "totalCaps": dict(sorted(self.capped.items())),
+            "seconds": round(self.seconds, 3),
+        }
+
+
+def run_batch(
+    plan: BatchPlan,
+    source: ProfileSource,
+    executor: Executor,
+    output: str | Path,
+    *,
+    output_format: str | None = None,
+    used: UsedCount | None = None,
+    progress: Progress | None = None,
+    cancelled: Callable[[], bool] | None = None,
+    publish: Callable[[Path], None] | None = None,
+) -> Summary:
+    """Decide for every member of the plan's audience in `source` and write `output`.
+
+    `used` reads total caps' counts from a counter store; `publish` runs after the output file
+    is in place (a job records its counts there). Raises BatchInputError (bad profiles, empty
+    audience), BatchCancelled or OutputError; the output is then untouched.
+    """
+    started = time.perf_counter()
+    writer = DecisionWriter(output, output_format)
+    coordinator = Decider(plan)
+    budget = Budget(coordinator.caps, coordinator.catalog, used)
+    budget.prime()
+    plan = replace(plan, exhausted=frozenset(budget.exhausted))
+    summary = Summary()
+    try:
+        for batch in executor.run(plan, source, lambda: frozenset(budget.exhausted)):
+            if cancelled is not None and cancelled():
+                raise BatchCancelled("the batch was cancelled")
+            checked = _charge(batch, coordinator, budget, len(plan.scopes), summary)
+            writer.write(checked)
+            summary.add(checked)
+            if progress is not None:
+                progress(summary.profiles, summary.rows)
+        if summary.profiles == 0:
+            raise BatchInputError(
+                f"audience {plan.audience} is empty: nobody in {source.description} is in it",
+                "empty-audience",
+            )
+        summary.capped = dict(budget.charged)
+        path = writer.commit()
+    except BaseException:
+        writer.abort()
+        executor.close()
+        raise
+    summary.output = str(path)
+    if publish is not None:
+        publish(path)
+    summary.seconds = time.perf_counter() - started
+    return summary
+
+
+def _charge(
+    batch: pa.RecordBatch, decider: Decider, budget: Budget, scopes: int, summary: Summary
+) -> pa.RecordBatch:
+    """Charge the batch's total-capped proposals in order; re-decide profiles that overflow."""
+    capped = batch.column(schema.CAPPED)
+    if capped.null_count == len(batch):
+        return public(batch)
+    subjects = batch.column(schema.SUBJECT)
+    pieces: list[pa.RecordBatch] = []
+    start = 0
+    for i, keys_json in enumerate(capped.to_pylist()):
+        if keys_json is None:
+            continue
+        keys = orjson.loads(keys_json)
+        if not budget.short(keys):
+            budget.charge(keys)
+            continue
+        # a cap ran out before this profile's turn: decide it as if it had run out already
+        redone = _redecide(decider, budget, subjects[i].as_py())
+        summary.redecided += 1
+        pieces.append(public(batch.slice(start, i - start)))
+        pieces.append(public(redone))
+        start = i + scopes
+    if not pieces:
+        return public(batch)
+    pieces.append(public(batch.slice(start)))
+    table = pa.Table.from_batches([p for p in pieces if len(p)], schema.DECISIONS)
+    return table.combine_chunks().to_batches()[0]
+
+
+def _redecide(decider: Decider, budget: Budget, subject: str) -> pa.RecordBatch:
+    exhausted = set(budget.exhausted)
+    while True:
+        rows, keys = decider.redecide(subject, frozenset(exhausted))
+        short = budget.short(keys)
+        if not short:
+            budget.charge(keys)
+            return rows
+        exhausted.update(short)
+
