@@ -71,6 +71,10 @@ class Credential:
         return "*" in sandboxes or sandbox in sandboxes
 
 
+def default_batch_output_dir() -> str:
+    return str(Path(platformdirs.user_data_dir("nextoffer")) / "batch")
+
+
 def default_database_url() -> str:
     data_dir = Path(platformdirs.user_data_dir("nextoffer"))
     return f"sqlite:///{data_dir / 'nextoffer.db'}"
@@ -88,6 +92,16 @@ class Settings:
     catalog_max_age_ms: int = 100
     """How long a decision may use a catalog before checking for other nodes' library writes."""
     limits: Limits = field(default_factory=Limits)
+    batch_output_dir: str = field(default_factory=default_batch_output_dir)
+    """Where Batch Decisioning API jobs write `<org>/<sandbox>/<dataSetId>/<job id>.parquet`."""
+    batch_executor: str = "local"
+    batch_workers: int = 1
+    """Worker processes (or Ray actors) per job run by the server."""
+    batch_ray_address: str | None = None
+    batch_run_jobs: bool = True
+    """Whether this node runs queued jobs (every node accepts and reports them)."""
+    batch_lease_seconds: int = 60
+    """A running job whose runner stays silent this long is queued again."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -113,8 +127,28 @@ class Settings:
         if (raw := env.get(f"{ENV_PREFIX}CATALOG_MAX_AGE_MS")) is not None:
             values["catalog_max_age_ms"] = _non_negative_int(f"{ENV_PREFIX}CATALOG_MAX_AGE_MS", raw)
         values["limits"] = Limits.from_env(env)
+        values.update(_batch_settings(env))
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]
+
+
+def _batch_settings(env: Mapping[str, str]) -> dict[str, object]:
+    values: dict[str, object] = {}
+    if raw := env.get(f"{ENV_PREFIX}BATCH_OUTPUT_DIR"):
+        values["batch_output_dir"] = raw
+    if (raw := env.get(f"{ENV_PREFIX}BATCH_EXECUTOR")) is not None:
+        if raw not in ("local", "ray"):
+            raise ConfigError(f"{ENV_PREFIX}BATCH_EXECUTOR must be local or ray, not {raw!r}")
+        values["batch_executor"] = raw
+    if (raw := env.get(f"{ENV_PREFIX}BATCH_WORKERS")) is not None:
+        values["batch_workers"] = _non_negative_int(f"{ENV_PREFIX}BATCH_WORKERS", raw)
+    if raw := env.get(f"{ENV_PREFIX}BATCH_RAY_ADDRESS"):
+        values["batch_ray_address"] = raw
+    if (raw := env.get(f"{ENV_PREFIX}BATCH_RUN_JOBS")) is not None:
+        values["batch_run_jobs"] = _bool(f"{ENV_PREFIX}BATCH_RUN_JOBS", raw)
+    if (raw := env.get(f"{ENV_PREFIX}BATCH_LEASE_SECONDS")) is not None:
+        values["batch_lease_seconds"] = _positive_int(f"{ENV_PREFIX}BATCH_LEASE_SECONDS", raw)
+    return values
 
 
 class ConfigError(ValueError):

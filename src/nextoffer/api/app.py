@@ -16,12 +16,14 @@ from starlette.responses import Response
 from nextoffer import __version__
 from nextoffer.api import openapi, problems
 from nextoffer.api.auth import Authenticator
+from nextoffer.api.batch_routes import batch_routes
 from nextoffer.api.context import json_response, services
 from nextoffer.api.datastream_routes import datastream_routes
 from nextoffer.api.decisioning_api import decisioning_routes
 from nextoffer.api.edge_routes import edge_routes
 from nextoffer.api.library_routes import library_routes
 from nextoffer.api.middleware import NormalizePath, RequestId
+from nextoffer.batch.service import BatchService
 from nextoffer.config import Settings
 from nextoffer.decisioning.catalogs import CatalogCache
 from nextoffer.decisioning.service import DecisionService
@@ -46,6 +48,7 @@ class Services:
     decisions: DecisionService
     datastreams: DatastreamResolver
     datastream_admin: DatastreamService
+    batch: BatchService
 
     @classmethod
     def build(cls, settings: Settings, db: Database | None = None) -> Services:
@@ -56,14 +59,16 @@ class Services:
         library = LibraryService(db, settings.limits, snapshots)
         catalogs = CatalogCache(snapshots, max_age=settings.catalog_max_age_ms / 1000)
         resolver = DatastreamResolver(db)
+        decisions = DecisionService(library, catalogs)
         return cls(
             settings=settings,
             db=db,
             auth=Authenticator(settings.credentials, settings.open_mode),
             library=library,
-            decisions=DecisionService(library, catalogs),
+            decisions=decisions,
             datastreams=resolver,
             datastream_admin=DatastreamService(library, resolver),
+            batch=BatchService(db, decisions, settings),
         )
 
 
@@ -117,6 +122,9 @@ def create_app(settings: Settings | None = None, *, services_: Services | None =
     app.router.routes.extend(decisioning_routes())
     app.router.routes.extend(datastream_routes())
     app.router.routes.extend(edge_routes())
+    app.router.routes.extend(batch_routes())
+    app.router.on_startup.append(svc.batch.start)
+    app.router.on_shutdown.append(svc.batch.stop)
     app.add_middleware(RequestId)
     app.add_middleware(NormalizePath)
 
@@ -128,9 +136,11 @@ def create_app(settings: Settings | None = None, *, services_: Services | None =
         )
         doc.setdefault("paths", {}).update(openapi.library_paths())
         doc["paths"].update(openapi.decisioning_paths())
+        doc["paths"].update(openapi.batch_paths())
         components = doc.setdefault("components", {})
         components.setdefault("schemas", {}).update(openapi.library_components())
         components["schemas"].update(openapi.decisioning_components())
+        components["schemas"].update(openapi.batch_components())
         components["securitySchemes"] = openapi.SECURITY_SCHEMES
         doc["security"] = [{"bearer": [], "apiKey": []}]
         app.openapi_schema = doc

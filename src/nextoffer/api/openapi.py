@@ -550,3 +550,104 @@ def decisioning_paths() -> dict[str, Any]:
             },
         },
     }
+
+
+# -- the Batch Decisioning API ---------------------------------------------------------------------
+
+_WORKLOAD_STATUS = ["QUEUED", "PROCESSING", "INGESTING", "COMPLETED", "ERROR"]
+BATCH_SCHEMAS: dict[str, Any] = {
+    "Workload": {
+        "type": "object",
+        "description": "A batch job, as Adobe's create and status responses show it.",
+        "required": ["@id", "xdm:imsOrgId", "ode:createDate", "ode:status"],
+        "properties": {
+            "@id": {"type": "string"},
+            "xdm:imsOrgId": {"type": "string"},
+            "xdm:containerId": {"type": "string"},
+            "ode:createDate": {"type": "integer"},
+            "ode:status": {"type": "string", "enum": _WORKLOAD_STATUS},
+            "ode:statusDetail": {"type": "object"},
+            "nextoffer:output": {
+                "type": "object",
+                "required": ["dataSetId", "format", "path"],
+                "properties": {
+                    "dataSetId": {"type": "string"},
+                    "format": {"type": "string", "enum": ["parquet", "jsonl"]},
+                    "path": {"type": "string"},
+                },
+            },
+            "nextoffer:summary": {"type": "object"},
+        },
+    },
+}
+
+
+def batch_components() -> dict[str, Any]:
+    """The workload request (msgspec's schema: what is enforced) and the workload document."""
+    import msgspec
+
+    from nextoffer.api.batch_routes import WorkloadRequest
+
+    _, components = msgspec.json.schema_components(
+        [WorkloadRequest], ref_template="#/components/schemas/{name}"
+    )
+    return {**components, **BATCH_SCHEMAS}
+
+
+def batch_paths() -> dict[str, Any]:
+    from nextoffer.api.batch_routes import JOB_ID
+
+    container = {
+        "name": "containerId",
+        "in": "path",
+        "required": True,
+        "schema": {"type": "string"},
+    }
+    workload_id = {
+        "name": "workload_id",
+        "in": "path",
+        "required": True,
+        "schema": {"type": "string", "pattern": JOB_ID},
+    }
+    create = {
+        "summary": "Queue a batch decisioning job for every profile of one audience",
+        "tags": ["batch"],
+        "parameters": list(TENANT_PARAMETERS),
+        "requestBody": {"required": True, "content": _json(_ref("WorkloadRequest"))},
+        "responses": {
+            "200": {
+                "description": "The queued workload; `Location` names its status document",
+                "content": _json(_ref("Workload")),
+            },
+            **_problems(400, 401, 403, 413, 415, 422),
+        },
+    }
+    status = {
+        "summary": "The status of a batch decisioning job",
+        "tags": ["batch"],
+        "parameters": [*TENANT_PARAMETERS, workload_id],
+        "responses": {
+            "200": {"description": "The workload", "content": _json(_ref("Workload"))},
+            **_problems(400, 401, 403, 404),
+        },
+    }
+    return {
+        "/data/core/dwm/workloads/decisions": {"post": {**create, "operationId": "batch-decide"}},
+        "/data/core/dwm/workloads/decisions/{workload_id}": {
+            "get": {**status, "operationId": "batch-status"}
+        },
+        "/data/core/ode/{containerId}/workloads/decisions": {
+            "post": {
+                **create,
+                "operationId": "batch-decide-ode",
+                "parameters": [*TENANT_PARAMETERS, container],
+            }
+        },
+        "/data/core/ode/{containerId}/workloads/decisions/{workload_id}": {
+            "get": {
+                **status,
+                "operationId": "batch-status-ode",
+                "parameters": [*TENANT_PARAMETERS, container, workload_id],
+            }
+        },
+    }

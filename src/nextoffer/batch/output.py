@@ -28,6 +28,8 @@ EVENT_TYPE = "decisioning.propositionDecide"
 class OutputError(OSError):
     """The output cannot be written where asked."""
 
+    code = "output-not-writable"
+
 
 def format_of(path: str | Path) -> str:
     suffix = Path(path).suffix.lower()
@@ -98,7 +100,7 @@ class DecisionWriter:
         try:
             if self._parquet is not None:
                 self._parquet.close()
-        except Exception:  # noqa: BLE001 - a broken writer is being thrown away anyway
+        except Exception:  # a broken writer is being thrown away anyway
             pass
         self._file.close()
         self.temp.unlink(missing_ok=True)

@@ -97,13 +97,14 @@ def run_batch(
     used: UsedCount | None = None,
     progress: Progress | None = None,
     cancelled: Callable[[], bool] | None = None,
-    publish: Callable[[Path], None] | None = None,
+    before_publish: Callable[[Summary], None] | None = None,
 ) -> Summary:
     """Decide for every member of the plan's audience in `source` and write `output`.
 
-    `used` reads total caps' counts from a counter store; `publish` runs after the output file
-    is in place (a job records its counts there). Raises BatchInputError (bad profiles, empty
-    audience), BatchCancelled or OutputError; the output is then untouched.
+    `used` reads total caps' counts from a counter store; `before_publish` runs when every row
+    is written, before the file is renamed into place (a job turns INGESTING there; raising
+    aborts). Raises BatchInputError (bad profiles, empty audience), BatchCancelled or
+    OutputError; the output is then untouched.
     """
     started = time.perf_counter()
     writer = DecisionWriter(output, output_format)
@@ -127,15 +128,15 @@ def run_batch(
                 "empty-audience",
             )
         summary.capped = dict(budget.charged)
-        path = writer.commit()
+        summary.output = str(writer.path)
+        summary.seconds = time.perf_counter() - started
+        if before_publish is not None:
+            before_publish(summary)
+        writer.commit()
     except BaseException:
         writer.abort()
         executor.close()
         raise
-    summary.output = str(path)
-    if publish is not None:
-        publish(path)
-    summary.seconds = time.perf_counter() - started
     return summary
 
 
@@ -178,4 +179,3 @@ def _redecide(decider: Decider, budget: Budget, subject: str) -> pa.RecordBatch:
             budget.charge(keys)
             return rows
         exhausted.update(short)
-

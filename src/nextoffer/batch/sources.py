@@ -136,9 +136,7 @@ def normalise(batch: pa.RecordBatch) -> pa.RecordBatch:
         column = batch.column(field.name)
         if pa.types.is_string(column.type):
             arrays.append(column)
-        elif pa.types.is_large_string(column.type) or pa.types.is_string_view(column.type):
-            arrays.append(column.cast(pa.string()))
-        elif field.name == "profileId":
+        elif field.name == "profileId" or pa.types.is_large_string(column.type):
             arrays.append(column.cast(pa.string()))
         else:
             arrays.append(pa.array([_json_or_none(v) for v in column.to_pylist()], pa.string()))
@@ -226,7 +224,9 @@ def check_audience(
                 parsed = orjson.loads(attrs) if membership is None and attrs else {}
                 status = segments_of_row(membership, parsed if isinstance(parsed, dict) else {})
             except orjson.JSONDecodeError as exc:
-                raise BatchInputError(f"{source.description}: a profile is not JSON: {exc}") from None
+                raise BatchInputError(
+                    f"{source.description}: a profile is not JSON: {exc}"
+                ) from exc
             found = status.get(audience)
             if found in wanted:
                 return

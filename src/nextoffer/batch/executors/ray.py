@@ -47,9 +47,7 @@ def _ray() -> Any:
     try:
         import ray
     except ImportError:
-        raise RayMissing(
-            "the ray executor needs Ray: pip install 'nextoffer[ray]'"
-        ) from None
+        raise RayMissing("the ray executor needs Ray: pip install 'nextoffer[ray]'") from None
     return ray
 
 
@@ -106,8 +104,7 @@ class RayExecutor:
                 zero_copy_batch=True,
             )
             for table in dataset.iter_batches(batch_format="pyarrow", batch_size=None):
-                for batch in table.to_batches():
-                    yield batch
+                yield from table.to_batches()
         finally:
             self.close()
 

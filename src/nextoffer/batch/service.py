@@ -1,0 +1,315 @@
+"""Batch jobs as a service: accept a workload, run it in the background, report its status.
+
+Submitting validates what can be known at once (the scopes against the current library, the
+audience against the profile store) so a client gets a 422 instead of a job that fails later.
+Jobs are rows in the database; a background thread of each server that runs jobs
+(`NEXTOFFER_BATCH_RUN_JOBS`) claims the oldest queued one, runs it with the configured
+executor and renews its lease as it goes. A job whose runner died is queued again once its
+lease has run out (`NEXTOFFER_BATCH_LEASE_SECONDS`), by whichever node looks first.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import quote
+
+from nextoffer.batch.caps import UsedCount
+from nextoffer.batch.decider import BadProfile
+from nextoffer.batch.executors import executor_named
+from nextoffer.batch.jobs import Job, JobRequest, JobStatus
+from nextoffer.batch.output import OutputError
+from nextoffer.batch.plan import BatchPlan, plain_docs
+from nextoffer.batch.runner import BatchCancelled, Summary, run_batch
+from nextoffer.batch.sources import (
+    BatchInputError,
+    ProfileSource,
+    ProfileStoreLike,
+    StoreSource,
+    check_audience,
+)
+from nextoffer.config import Settings
+from nextoffer.decisioning.service import DecisionService
+from nextoffer.engine import Catalog, ScopeRequest, scope_problems
+from nextoffer.errors import FieldError, NextofferError, NotFound, RuleViolation
+from nextoffer.store.batch_jobs import JobStore
+from nextoffer.store.database import Database
+from nextoffer.tenants import Tenant
+
+log = logging.getLogger("nextoffer.batch")
+
+PointerFor = Callable[[int, str], str]
+
+
+@dataclass(frozen=True, slots=True)
+class Library:
+    """A sandbox's library at one revision: its documents (for workers) and its Catalog."""
+
+    docs: dict
+    revision: int
+    catalog: Catalog
+
+
+def library_for(
+    decisions: DecisionService,
+    tenant: Tenant,
+    scopes: Sequence[ScopeRequest],
+    pointer: PointerFor,
+) -> Library:
+    """The tenant's current library, after checking every scope can be decided (else 422)."""
+    sandbox = decisions.library.find_sandbox(tenant)
+    catalog = decisions.catalogs.get(sandbox.pk) if sandbox else Catalog(0, {}, {}, {}, {})
+    problems = scope_problems(catalog, scopes)
+    if problems:
+        raise RuleViolation.many(
+            "some decision scopes cannot be decided",
+            [
+                FieldError(p.message, pointer=pointer(p.index, p.field), code=p.code)
+                for p in problems
+            ],
+        )
+    assert sandbox is not None
+    snapshot = decisions.catalogs.snapshots.get(sandbox.pk, max_age=0)
+    return Library(plain_docs(snapshot.by_kind), snapshot.revision, catalog)
+
+
+def _component(name: str) -> str:
+    """A tenant name as one safe path component (no separators, no dots)."""
+    return quote(name, safe="@").replace(".", "%2E") or "%00"
+
+
+class BatchService:
+    def __init__(
+        self,
+        db: Database,
+        decisions: DecisionService,
+        settings: Settings,
+        *,
+        profiles: ProfileStoreLike | None = None,
+        used: UsedCount | None = None,
+        poll_seconds: float = 2.0,
+    ) -> None:
+        self.jobs = JobStore(db)
+        self.decisions = decisions
+        self.settings = settings
+        self.profiles = profiles
+        """The profile store jobs read audiences from (`ProfileStore.iter_profiles`)."""
+        self.used = used
+        """Reads total caps' counts from the counter store, when one is configured."""
+        self.owner = uuid.uuid4().hex
+        self.poll_seconds = poll_seconds
+        self._wake = threading.Event()
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    # -- accepting and reporting ---------------------------------------------------------------
+
+    def source(self, tenant: Tenant, catalog: Catalog) -> ProfileSource:
+        if self.profiles is None:
+            raise RuleViolation.at(
+                "this server has no profile store to read audiences from",
+                pointer="/xdm:segmentIds/0",
+                code="no-profile-store",
+            )
+        return StoreSource(self.profiles, tenant, with_events=catalog.reads_events)
+
+    def submit(
+        self,
+        tenant: Tenant,
+        request: JobRequest,
+        *,
+        container_id: str | None = None,
+        pointer: PointerFor,
+    ) -> Job:
+        """Validate and queue a job (422 for unknown scopes, unknown or empty audiences)."""
+        scopes = [ScopeRequest(a, p, n) for a, p, n in request.scopes]
+        library = library_for(self.decisions, tenant, scopes, pointer)
+        try:
+            check_audience(self.source(tenant, library.catalog), request.audience)
+        except BatchInputError as exc:
+            raise RuleViolation.at(str(exc), pointer="/xdm:segmentIds/0", code=exc.code) from None
+        job = Job(
+            id=str(uuid.uuid4()),
+            org=tenant.org,
+            sandbox=tenant.sandbox,
+            status=JobStatus.QUEUED,
+            created_ms=int(time.time() * 1000),
+            request=request,
+            container_id=container_id,
+        )
+        self.jobs.create(job)
+        if self.settings.batch_run_jobs:
+            self._ensure_thread()
+            self._wake.set()
+        return job
+
+    def get(self, tenant: Tenant, job_id: str) -> Job:
+        job = self.jobs.get(job_id, tenant.org, tenant.sandbox)
+        if job is None:
+            raise NotFound.at(f"there is no batch job {job_id}", parameter="id")
+        return job
+
+    def output_path(self, job: Job) -> Path:
+        ext = "jsonl" if job.request.output_format == "jsonl" else "parquet"
+        return (
+            Path(self.settings.batch_output_dir)
+            / _component(job.org)
+            / _component(job.sandbox)
+            / job.request.dataset_id
+            / f"{job.id}.{ext}"
+        )
+
+    # -- running -------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """At server start: look for jobs left queued or abandoned, and run them."""
+        if not self.settings.batch_run_jobs:
+            return
+        self._stopping.clear()
+        self._ensure_thread()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Stop the background thread; a job it was running goes back to the queue."""
+        self._stopping.set()
+        self._wake.set()
+        thread = self._thread
+        if thread is not None:
+            thread.join(timeout)
+        self._thread = None
+
+    def _ensure_thread(self) -> None:
+        with self._lock:
+            if self._thread is not None and self._thread.is_alive():
+                return
+            self._stopping.clear()
+            self._thread = threading.Thread(target=self._loop, name="nextoffer-batch", daemon=True)
+            self._thread.start()
+
+    def _loop(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                self.run_pending()
+            except Exception:  # the loop must outlive a database hiccup
+                log.exception("batch worker: could not look for jobs")
+            self._wake.wait(self.poll_seconds)
+            self._wake.clear()
+
+    def run_pending(self) -> int:
+        """Requeue abandoned jobs, then run queued jobs until none is left; returns how many."""
+        self.jobs.requeue_abandoned(self.settings.batch_lease_seconds * 1000)
+        ran = 0
+        while not self._stopping.is_set():
+            job = self.jobs.claim(self.owner)
+            if job is None:
+                break
+            self.run(job)
+            ran += 1
+        return ran
+
+    def run(self, job: Job) -> None:
+        """Run a claimed (PROCESSING) job to COMPLETED or ERROR; never raises for its errors."""
+        lost = threading.Event()
+        try:
+            summary = self._execute(job, lost)
+        except BatchCancelled:
+            if not lost.is_set():  # stopping: let the next start run it again
+                self.jobs.move(job, JobStatus.QUEUED, owner=self.owner, detail=None)
+            return
+        except (NextofferError, BatchInputError, BadProfile, OutputError) as exc:
+            self._fail(job, getattr(exc, "code", None) or "bad-input", _message(exc))
+            return
+        except Exception as exc:  # recorded on the job, which a client reads
+            log.exception("batch job %s failed", job.id)
+            self._fail(job, "internal-error", f"the job failed: {type(exc).__name__}: {exc}")
+            return
+        ingesting = self.jobs.get(job.id)
+        if ingesting is not None:
+            self.jobs.move(
+                ingesting,
+                JobStatus.COMPLETED,
+                owner=self.owner,
+                detail=None,
+                summary=summary.as_dict(),
+                output=summary.output,
+            )
+
+    def _fail(self, job: Job, code: str, message: str) -> None:
+        current = self.jobs.get(job.id)
+        if current is not None and not current.finished:
+            self.jobs.move(
+                current,
+                JobStatus.ERROR,
+                owner=self.owner,
+                detail={"code": code, "message": message},
+            )
+
+    def _execute(self, job: Job, lost: threading.Event) -> Summary:
+        tenant = Tenant(job.org, job.sandbox)
+        request = job.request
+        scopes = tuple(ScopeRequest(a, p, n) for a, p, n in request.scopes)
+        library = library_for(
+            self.decisions,
+            tenant,
+            scopes,
+            lambda i, f: f"/xdm:propositionRequests/{i}/xdm:{f}Id",
+        )
+        decided_at = datetime.fromtimestamp((job.decided_at_ms or job.created_ms) / 1000, UTC)
+        plan = BatchPlan(
+            job_id=job.id,
+            docs=library.docs,
+            revision=library.revision,
+            audience=request.audience,
+            scopes=scopes,
+            now=decided_at,
+            seed=request.seed,
+            include_content=request.include_content,
+        )
+        source = self.source(tenant, library.catalog)
+        executor = executor_named(
+            self.settings.batch_executor,
+            workers=self.settings.batch_workers,
+            ray_address=self.settings.batch_ray_address,
+        )
+        last = [time.monotonic()]
+
+        def progress(profiles: int, rows: int) -> None:
+            if time.monotonic() - last[0] < 2.0:
+                return
+            last[0] = time.monotonic()
+            detail = {"batchID": job.id, "profiles": profiles, "rows": rows}
+            if not self.jobs.heartbeat(job, self.owner, detail):
+                lost.set()
+
+        def cancelled() -> bool:
+            return self._stopping.is_set() or lost.is_set()
+
+        def ingest(summary: Summary) -> None:
+            if cancelled() or not self.jobs.move(job, JobStatus.INGESTING, owner=self.owner):
+                lost.set()
+                raise BatchCancelled("the job was taken back before it could be published")
+
+        return run_batch(
+            plan,
+            source,
+            executor,
+            self.output_path(job),
+            output_format=request.output_format,
+            used=self.used,
+            progress=progress,
+            cancelled=cancelled,
+            before_publish=ingest,
+        )
+
+
+def _message(exc: BaseException) -> str:
+    if isinstance(exc, NextofferError):
+        parts = [exc.detail, *(e.message for e in exc.errors if e.message != exc.detail)]
+        return "; ".join(parts)
+    return str(exc)

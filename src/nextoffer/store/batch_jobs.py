@@ -1,0 +1,216 @@
+"""Batch jobs in the database, so they survive restarts and any node can run them.
+
+Every status change is a conditional UPDATE on (id, expected status[, owner]): two nodes can
+never both claim a job, and a runner whose job was taken back (lease expired) notices on its
+next heartbeat.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    Index,
+    Integer,
+    String,
+    Table,
+    and_,
+    insert,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.dialects import postgresql
+
+from nextoffer.batch.jobs import MAX_ATTEMPTS, Job, JobRequest, JobStatus, check_transition
+from nextoffer.store.database import Database
+from nextoffer.store.tables import metadata
+
+JsonDocument = JSON().with_variant(postgresql.JSONB(), "postgresql")
+
+batch_jobs = Table(
+    "batch_jobs",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("org", String(256), nullable=False),
+    Column("sandbox", String(256), nullable=False),
+    Column("container_id", String(256)),
+    Column("status", String(16), nullable=False),
+    Column("created_ms", BigInteger, nullable=False),
+    Column("request", JsonDocument, nullable=False),
+    Column("decided_at_ms", BigInteger),
+    Column("detail", JsonDocument),
+    Column("summary", JsonDocument),
+    Column("output", String(2048)),
+    Column("attempts", Integer, nullable=False),
+    Column("owner", String(64)),
+    Column("heartbeat_ms", BigInteger),
+    Index("ix_batch_jobs_tenant", "org", "sandbox", "created_ms"),
+    Index("ix_batch_jobs_status", "status", "created_ms"),
+)
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def _job(row: Any) -> Job:
+    return Job(
+        id=row.id,
+        org=row.org,
+        sandbox=row.sandbox,
+        status=JobStatus(row.status),
+        created_ms=row.created_ms,
+        request=JobRequest.from_dict(row.request),
+        container_id=row.container_id,
+        decided_at_ms=row.decided_at_ms,
+        detail=row.detail,
+        summary=row.summary,
+        output=row.output,
+        attempts=row.attempts,
+    )
+
+
+class JobStore:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def create(self, job: Job) -> None:
+        with self.db.write() as conn:
+            conn.execute(
+                insert(batch_jobs).values(
+                    id=job.id,
+                    org=job.org,
+                    sandbox=job.sandbox,
+                    container_id=job.container_id,
+                    status=str(job.status),
+                    created_ms=job.created_ms,
+                    request=job.request.as_dict(),
+                    attempts=0,
+                )
+            )
+
+    def get(self, job_id: str, org: str | None = None, sandbox: str | None = None) -> Job | None:
+        query = select(batch_jobs).where(batch_jobs.c.id == job_id)
+        if org is not None:
+            query = query.where(batch_jobs.c.org == org, batch_jobs.c.sandbox == sandbox)
+        with self.db.read() as conn:
+            row = conn.execute(query).first()
+        return _job(row) if row is not None else None
+
+    def claim(self, owner: str) -> Job | None:
+        """Take the oldest queued job for `owner` (PROCESSING), or None when none waits."""
+        for _ in range(5):
+            with self.db.read() as conn:
+                row = conn.execute(
+                    select(batch_jobs.c.id)
+                    .where(batch_jobs.c.status == str(JobStatus.QUEUED))
+                    .order_by(batch_jobs.c.created_ms, batch_jobs.c.id)
+                    .limit(1)
+                ).first()
+            if row is None:
+                return None
+            now = _now_ms()
+            with self.db.write() as conn:
+                taken = conn.execute(
+                    update(batch_jobs)
+                    .where(
+                        batch_jobs.c.id == row.id,
+                        batch_jobs.c.status == str(JobStatus.QUEUED),
+                    )
+                    .values(
+                        status=str(JobStatus.PROCESSING),
+                        owner=owner,
+                        heartbeat_ms=now,
+                        attempts=batch_jobs.c.attempts + 1,
+                        detail={"batchID": row.id},
+                    )
+                ).rowcount
+                if taken:
+                    conn.execute(
+                        update(batch_jobs)
+                        .where(batch_jobs.c.id == row.id, batch_jobs.c.decided_at_ms.is_(None))
+                        .values(decided_at_ms=now)
+                    )
+            if taken:
+                return self.get(row.id)
+        return None  # other nodes keep taking them first: leave it to them
+
+    def move(
+        self,
+        job: Job,
+        target: JobStatus,
+        *,
+        owner: str | None = None,
+        **values: Any,
+    ) -> bool:
+        """Change the job's status if it still is what `job` says (and still ours)."""
+        check_transition(job.status, target)
+        where = [batch_jobs.c.id == job.id, batch_jobs.c.status == str(job.status)]
+        if owner is not None:
+            where.append(batch_jobs.c.owner == owner)
+        with self.db.write() as conn:
+            return bool(
+                conn.execute(
+                    update(batch_jobs)
+                    .where(*where)
+                    .values(status=str(target), heartbeat_ms=_now_ms(), **values)
+                ).rowcount
+            )
+
+    def heartbeat(self, job: Job, owner: str, detail: dict[str, Any] | None = None) -> bool:
+        """Renew the lease; False when the job is no longer ours (then stop working on it)."""
+        values: dict[str, Any] = {"heartbeat_ms": _now_ms()}
+        if detail is not None:
+            values["detail"] = detail
+        with self.db.write() as conn:
+            return bool(
+                conn.execute(
+                    update(batch_jobs)
+                    .where(
+                        batch_jobs.c.id == job.id,
+                        batch_jobs.c.owner == owner,
+                        batch_jobs.c.status == str(job.status),
+                    )
+                    .values(**values)
+                ).rowcount
+            )
+
+    def requeue_abandoned(self, lease_ms: int) -> list[str]:
+        """Jobs whose runner stopped renewing its lease: queued again, or ERROR after
+        `MAX_ATTEMPTS` runs. Returns their ids."""
+        cutoff = _now_ms() - lease_ms
+        running = [str(JobStatus.PROCESSING), str(JobStatus.INGESTING)]
+        stale = and_(
+            batch_jobs.c.status.in_(running),
+            or_(batch_jobs.c.heartbeat_ms.is_(None), batch_jobs.c.heartbeat_ms < cutoff),
+        )
+        with self.db.write() as conn:
+            rows = conn.execute(
+                select(batch_jobs.c.id, batch_jobs.c.status, batch_jobs.c.attempts).where(stale)
+            ).all()
+            for row in rows:
+                again = row.attempts < MAX_ATTEMPTS
+                conn.execute(
+                    update(batch_jobs)
+                    .where(batch_jobs.c.id == row.id, batch_jobs.c.status == row.status)
+                    .values(
+                        status=str(JobStatus.QUEUED if again else JobStatus.ERROR),
+                        owner=None,
+                        detail=_abandoned(row.attempts, again),
+                    )
+                )
+        return [row.id for row in rows]
+
+
+def _abandoned(attempts: int, again: bool) -> dict[str, Any]:
+    if again:
+        return {"message": f"its runner stopped during attempt {attempts}; queued again"}
+    return {
+        "code": "abandoned",
+        "message": f"its runner stopped during each of {attempts} attempts; submit it again",
+    }
