@@ -404,6 +404,73 @@ def _print_decisions(result, explain: bool) -> None:
             out.print(why)
 
 
+@app.command()
+def batch(
+    sandbox: Annotated[str, typer.Option(help="Sandbox whose library decides.")],
+    audience: Annotated[str, typer.Option(help="Audience (segment) id to decide for.")],
+    scope: Annotated[
+        list[str],
+        typer.Option(help="DECISION:PLACEMENT[:N] (or D,P[,N]); repeat for several scopes."),
+    ],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output file: .parquet or .jsonl.")],
+    profiles: Annotated[
+        Path | None,
+        typer.Option(help="Read profiles from this .parquet or .jsonl file, not the store."),
+    ] = None,
+    executor: Annotated[str, typer.Option(help="local (processes) or ray.")] = "local",
+    workers: Annotated[
+        int | None,
+        typer.Option(help="Worker processes or Ray actors (default: one per CPU).", min=0),
+    ] = None,
+    seed: Annotated[
+        int | None, typer.Option(help="Seed for reproducible tie-breaks.", min=0, max=2**63 - 1)
+    ] = None,
+    include_content: Annotated[
+        bool, typer.Option("--include-content", help="Write each offer's content.")
+    ] = False,
+    ray_address: Annotated[
+        str | None, typer.Option(help="Ray cluster address (default: Ray on this machine).")
+    ] = None,
+    batch_size: Annotated[int, typer.Option(help="Profiles per batch.", min=1)] = 2048,
+    org: Annotated[
+        str | None, typer.Option(help="IMS org (default: the only one with it).")
+    ] = None,
+    db: DbOption = None,
+) -> None:
+    """Decide for every profile of an audience and write one row per profile and scope."""
+    from nextoffer.batch.command import BatchArgs, run_batch_command
+
+    args = BatchArgs(
+        sandbox=sandbox,
+        audience=audience,
+        scopes=list(scope),
+        out=out,
+        profiles=profiles,
+        executor=executor,
+        workers=workers if workers is not None else (os.cpu_count() or 1),
+        seed=seed,
+        include_content=include_content,
+        ray_address=ray_address,
+        batch_size=batch_size,
+    )
+    from nextoffer.api.app import Services
+    from nextoffer.tenants import Tenant
+
+    settings = load_settings(db)
+    org, sandbox = _tenant(org, sandbox, settings)
+    services = Services.build(settings)
+    store = getattr(services, "profiles", None)  # the profile store, where the server has one
+    try:
+        code = run_batch_command(args, services.decisions, store, Tenant(org, sandbox), err)
+    except NextofferError as exc:
+        report(exc)
+        return
+    finally:
+        services.db.dispose()
+    if code:
+        raise typer.Exit(code)
+
+
 @db_app.command("upgrade")
 def db_upgrade(
     db: DbOption = None,
