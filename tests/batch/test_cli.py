@@ -107,11 +107,8 @@ def test_bad_input_exits_non_zero_with_a_reason_and_no_output(
     given = dict(zip(args[::2], (a.format(tmp=tmp_path) for a in args[1::2]), strict=True))
     audience = given.pop("--audience", AUDIENCE)
     options = [x for k, v in {**base, **given}.items() for x in (k, v)]
-    result = runner.invoke(
-        app,
-        ["batch", "--sandbox", "prod", "--audience", audience, "--db", db, "--workers", "0"]
-        + options,
-    )
+    command = ["batch", "--sandbox", "prod", "--audience", audience, "--db", db, "--workers"]
+    result = runner.invoke(app, [*command, "0", *options])
     assert result.exit_code != 0
     assert message in " ".join(result.output.split()), result.output
     assert not (tmp_path / "out.parquet").exists()
