@@ -74,6 +74,12 @@ class RayExecutor:
                 configure_logging=False,
             )
 
+    def _actor_cpus(self) -> float:
+        """CPUs each actor asks for: one, unless the actors would leave none for reading the
+        file (Ray Data's read tasks need one), which would stall the job forever."""
+        cpus = float(self.ray.cluster_resources().get("CPU", 1))
+        return min(1.0, max(cpus - 1, 0.1) / self.workers)
+
     def _parquet_of(self, plan: BatchPlan, source: ProfileSource) -> tuple[str, list[str]]:
         if isinstance(source, ParquetSource):
             return str(source.path.resolve()), source.columns
@@ -95,12 +101,16 @@ class RayExecutor:
         context.execution_options.preserve_order = True
         path, columns = self._parquet_of(plan, source)
         try:
-            dataset = data.read_parquet(path, columns=columns).map_batches(
+            rows = pq.ParquetFile(path).metadata.num_rows
+            blocks = max(self.workers, min(rows // (plan.batch_size * 4), 1000), 1)
+            read = data.read_parquet(path, columns=columns, override_num_blocks=blocks)
+            dataset = read.map_batches(
                 DecideActor,
                 fn_constructor_args=(replace(plan, exhausted=exhausted()),),
                 batch_format="pyarrow",
                 batch_size=plan.batch_size,
-                concurrency=self.workers,
+                compute=data.ActorPoolStrategy(size=self.workers),
+                num_cpus=self._actor_cpus(),
                 zero_copy_batch=True,
             )
             for table in dataset.iter_batches(batch_format="pyarrow", batch_size=None):
