@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 from starlette.testclient import TestClient
 
-from nextoffer.api.openapi import decisioning_paths, library_paths
+from nextoffer.api.openapi import decisioning_paths, library_paths, profile_paths
 from tests.conftest import new_org
 from tests.helpers import Api
 
@@ -46,7 +46,7 @@ def api_schema(app):
 
 OPERATIONS = [
     f"{method.upper()} {path}"
-    for path, item in {**library_paths(), **decisioning_paths()}.items()
+    for path, item in {**library_paths(), **decisioning_paths(), **profile_paths()}.items()
     for method in item
 ] + ["GET /v1/health", "GET /v1/ready"]
 

@@ -29,6 +29,7 @@ from nextoffer.profiles.documents import (
     parse_profile,
 )
 from nextoffer.profiles.events import cutoff, newest_first, within
+from nextoffer.profiles.jsonl import Line
 from nextoffer.profiles.merge_patch import merge_patch
 from nextoffer.profiles.model import Profile
 from nextoffer.store.database import Database
@@ -380,7 +381,7 @@ class ProfileStore:
         self._writing(tenant, write)
 
     def bulk_upsert(self, tenant: Tenant, items: Iterable[Any]) -> BulkResult:
-        """Upsert many profiles (raw bodies or `ProfileData`), all or nothing.
+        """Upsert many profiles (raw bodies, `ProfileData` or JSONL `Line`s), all or nothing.
 
         Each item replaces the profile its identities name, as `put` does, in order; an
         invalid item or an identity conflict fails the whole load, naming its line (1-based).
@@ -389,8 +390,11 @@ class ProfileStore:
         def write(batch: _Batch) -> BulkResult:
             created = replaced = 0
             chunk: list[tuple[int, ProfileData]] = []
-            for line, item in enumerate(items, start=1):
-                chunk.append((line, _data_of(item, line)))
+            for position, item in enumerate(items, start=1):
+                line, value = (
+                    (item.number, item.value) if isinstance(item, Line) else (position, item)
+                )
+                chunk.append((line, _data_of(value, line)))
                 if len(chunk) >= _CHUNK:
                     c, r = _load_chunk(batch, chunk)
                     created, replaced = created + c, replaced + r
