@@ -734,7 +734,15 @@ def profile_paths() -> dict[str, Any]:
                 "parameters": list(TENANT_PARAMETERS),
                 "requestBody": {
                     "required": True,
-                    "content": {"application/x-ndjson": {"schema": {"type": "string"}}},
+                    "content": {
+                        "application/x-ndjson": {
+                            "schema": {
+                                "type": "array",
+                                "description": "Each item is one line of the body.",
+                                "items": _ref("ProfileInput"),
+                            }
+                        }
+                    },
                 },
                 "responses": {
                     "200": {"description": "Counts", "content": _json(_ref("BulkResult"))},
