@@ -460,7 +460,7 @@ class ProfileStore:
     def _profile(self, r: Row[Any], with_events: bool, oldest: str | None = None) -> Profile:
         events: Sequence[Mapping[str, Any]] = ()
         if with_events:
-            events = within(r.events, oldest or self._oldest(), self.max_events)
+            events = tuple(within(r.events, oldest or self._oldest(), self.max_events))
         return Profile(
             r.profile_id,
             {ns: tuple(ids) for ns, ids in r.identity_map.items()},
@@ -643,7 +643,7 @@ class _Batch:
             self.stored[pid] = None
         elif pid not in self.stored:  # pragma: no cover - prefetch loads every owner
             raise AssertionError(pid)
-        events = within(newest_first(data.events), self.oldest, self.store.max_events)
+        events = tuple(within(newest_first(data.events), self.oldest, self.store.max_events))
         profile = Profile(
             pid,
             data.identities,
