@@ -333,12 +333,15 @@ class ProfileStore:
         Identities owned by two different profiles are a 409; identities the old profile had
         and `data` lacks are released.
         """
+        stored_key = None
         if key is not None:
             data = _with_identity(data, key)
+            stored_key = _keys([key])[0]
 
         def write(batch: _Batch) -> Written:
             batch.prefetch(data.identity_pairs())
-            pid, created = batch.upsert(data, if_match=if_match)
+            target = batch.owner.get(stored_key) if stored_key else None  # the key's profile
+            pid, created = batch.upsert(data, if_match=if_match, target=target)
             return Written(batch.final_profile(pid), created)
 
         return self._writing(tenant, write)
