@@ -145,10 +145,7 @@ def test_body_of_is_what_a_merge_patch_applies_to() -> None:
 def reference_merge_patch(target: Any, patch: Any) -> Any:
     """RFC 7396 section 2, transcribed literally."""
     if isinstance(patch, dict):
-        if not isinstance(target, dict):
-            target = {}
-        else:
-            target = dict(target)
+        target = dict(target) if isinstance(target, dict) else {}
         for name, value in patch.items():
             if value is None:
                 if name in target:
