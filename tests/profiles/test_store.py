@@ -306,3 +306,42 @@ def test_iter_profiles_pages_an_audience_by_status(store: ProfileStore, tenant: 
     assert len(everyone) == 251
     assert sum(len(p.events) for p in everyone) == 250
     assert list(store.iter_profiles(Tenant(new_org(), "prod"))) == []
+
+
+def test_concurrent_writers_of_one_new_identity_end_with_one_profile(
+    store: ProfileStore, tenant: Tenant
+) -> None:
+    import threading
+
+    errors: list[BaseException] = []
+    start = threading.Barrier(6)
+
+    def writer(i: int) -> None:
+        try:
+            start.wait()
+            store.put(tenant, parse_profile(body(("email", "shared"), attributes={"writer": i})))
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(i,)) for i in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    found = store.find(tenant, [("email", "shared")])
+    assert found is not None and found.etag == 6  # one profile, written six times
+    assert sum(len(b) for b in store.iter_profiles(tenant)) == 1
+
+
+def test_the_migration_creates_and_drops_the_tables(tmp_path) -> None:
+    import sqlalchemy as sa
+
+    db = Database(f"sqlite:///{tmp_path / 'm.db'}")
+    db.upgrade()
+    ours = {"profiles", "profile_identities", "profile_segments"}
+    ours |= {"decision_events", "decision_event_offers"}
+    assert ours <= set(sa.inspect(db.engine).get_table_names())
+    db.downgrade("base")
+    assert not ours & set(sa.inspect(db.engine).get_table_names())
+    db.dispose()
