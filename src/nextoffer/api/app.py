@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,18 +20,24 @@ from nextoffer.api import openapi, problems
 from nextoffer.api.auth import Authenticator
 from nextoffer.api.context import json_response, services
 from nextoffer.api.datastream_routes import datastream_routes
+from nextoffer.api.decision_event_routes import decision_event_routes
 from nextoffer.api.decisioning_api import decisioning_routes
 from nextoffer.api.edge_routes import edge_routes
+from nextoffer.api.event_routes import event_routes
 from nextoffer.api.library_routes import library_routes
 from nextoffer.api.middleware import NormalizePath, RequestId
+from nextoffer.api.profile_routes import profile_routes
 from nextoffer.config import Settings
 from nextoffer.decisioning.catalogs import CatalogCache
+from nextoffer.decisioning.feedback import FeedbackService
 from nextoffer.decisioning.service import DecisionService
 from nextoffer.edge.datastreams import DatastreamService
 from nextoffer.errors import NextofferError
 from nextoffer.library.service import LibraryService
 from nextoffer.store.database import Database
 from nextoffer.store.datastreams import DatastreamResolver
+from nextoffer.store.decision_events import DecisionEventLog
+from nextoffer.store.profiles import ProfileStore
 from nextoffer.store.snapshots import SnapshotCache
 
 log = logging.getLogger("nextoffer")
@@ -46,6 +54,9 @@ class Services:
     decisions: DecisionService
     datastreams: DatastreamResolver
     datastream_admin: DatastreamService
+    profiles: ProfileStore
+    decision_events: DecisionEventLog
+    feedback: FeedbackService
 
     @classmethod
     def build(cls, settings: Settings, db: Database | None = None) -> Services:
@@ -56,15 +67,34 @@ class Services:
         library = LibraryService(db, settings.limits, snapshots)
         catalogs = CatalogCache(snapshots, max_age=settings.catalog_max_age_ms / 1000)
         resolver = DatastreamResolver(db)
+        profiles = ProfileStore(
+            db,
+            event_window_days=settings.profile_event_window_days,
+            max_events=settings.profile_max_events,
+        )
+        events = DecisionEventLog(
+            db,
+            flush_interval=settings.decision_event_flush_ms / 1000,
+            batch_size=settings.decision_event_batch_size,
+        )
+        decisions = DecisionService(library, catalogs, profiles=profiles, events=events)
         return cls(
             settings=settings,
             db=db,
             auth=Authenticator(settings.credentials, settings.open_mode),
             library=library,
-            decisions=DecisionService(library, catalogs),
+            decisions=decisions,
             datastreams=resolver,
             datastream_admin=DatastreamService(library, resolver),
+            profiles=profiles,
+            decision_events=events,
+            feedback=FeedbackService(events, profiles, None, decisions.clock),
         )
+
+    def close(self) -> None:
+        """Write buffered decision events; the services stay usable (a server shuts down, or
+        a test client closes, and the next one records again)."""
+        self.decision_events.close()
 
 
 def create_app(settings: Settings | None = None, *, services_: Services | None = None) -> FastAPI:
@@ -75,7 +105,14 @@ def create_app(settings: Settings | None = None, *, services_: Services | None =
             "nextoffer runs in OPEN MODE: no credentials are checked. Use it on your own machine "
             "only; set NEXTOFFER_CREDENTIALS for anything else."
         )
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        svc.close()  # buffered decision events reach the database before the process ends
+
     app = FastAPI(
+        lifespan=lifespan,
         title="nextoffer",
         version=__version__,
         description="Offer decisioning that speaks Adobe Decision Management's APIs.",
@@ -116,7 +153,10 @@ def create_app(settings: Settings | None = None, *, services_: Services | None =
     app.router.routes.extend(library_routes())
     app.router.routes.extend(decisioning_routes())
     app.router.routes.extend(datastream_routes())
+    app.router.routes.extend(event_routes())
     app.router.routes.extend(edge_routes())
+    app.router.routes.extend(profile_routes())
+    app.router.routes.extend(decision_event_routes())
     app.add_middleware(RequestId)
     app.add_middleware(NormalizePath)
 
@@ -131,6 +171,8 @@ def create_app(settings: Settings | None = None, *, services_: Services | None =
         components = doc.setdefault("components", {})
         components.setdefault("schemas", {}).update(openapi.library_components())
         components["schemas"].update(openapi.decisioning_components())
+        doc["paths"].update(openapi.profile_paths())
+        components["schemas"].update(openapi.PROFILE_SCHEMAS)
         components["securitySchemes"] = openapi.SECURITY_SCHEMES
         doc["security"] = [{"bearer": [], "apiKey": []}]
         app.openapi_schema = doc
