@@ -87,6 +87,10 @@ class Settings:
     snapshot_cache_sandboxes: int = 64
     catalog_max_age_ms: int = 100
     """How long a decision may use a catalog before checking for other nodes' library writes."""
+    capping_store: str = "sql"
+    """Where capping counters live: `sql` (the database), `redis` or `memory` (one process)."""
+    capping_key_prefix: str = "nextoffer:capping:"
+    """Prefix of the Redis keys of capping counters (several deployments may share a Redis)."""
     limits: Limits = field(default_factory=Limits)
 
     @classmethod
@@ -112,6 +116,10 @@ class Settings:
             )
         if (raw := env.get(f"{ENV_PREFIX}CATALOG_MAX_AGE_MS")) is not None:
             values["catalog_max_age_ms"] = _non_negative_int(f"{ENV_PREFIX}CATALOG_MAX_AGE_MS", raw)
+        if raw := env.get(f"{ENV_PREFIX}CAPPING_STORE"):
+            values["capping_store"] = raw.strip().lower()
+        if raw := env.get(f"{ENV_PREFIX}CAPPING_KEY_PREFIX"):
+            values["capping_key_prefix"] = raw
         values["limits"] = Limits.from_env(env)
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]

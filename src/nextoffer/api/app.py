@@ -22,6 +22,8 @@ from nextoffer.api.decisioning_api import decisioning_routes
 from nextoffer.api.edge_routes import edge_routes
 from nextoffer.api.library_routes import library_routes
 from nextoffer.api.middleware import NormalizePath, RequestId
+from nextoffer.capping.factory import counter_store
+from nextoffer.capping.gate import CappingGate
 from nextoffer.config import Settings
 from nextoffer.decisioning.catalogs import CatalogCache
 from nextoffer.decisioning.service import DecisionService
@@ -46,6 +48,7 @@ class Services:
     decisions: DecisionService
     datastreams: DatastreamResolver
     datastream_admin: DatastreamService
+    capping: CappingGate
 
     @classmethod
     def build(cls, settings: Settings, db: Database | None = None) -> Services:
@@ -56,14 +59,16 @@ class Services:
         library = LibraryService(db, settings.limits, snapshots)
         catalogs = CatalogCache(snapshots, max_age=settings.catalog_max_age_ms / 1000)
         resolver = DatastreamResolver(db)
+        capping = CappingGate(counter_store(settings, db))
         return cls(
             settings=settings,
             db=db,
             auth=Authenticator(settings.credentials, settings.open_mode),
             library=library,
-            decisions=DecisionService(library, catalogs),
+            decisions=DecisionService(library, catalogs, capping=capping),
             datastreams=resolver,
             datastream_admin=DatastreamService(library, resolver),
+            capping=capping,
         )
 
 

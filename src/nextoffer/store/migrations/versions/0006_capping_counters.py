@@ -1,0 +1,30 @@
+"""Capping counters: one row per counter key (see nextoffer.capping.keys).
+
+Revision ID: 0006_capping_counters
+Revises: 0004_datastreams
+Create Date: 2026-11-26
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0006_capping_counters"
+down_revision = "0004_datastreams"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "capping_counters",
+        sa.Column("key", sa.Text, primary_key=True),
+        sa.Column("count", sa.BigInteger, nullable=False),
+        sa.Column("expires_at", sa.BigInteger, nullable=True),
+    )
+    op.create_index("ix_capping_counters_expires_at", "capping_counters", ["expires_at"])
+
+
+def downgrade() -> None:
+    op.drop_table("capping_counters")
