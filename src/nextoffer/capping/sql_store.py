@@ -5,8 +5,9 @@ lock, so it is serialised with every other writer, in this process and in others
 
 PostgreSQL: a reservation is ONE statement in autocommit: a guarded upsert
 (`INSERT .. ON CONFLICT DO UPDATE .. WHERE count <= room RETURNING`) locks each counter row and
-only increments it if it has room; when any row had none, the statement divides by zero on
-purpose, which aborts it and undoes every increment it made — all or nothing in one round trip.
+only increments it if it has room; when any row had none, a one-row guard divides by zero on
+purpose, which aborts the statement and undoes every increment it made — all or nothing in one
+round trip.
 Statement texts are constant (arrays, not IN lists), so psycopg prepares them once.
 
 Both use plain DB-API cursors on pooled connections: no ORM on this path.
@@ -42,7 +43,9 @@ up AS (
         WHERE c.count <= (SELECT r.room FROM req r WHERE r.key = c.key)
     RETURNING c.key, c.count
 )
-SELECT key, count, CASE WHEN (SELECT count(*) FROM up) = %s THEN 0 ELSE 1 / 0 END FROM up
+SELECT up.key, up.count, guard.ok
+FROM (SELECT 1 / (CASE WHEN (SELECT count(*) FROM up) = %s THEN 1 ELSE 0 END) AS ok) AS guard
+LEFT JOIN up ON true
 """
 _PG_ADD = """
 INSERT INTO capping_counters AS c (key, count, expires_at)
