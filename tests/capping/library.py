@@ -119,9 +119,7 @@ def portable(rules: list[dict[str, Any]], legacy: dict[str, int] | None = None) 
 def decision_body(placement: str = P1, email: str = "ada@example.com", **extra: Any) -> dict:
     return {
         "xdm:propositionRequests": [{"xdm:activityId": DECISION, "xdm:placementId": placement}],
-        "xdm:profiles": [
-            {"xdm:identityMap": {"Email": [{"xdm:id": email, "primary": True}]}}
-        ],
+        "xdm:profiles": [{"xdm:identityMap": {"Email": [{"xdm:id": email, "primary": True}]}}],
         **extra,
     }
 

@@ -5,7 +5,14 @@ from __future__ import annotations
 import threading
 import time
 
-from nextoffer.capping.store import CounterStore, Increment
+import redis
+
+from nextoffer.capping.memory_store import MemoryStore
+from nextoffer.capping.redis_store import RedisStore
+from nextoffer.capping.sql_store import SqlStore
+from nextoffer.capping.store import EXPIRY_GRACE, CounterStore, Increment
+from nextoffer.store.database import Database
+from tests.capping.conftest import drop_redis_keys, redis_url, unique_prefix
 
 
 def test_unwritten_counters_read_zero(store: CounterStore) -> None:
@@ -72,12 +79,11 @@ def test_add_is_unconditional(store: CounterStore) -> None:
     assert store.read(["{s}|a", "{s}|b"]) == [2, 3]
 
 
-def test_counters_with_an_expiry_count_like_others(store: CounterStore) -> None:
-    later = int(time.time()) + 3600
-    assert store.reserve([Increment("{s}|w", 1, 2, expires=later)]).ok
-    store.add([Increment("{s}|w", 1, expires=later)])
+def test_counters_with_a_lifetime_count_like_others(store: CounterStore) -> None:
+    assert store.reserve([Increment("{s}|w", 1, 2, ttl=3600)]).ok
+    store.add([Increment("{s}|w", 1, ttl=3600)])
     assert store.read(["{s}|w"]) == [2]
-    assert not store.reserve([Increment("{s}|w", 1, 2, expires=later)]).ok
+    assert not store.reserve([Increment("{s}|w", 1, 2, ttl=3600)]).ok
 
 
 def test_concurrent_reservations_stop_exactly_at_the_limit(store: CounterStore) -> None:
@@ -98,3 +104,35 @@ def test_concurrent_reservations_stop_exactly_at_the_limit(store: CounterStore) 
         th.join()
     assert taken.count(True) == 25
     assert store.read(["{s}|x", "{s}|y"]) == [25, 25]
+
+
+def test_memory_counters_go_when_their_window_and_grace_are_over() -> None:
+    now = [1_000_000.0]
+    store = MemoryStore(clock=lambda: now[0])
+    store.add([Increment("{s}|w", 2, ttl=60), Increment("{s}|forever", 1)])
+    now[0] += 60 + EXPIRY_GRACE - 1
+    assert store.read(["{s}|w", "{s}|forever"]) == [2, 1]
+    now[0] += 1
+    assert store.read(["{s}|w", "{s}|forever"]) == [0, 1]
+
+
+def test_redis_counters_expire_with_their_window() -> None:
+    url, prefix = redis_url(), unique_prefix()
+    store = RedisStore(url, prefix)
+    try:
+        store.reserve([Increment("{s}|w", 1, 5, ttl=600), Increment("{s}|forever", 1, 5)])
+        client = redis.Redis.from_url(url)
+        assert 600 + EXPIRY_GRACE - 5 <= client.ttl(prefix + "{s}|w") <= 600 + EXPIRY_GRACE
+        assert client.ttl(prefix + "{s}|forever") == -1  # no expiry
+        client.close()
+    finally:
+        store.close()
+        drop_redis_keys(url, prefix)
+
+
+def test_sql_counters_are_purged_after_their_window(sqlite_db: Database) -> None:
+    store = SqlStore(sqlite_db)
+    store.add([Increment("{s}|w", 1, ttl=60), Increment("{s}|forever", 1)])
+    assert store.purge(time.time() + 60 + EXPIRY_GRACE - 5) == 0
+    assert store.purge(time.time() + 60 + EXPIRY_GRACE + 5) == 1
+    assert store.read(["{s}|w", "{s}|forever"]) == [0, 1]

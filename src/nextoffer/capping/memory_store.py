@@ -6,7 +6,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 
-from nextoffer.capping.store import Increment, Reservation, expiry
+from nextoffer.capping.store import Increment, Reservation, lifetime
 
 
 class MemoryStore:
@@ -41,7 +41,7 @@ class MemoryStore:
                 if room is not None and seen > room:
                     return Reservation(inc.key, tuple(counts))
                 pending[inc.key] = pending.get(inc.key, 0) + inc.by
-            self._apply(increments)
+            self._apply(increments, now)
             return Reservation(None, tuple(self._get(i.key, now) for i in increments))
 
     def add(self, increments: Sequence[Increment]) -> None:
@@ -49,14 +49,15 @@ class MemoryStore:
         with self._lock:
             for inc in increments:
                 self._get(inc.key, now)  # drop an expired counter first
-            self._apply(increments)
+            self._apply(increments, now)
 
-    def _apply(self, increments: Sequence[Increment]) -> None:
+    def _apply(self, increments: Sequence[Increment], now: float) -> None:
         for inc in increments:
             if inc.by == 0:
                 continue  # a check
             count, expires = self._counts.get(inc.key, (0, None))
-            self._counts[inc.key] = (count + inc.by, expiry(inc.expires) or expires)
+            keep = lifetime(inc.ttl)
+            self._counts[inc.key] = (count + inc.by, expires if keep is None else int(now) + keep)
 
     def close(self) -> None:
         self._counts.clear()

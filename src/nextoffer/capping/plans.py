@@ -27,10 +27,11 @@ class Counter:
 
     rule: CappingRule
     key: str
-    expires: int | None
+    ttl: int | None
+    """Seconds until the counter's window (or its rule) ends; None: never."""
 
     def increment(self, by: int) -> Increment:
-        return Increment(self.key, by, self.rule.limit, self.expires)
+        return Increment(self.key, by, self.rule.limit, self.ttl)
 
 
 class Moment:
@@ -65,7 +66,8 @@ class Moment:
                 placement_id if rule.per_placement else ALL,  # type: ignore[arg-type]
                 self.subject if rule.per_profile else ALL,  # type: ignore[arg-type]
             )
-            out.append(Counter(rule, key, rule.period.expires(window)))
+            ends = rule.period.expires(window)
+            out.append(Counter(rule, key, None if ends is None else ends - int(self.now)))
         return out
 
 

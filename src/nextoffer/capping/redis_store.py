@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 import redis
 
-from nextoffer.capping.store import Increment, Reservation, expiry, merge, without_room
+from nextoffer.capping.store import Increment, Reservation, lifetime, merge, without_room
 
 _RESERVE = """
 local n = #KEYS
@@ -31,9 +31,9 @@ for i = 1, n do
   local by = tonumber(ARGV[3 * i - 2])
   if by > 0 then
     counts[i] = redis.call('INCRBY', KEYS[i], by)
-    local expires = tonumber(ARGV[3 * i])
-    if expires > 0 then
-      redis.call('EXPIREAT', KEYS[i], expires)
+    local ttl = tonumber(ARGV[3 * i])
+    if ttl > 0 then
+      redis.call('EXPIRE', KEYS[i], ttl)
     end
   end
 end
@@ -43,9 +43,9 @@ return {0, counts}
 _ADD = """
 for i = 1, #KEYS do
   redis.call('INCRBY', KEYS[i], tonumber(ARGV[2 * i - 1]))
-  local expires = tonumber(ARGV[2 * i])
-  if expires > 0 then
-    redis.call('EXPIREAT', KEYS[i], expires)
+  local ttl = tonumber(ARGV[2 * i])
+  if ttl > 0 then
+    redis.call('EXPIRE', KEYS[i], ttl)
   end
 end
 return #KEYS
@@ -75,7 +75,7 @@ class RedisStore:
         keys = [self.prefix + r.key for r in rows]
         args: list[int] = []
         for r in rows:
-            args += (r.by, -1 if r.room is None else r.room, expiry(r.expires) or 0)
+            args += (r.by, -1 if r.room is None else r.room, lifetime(r.ttl) or 0)
         failed, counts = self._reserve(keys=keys, args=args)
         found = {r.key: int(c) for r, c in zip(rows, counts, strict=True)}
         over = rows[failed - 1].key if failed else None
@@ -88,7 +88,7 @@ class RedisStore:
         for inc in increments:
             if inc.by:
                 keys.append(self.prefix + inc.key)
-                args += (inc.by, expiry(inc.expires) or 0)
+                args += (inc.by, lifetime(inc.ttl) or 0)
         if keys:
             self._add(keys=keys, args=args)
 

@@ -22,7 +22,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from nextoffer.capping.store import Increment, Reservation, expiry, merge, without_room
+from nextoffer.capping.store import Increment, Reservation, lifetime, merge, without_room
 from nextoffer.store.database import Database
 
 _UNLIMITED = 2**62
@@ -58,6 +58,12 @@ _SQLITE_UPSERT = (
     "ON CONFLICT (key) DO UPDATE SET count = count + excluded.count, "
     "expires_at = nullif(max(coalesce(expires_at, 0), coalesce(excluded.expires_at, 0)), 0)"
 )
+
+
+def _expiries(rows: Sequence[Increment]) -> list[int | None]:
+    """Epoch seconds after which each counter may be purged (None: never)."""
+    now = int(time.time())
+    return [None if (keep := lifetime(r.ttl)) is None else now + keep for r in rows]
 
 
 def merged(increments: Sequence[Increment]) -> list[Increment]:
@@ -122,7 +128,7 @@ class SqlStore:
             [r.key for r in rows],
             [r.by for r in rows],
             [_UNLIMITED if r.room is None else r.room for r in rows],
-            [expiry(r.expires) for r in rows],
+            _expiries(rows),
             len(rows),
         )
         with self._cursor() as cur:
@@ -148,7 +154,8 @@ class SqlStore:
                 for row in rows:
                     if row.room is not None and found.get(row.key, 0) > row.room:
                         return row.key
-                writes = [(r.key, r.by, expiry(r.expires)) for r in rows if r.by]
+                bys = [r.by for r in rows]
+                writes = [w for w in zip(keys, bys, _expiries(rows), strict=True) if w[1]]
                 if writes:
                     cur.executemany(_SQLITE_UPSERT, writes)
             finally:
@@ -159,16 +166,16 @@ class SqlStore:
         rows = [r for r in merged(increments) if r.by]
         if not rows:
             return
+        keys, bys = [r.key for r in rows], [r.by for r in rows]
         if self.postgres:
-            keys, bys = [r.key for r in rows], [r.by for r in rows]
-            params = (keys, bys, [expiry(r.expires) for r in rows])
+            params = (keys, bys, _expiries(rows))
             with self._cursor() as cur:
                 cur.execute(_PG_ADD, params)
             return
         with self.db.write() as conn:
             cur = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
             try:
-                cur.executemany(_SQLITE_UPSERT, [(r.key, r.by, expiry(r.expires)) for r in rows])
+                cur.executemany(_SQLITE_UPSERT, list(zip(keys, bys, _expiries(rows), strict=True)))
             finally:
                 cur.close()
 

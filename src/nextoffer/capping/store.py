@@ -8,7 +8,8 @@ Three operations, each one round trip:
   decisions from pushing a counter past its limit.
 - `add(increments)`: unconditional increments (impressions, clicks, custom events).
 
-Counters expire (`expires`, epoch seconds) once their window and a grace period are over.
+Counters expire once their window and a grace period are over. Expiry travels as a time to
+live (seconds from now), so an injected clock and the store's own clock never disagree.
 """
 
 from __future__ import annotations
@@ -27,8 +28,8 @@ class Increment:
     by: int = 1
     limit: int | None = None
     """For `reserve`: the counter's limit (None: no limit)."""
-    expires: int | None = None
-    """Epoch seconds after which the counter may be forgotten; None: never."""
+    ttl: int | None = None
+    """Seconds from now until the counter's window ends (then it may go); None: never."""
 
     @property
     def room(self) -> int | None:
@@ -61,9 +62,9 @@ class CounterStore(Protocol):
     def close(self) -> None: ...
 
 
-def expiry(expires: int | None) -> int | None:
-    """When a counter whose window ends at `expires` may go."""
-    return None if expires is None else expires + EXPIRY_GRACE
+def lifetime(ttl: int | None) -> int | None:
+    """How long a counter whose window ends in `ttl` seconds is kept (grace included)."""
+    return None if ttl is None else max(ttl, 0) + EXPIRY_GRACE
 
 
 def merge(increments: Sequence[Increment]) -> list[Increment]:
@@ -79,7 +80,7 @@ def merge(increments: Sequence[Increment]) -> list[Increment]:
             inc.key,
             seen.by + inc.by,
             min(limits) if limits else None,
-            max(seen.expires or 0, inc.expires or 0) or None,
+            max(seen.ttl or 0, inc.ttl or 0) or None,
         )
     return list(by_key.values())
 
