@@ -16,6 +16,7 @@ from pathlib import Path
 import platformdirs
 
 ENV_PREFIX = "NEXTOFFER_"
+CAPPING_STORES = ("sql", "redis", "memory")
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,7 +118,14 @@ class Settings:
         if (raw := env.get(f"{ENV_PREFIX}CATALOG_MAX_AGE_MS")) is not None:
             values["catalog_max_age_ms"] = _non_negative_int(f"{ENV_PREFIX}CATALOG_MAX_AGE_MS", raw)
         if raw := env.get(f"{ENV_PREFIX}CAPPING_STORE"):
-            values["capping_store"] = raw.strip().lower()
+            values["capping_store"] = store = raw.strip().lower()
+            if store not in CAPPING_STORES:
+                raise ConfigError(
+                    f"{ENV_PREFIX}CAPPING_STORE must be one of {', '.join(CAPPING_STORES)}, "
+                    f"not {raw!r}"
+                )
+            if store == "redis" and not values.get("redis_url"):
+                raise ConfigError(f"{ENV_PREFIX}CAPPING_STORE=redis needs {ENV_PREFIX}REDIS_URL")
         if raw := env.get(f"{ENV_PREFIX}CAPPING_KEY_PREFIX"):
             values["capping_key_prefix"] = raw
         values["limits"] = Limits.from_env(env)
