@@ -10,6 +10,7 @@ Keys carry the configured prefix; the sandbox is their hash tag (Redis Cluster s
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import redis
 
@@ -59,6 +60,14 @@ class RedisStore:
         self._reserve = self.client.register_script(_RESERVE)
         self._add = self.client.register_script(_ADD)
 
+    def _run(self, script: Any, keys: list[str], args: list[int]) -> Any:
+        """EVALSHA straight away (the script is loaded once, again after a Redis restart)."""
+        try:
+            return self.client.execute_command("EVALSHA", script.sha, len(keys), *keys, *args)
+        except redis.exceptions.NoScriptError:
+            script.sha = self.client.script_load(script.script)
+            return self.client.execute_command("EVALSHA", script.sha, len(keys), *keys, *args)
+
     def read(self, keys: Sequence[str]) -> list[int]:
         if not keys:
             return []
@@ -76,7 +85,7 @@ class RedisStore:
         args: list[int] = []
         for r in rows:
             args += (r.by, -1 if r.room is None else r.room, lifetime(r.ttl) or 0)
-        failed, counts = self._reserve(keys=keys, args=args)
+        failed, counts = self._run(self._reserve, keys, args)
         found = {r.key: int(c) for r, c in zip(rows, counts, strict=True)}
         over = rows[failed - 1].key if failed else None
         return Reservation(over, tuple(found[i.key] for i in increments))
@@ -90,7 +99,7 @@ class RedisStore:
                 keys.append(self.prefix + inc.key)
                 args += (inc.by, lifetime(inc.ttl) or 0)
         if keys:
-            self._add(keys=keys, args=args)
+            self._run(self._add, keys, args)
 
     def close(self) -> None:
         self.client.close()

@@ -1,0 +1,325 @@
+"""Capped decisions beside uncapped ones, in one run, on each counter store.
+
+    python benchmarks/bench_capping.py [--decisions 2000] [--repeat 7] [--postgres URL]
+        [--redis URL]
+
+Target (issue 5): a decision touching capped offers costs <= 1.5x an uncapped one, on the SQL
+store and on Redis. Both tenants hold the engine benchmark's library (1,000 offers, 100 rules,
+one live decision over 100 candidates with rules, priority ranking); in the capped one every
+offer carries two rules — at most 1,000,000 decisions a week in total, and at most 3 a day per
+profile for each placement — so each decision checks and reserves two counters per proposed
+offer (never exhausted: the full path, a store round trip each time). Every decision is for a
+profile of its own (inline attributes), through `DecisionService.decide` (no HTTP: the ratio is
+of the decision itself). Batches alternate uncapped / capped; the best batch of each is kept.
+PostgreSQL and Redis run when reachable (`NEXTOFFER_TEST_POSTGRES_URL` /
+`NEXTOFFER_TEST_REDIS_URL` by default).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import copy
+import os
+import random
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import orjson
+import sqlalchemy as sa
+
+from benchmarks.bench_engine import TIERS, library
+from benchmarks.harness import Server, headers, load, machine
+from nextoffer.api.app import Services
+from nextoffer.api.decisioning_api import InlineProfile
+from nextoffer.config import Settings
+from nextoffer.decisioning.service import DecideCall
+from nextoffer.engine import ScopeRequest
+from nextoffer.library.portable import import_library
+from nextoffer.tenants import Actor, Tenant
+
+CAPS = [
+    {"limit": 1_000_000, "scope": "global", "repeat": {"enabled": True, "unit": "week"}},
+    {
+        "limit": 3,
+        "scope": "profile",
+        "entity": "placement",
+        "repeat": {"enabled": True, "unit": "day"},
+    },
+]
+PLAIN, CAPPED = Tenant("PLAIN@AdobeOrg", "prod"), Tenant("CAPPED@AdobeOrg", "prod")
+
+
+def portable(docs: dict) -> dict:
+    return {
+        "format": "nextoffer-library",
+        "version": 1,
+        "objects": {k: list(v.values()) for k, v in docs.items()},
+    }
+
+
+def libraries() -> tuple[dict, dict]:
+    plain = library(offers=1000, rules=100, placements=10, candidates=100)
+    capped = copy.deepcopy(plain)
+    for offer in capped["personalized-offer"].values():
+        offer["frequencyCappingConstraints"] = CAPS
+    return portable(plain), portable(capped)
+
+
+def attributes(n: int) -> list[InlineProfile]:
+    rnd = random.Random(3)
+    out = []
+    for _ in range(n):
+        attrs = {
+            "person": {"age": rnd.randrange(14, 80), "name": {"firstName": "Ax"}},
+            "loyalty": {"tier": rnd.choice(TIERS), "points": rnd.randrange(6000)},
+            "homeAddress": {"countryCode": rnd.choice(["US", "FR", "DE"])},
+            "orders": {"count": rnd.randrange(10)},
+        }
+        out.append(InlineProfile(attrs, {}))
+    return out
+
+
+def batch(
+    services: Services, tenant: Tenant, count: int, profiles: list, start: int, items: int
+) -> float:
+    """Seconds per decision over `count` decisions, each for a new profile."""
+    decide = services.decisions.decide
+    run = uuid.uuid4().hex[:8]
+    calls = [
+        DecideCall(
+            tenant=tenant,
+            scopes=[ScopeRequest("static", "p0", items)],
+            identities=[("Email", f"u{run}-{start + i}@example.com")],
+            inline=profiles[(start + i) % len(profiles)],
+        )
+        for i in range(count)
+    ]
+    began = time.perf_counter()
+    for call in calls:
+        decide(call, _pointer)
+    return (time.perf_counter() - began) / count
+
+
+def _pointer(index: int, field: str) -> str:
+    return ""
+
+
+def measure(
+    name: str, make: Callable[[], Services], decisions: int, repeat: int
+) -> list[tuple[str, float, float]]:
+    services = make()
+    plain, capped = libraries()
+    import_library(services.library, PLAIN, Actor("bench", "bench"), plain)
+    import_library(services.library, CAPPED, Actor("bench", "bench"), capped)
+    profiles = attributes(500)
+    out = []
+    for items in (1, 5):
+        batch(services, PLAIN, 200, profiles, 0, items)  # warm up: catalogs, plans, statements
+        batch(services, CAPPED, 200, profiles, 0, items)
+        best_plain = best_capped = float("inf")
+        for r in range(repeat):
+            best_plain = min(best_plain, batch(services, PLAIN, decisions, profiles, r, items))
+            best_capped = min(best_capped, batch(services, CAPPED, decisions, profiles, r, items))
+        out.append((f"{name}, itemCount {items}", best_plain, best_capped))
+    services.capping.close()
+    services.db.dispose()
+    return out
+
+
+def http_bodies(n: int, items: int) -> list[bytes]:
+    rnd = random.Random(5)
+    run = uuid.uuid4().hex[:8]
+    out = []
+    for i in range(n):
+        profile = {
+            "xdm:identityMap": {"Email": [{"xdm:id": f"h{run}-{i}@example.com", "primary": True}]},
+            "xdm:attributes": {
+                "person": {"age": rnd.randrange(14, 80)},
+                "loyalty": {"tier": rnd.choice(TIERS), "points": rnd.randrange(6000)},
+                "homeAddress": {"countryCode": rnd.choice(["US", "FR", "DE"])},
+            },
+        }
+        scope = {"xdm:activityId": "static", "xdm:placementId": "p0", "xdm:itemCount": items}
+        body = {"xdm:propositionRequests": [scope], "xdm:profiles": [profile]}
+        out.append(orjson.dumps(body))
+    return out
+
+
+def measure_http(
+    name: str, url: str, env: dict[str, str], seconds: float, rounds: int
+) -> list[tuple[str, float, float]]:
+    """Server CPU time per request of the Decisioning API (one server process on one core,
+    closed-loop clients on the other), capped tenant against uncapped, in alternating rounds;
+    the best round of each. CPU time, not wall time: the Python load generator, not the
+    server, limits the request rate on two cores."""
+    services = Services.build(Settings(database_url=url, open_mode=True, **SETTINGS_OF[name]))
+    plain, capped = libraries()
+    import_library(services.library, HTTP_PLAIN, Actor("bench", "bench"), plain)
+    import_library(services.library, HTTP_CAPPED, Actor("bench", "bench"), capped)
+    services.capping.close()
+    services.db.dispose()
+    server = Server(url, env)
+    out = []
+    try:
+        for items in (1, 5):
+            bodies = http_bodies(40_000, items)
+            best = {HTTP_PLAIN: 0.0, HTTP_CAPPED: 0.0}
+            for _ in range(rounds):
+                for tenant in (HTTP_PLAIN, HTTP_CAPPED):
+                    send = sender(tenant, bodies)
+                    result = asyncio.run(
+                        load(name, server.base, send, seconds=seconds, concurrency=8)
+                    )
+                    assert result.errors == 0, f"{result.errors} errors"
+                    best[tenant] = max(best[tenant], result.rps)
+            out.append((f"{name}, itemCount {items}", 1 / best[HTTP_PLAIN], 1 / best[HTTP_CAPPED]))
+    finally:
+        server.stop()
+    return out
+
+
+SETTINGS_OF: dict[str, dict] = {}
+HTTP_PLAIN, HTTP_CAPPED = Tenant("HPLAIN@AdobeOrg", "prod"), Tenant("HCAPPED@AdobeOrg", "prod")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (what a decision costs its server)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def sender(tenant: Tenant, bodies: list[bytes]) -> Callable:
+    """One request per call, each for a profile not seen before."""
+    h = {**headers(tenant.org), "Content-Type": "application/json"}
+    taken = iter(range(10**9))
+
+    def send(client, i):  # type: ignore[no-untyped-def]
+        body = bodies[next(taken) % len(bodies)]
+        return client.post("/data/core/ods/decisions", content=body, headers=h)
+
+    return send
+
+
+def reachable_postgres(url: str | None) -> str | None:
+    if not url:
+        return None
+    try:
+        engine = sa.create_engine(sa.engine.make_url(url).set(drivername="postgresql+psycopg"))
+        with engine.connect():
+            pass
+        engine.dispose()
+        return url
+    except Exception:
+        return None
+
+
+def reachable_redis(url: str | None) -> str | None:
+    if not url:
+        return None
+    import redis
+
+    try:
+        redis.Redis.from_url(url).ping()
+        return url
+    except Exception:
+        return None
+
+
+def table(title: str, rows: list[tuple[str, float, float]]) -> None:
+    print(f"{title}\n")
+    print("| store | uncapped µs | capped µs | extra µs | capped / uncapped |")
+    print("|---|---:|---:|---:|---:|")
+    for name, plain, capped in rows:
+        print(
+            f"| {name} | {plain * 1e6:.0f} | {capped * 1e6:.0f} | "
+            f"{(capped - plain) * 1e6:+.0f} | {capped / plain:.2f}x |"
+        )
+    print()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--decisions", type=int, default=2000)
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--seconds", type=float, default=3.0, help="per HTTP round")
+    parser.add_argument("--rounds", type=int, default=3, help="HTTP rounds per tenant")
+    parser.add_argument("--postgres", default=os.environ.get("NEXTOFFER_TEST_POSTGRES_URL"))
+    parser.add_argument("--redis", default=os.environ.get("NEXTOFFER_TEST_REDIS_URL"))
+    args = parser.parse_args()
+    inline: list[tuple[str, float, float]] = []
+    http: list[tuple[str, float, float]] = []
+    cleanups: list[Callable[[], None]] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        # (name, database URL, settings, server environment)
+        setups: list[tuple[str, str, dict, dict[str, str]]] = [
+            ("SQL store, SQLite", f"sqlite:///{tmp}/sql.db", {}, {})
+        ]
+        pg = reachable_postgres(args.postgres)
+        if pg:
+            schema = f"bench_capping_{uuid.uuid4().hex[:8]}"
+            admin = sa.create_engine(sa.engine.make_url(pg).set(drivername="postgresql+psycopg"))
+            with admin.begin() as conn:
+                conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+
+            def drop_schema() -> None:
+                with admin.begin() as conn:
+                    conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+                admin.dispose()
+
+            cleanups.append(drop_schema)
+            url = sa.engine.make_url(pg)
+            url = url.set(query={**url.query, "options": f"-csearch_path={schema}"})
+            setups.append(
+                ("SQL store, PostgreSQL", url.render_as_string(hide_password=False), {}, {})
+            )
+        rd = reachable_redis(args.redis)
+        if rd:
+            prefix = f"nextoffer-bench:{uuid.uuid4().hex[:8]}:"
+            cleanups.append(lambda: drop_keys(rd, prefix))
+            settings = {"capping_store": "redis", "redis_url": rd, "capping_key_prefix": prefix}
+            env = {
+                "NEXTOFFER_CAPPING_STORE": "redis",
+                "NEXTOFFER_REDIS_URL": rd,
+                "NEXTOFFER_CAPPING_KEY_PREFIX": prefix,
+            }
+            setups.append(("Redis store", f"sqlite:///{tmp}/redis.db", settings, env))
+        try:
+            for name, url, settings, env in setups:
+                SETTINGS_OF[name] = settings
+
+                def make(url: str = url, settings: dict = settings) -> Services:
+                    return Services.build(Settings(database_url=url, open_mode=True, **settings))
+
+                inline += measure(name, make, args.decisions, args.repeat)
+                http += measure_http(name, url, env, args.seconds, args.rounds)
+        finally:
+            for cleanup in cleanups:
+                cleanup()
+    print(f"Capped against uncapped decisions — {machine()}\n")
+    table(
+        "Through the Decisioning API: server CPU µs per request (one server process on one "
+        "core, 8 concurrent clients on the other)",
+        http,
+    )
+    table("The decision service alone (in-process, one thread)", inline)
+
+
+def drop_keys(url: str, prefix: str) -> None:
+    import redis
+
+    client = redis.Redis.from_url(url)
+    keys = list(client.scan_iter(match=f"{prefix}*", count=1000))
+    for i in range(0, len(keys), 1000):
+        client.delete(*keys[i : i + 1000])
+    client.close()
+
+
+if __name__ == "__main__":
+    main()
