@@ -9,9 +9,12 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from nextoffer.capping.gate import CappingGate, Feedback
 from nextoffer.capping.keys import capping_subject
+from nextoffer.capping.memory_store import MemoryStore
 from nextoffer.capping.store import CounterStore
 from nextoffer.engine import Catalog, DecisionRequest, ScopeRequest, build_catalog, decide
 from tests.capping.library import CAPPED, DECISION, OTHER, P1, P2, documents, rule
@@ -244,3 +247,36 @@ def test_a_decision_proposing_an_offer_twice_counts_it_twice(store: CounterStore
         assert [p.options[0].offer.id for p in props] == expected
     assert choose(gate, catalog, P1, ADA, now) == CAPPED
     assert choose(gate, catalog, P1, ADA, now) == OTHER
+
+
+decisions = st.lists(
+    st.tuples(st.sampled_from([ADA, BOB, "id:Email:cy"]), st.sampled_from([P1, P2]), st.booleans()),
+    max_size=30,
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    limit=st.integers(1, 4),
+    per_profile=st.booleans(),
+    per_placement=st.booleans(),
+    calls=decisions,
+)
+def test_sequential_decisions_follow_a_simple_counting_model(
+    limit: int, per_profile: bool, per_placement: bool, calls: list
+) -> None:
+    """The capped offer is proposed exactly while its counter is below the limit; dry runs
+    see the same and never count."""
+    catalog = build_catalog(
+        documents([rule(limit, per_profile=per_profile, per_placement=per_placement)])
+    )
+    gate = CappingGate(MemoryStore())
+    now = datetime(2026, 6, 17, 9, tzinfo=UTC)
+    model: dict[tuple[str, str], int] = {}
+    for subject, placement, dry in calls:
+        key = (subject if per_profile else "*", placement if per_placement else "*")
+        expected = CAPPED if model.get(key, 0) < limit else OTHER
+        assert choose(gate, catalog, placement, subject, now, count=not dry) == expected
+        if expected == CAPPED and not dry:
+            model[key] = model.get(key, 0) + 1
+    assert all(count <= limit for count in model.values())
