@@ -7,8 +7,7 @@ decision only formats the window, placement and subject part of each key.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from nextoffer.capping.keys import ALL, counter_key, rule_prefix
 from nextoffer.capping.rules import CappingRule, EventKind, compile_rules
@@ -21,14 +20,13 @@ if TYPE_CHECKING:
 _NO_RULES: tuple[tuple[CappingRule, str], ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
-class Counter:
+class Counter(NamedTuple):
     """One counter a rule of an offer moves or checks for one decision or event."""
 
     rule: CappingRule
     key: str
     ttl: int | None
-    """Seconds until the counter's window (or its rule) ends; None: never."""
+    """Seconds until the counter's window ends (its key's last use); None: never."""
 
     def increment(self, by: int) -> Increment:
         return Increment(self.key, by, self.rule.limit, self.ttl)
@@ -66,8 +64,8 @@ class Moment:
                 placement_id if rule.per_placement else ALL,  # type: ignore[arg-type]
                 self.subject if rule.per_profile else ALL,  # type: ignore[arg-type]
             )
-            ends = rule.period.expires(window)
-            out.append(Counter(rule, key, None if ends is None else ends - int(self.now)))
+            ttl = None if window.end is None else window.end - int(self.now)
+            out.append(Counter(rule, key, ttl))
         return out
 
 

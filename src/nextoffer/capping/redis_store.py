@@ -1,10 +1,10 @@
 """Counters in Redis, shared by every node: one Lua script per reservation, atomic.
 
 The reservation script reads every counter a decision touches, checks that each has room,
-and only then increments them all and sets their expiry (window end + grace) — Redis runs a
-script without interleaving anything else, so concurrent decisions on any number of nodes
-never push a counter past its limit. Reads are one `MGET`; unconditional adds one script too.
-Keys carry the configured prefix; the sandbox is their hash tag (Redis Cluster safe).
+and only then increments them all, giving a counter it creates its expiry (window end + grace).
+Redis runs a script without interleaving anything else, so concurrent decisions on any number
+of nodes never push a counter past its limit. Reads are one `MGET`; unconditional adds one
+script too. Keys carry the configured prefix; the sandbox is their hash tag (Redis Cluster safe).
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ for i = 1, n do
   if by > 0 then
     counts[i] = redis.call('INCRBY', KEYS[i], by)
     local ttl = tonumber(ARGV[3 * i])
-    if ttl > 0 then
+    if ttl > 0 and counts[i] == by then
       redis.call('EXPIRE', KEYS[i], ttl)
     end
   end
@@ -43,9 +43,9 @@ return {0, counts}
 
 _ADD = """
 for i = 1, #KEYS do
-  redis.call('INCRBY', KEYS[i], tonumber(ARGV[2 * i - 1]))
+  local by = tonumber(ARGV[2 * i - 1])
   local ttl = tonumber(ARGV[2 * i])
-  if ttl > 0 then
+  if redis.call('INCRBY', KEYS[i], by) == by and ttl > 0 then
     redis.call('EXPIRE', KEYS[i], ttl)
   end
 end

@@ -9,6 +9,9 @@ only increments it if it has room; when any row had none, a one-row guard divide
 purpose, which aborts the statement and undoes every increment it made — all or nothing in one
 round trip. Statement texts are constant (arrays, not IN lists) and prepared on first use.
 
+A counter's expiry is fixed by its key (the window's end), so it is written with the row and
+never updated: an update then touches the counter's row only, not the expiry index.
+
 This is the hot path of capped decisions, so it runs on plain DB-API connections of its own
 (per thread on SQLite; a small pool on PostgreSQL), not through SQLAlchemy.
 """
@@ -38,8 +41,7 @@ up AS (
     INSERT INTO capping_counters AS c (key, count, expires_at)
     SELECT key, by, expires_at FROM req
     ON CONFLICT (key) DO UPDATE
-        SET count = c.count + excluded.count,
-            expires_at = greatest(c.expires_at, excluded.expires_at)
+        SET count = c.count + excluded.count
         WHERE c.count <= (SELECT r.room FROM req r WHERE r.key = c.key)
     RETURNING c.key, c.count
 )
@@ -50,14 +52,12 @@ LEFT JOIN up ON true
 _PG_ADD = """
 INSERT INTO capping_counters AS c (key, count, expires_at)
 SELECT * FROM unnest(%s::text[], %s::bigint[], %s::bigint[])
-ON CONFLICT (key) DO UPDATE
-    SET count = c.count + excluded.count, expires_at = greatest(c.expires_at, excluded.expires_at)
+ON CONFLICT (key) DO UPDATE SET count = c.count + excluded.count
 """
 _PG_PURGE = "DELETE FROM capping_counters WHERE expires_at < %s"
 _SQLITE_UPSERT = (
     "INSERT INTO capping_counters (key, count, expires_at) VALUES (?, ?, ?) "
-    "ON CONFLICT (key) DO UPDATE SET count = count + excluded.count, "
-    "expires_at = nullif(max(coalesce(expires_at, 0), coalesce(excluded.expires_at, 0)), 0)"
+    "ON CONFLICT (key) DO UPDATE SET count = count + excluded.count"
 )
 _SQLITE_PURGE = "DELETE FROM capping_counters WHERE expires_at < ?"
 

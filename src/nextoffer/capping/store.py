@@ -16,14 +16,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 EXPIRY_GRACE = 86_400
 """Seconds a counter outlives its window (nodes' clocks may differ a little)."""
 
 
-@dataclass(frozen=True, slots=True)
-class Increment:
+class Increment(NamedTuple):
+    """One counter to move (a tuple: several are built for every capped decision)."""
+
     key: str
     by: int = 1
     limit: int | None = None

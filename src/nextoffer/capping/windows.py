@@ -73,11 +73,6 @@ class Period:
         index = anchor + (_month_index(now) - anchor) // self.count * self.count
         return Window(_month_start(index), _month_start(index + self.count))
 
-    def expires(self, window: Window) -> int | None:
-        """When the window's counter can be forgotten: its end, or the rule's end if sooner."""
-        ends = [e for e in (window.end, self.end) if e is not None]
-        return math.ceil(min(ends)) if ends else None
-
 
 def _floor(t: float, size: int, base: int) -> int:
     return base + math.floor((t - base) / size) * size

@@ -1,5 +1,8 @@
 """Capping counters: one row per counter key (see nextoffer.capping.keys).
 
+`expires_at` (epoch seconds) is when the counter's window and a grace period are over; it is
+written once, when the counter is created, and an index finds expired counters to purge.
+
 Revision ID: 0006_capping_counters
 Revises: 0004_datastreams
 Create Date: 2026-11-26
@@ -22,6 +25,7 @@ def upgrade() -> None:
         sa.Column("key", sa.Text, primary_key=True),
         sa.Column("count", sa.BigInteger, nullable=False),
         sa.Column("expires_at", sa.BigInteger, nullable=True),
+        sqlite_with_rowid=False,  # one B-tree, keyed by the counter key
     )
     op.create_index("ix_capping_counters_expires_at", "capping_counters", ["expires_at"])
 
