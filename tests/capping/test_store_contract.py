@@ -136,3 +136,20 @@ def test_sql_counters_are_purged_after_their_window(sqlite_db: Database) -> None
     assert store.purge(time.time() + 60 + EXPIRY_GRACE - 5) == 0
     assert store.purge(time.time() + 60 + EXPIRY_GRACE + 5) == 1
     assert store.read(["{s}|w", "{s}|forever"]) == [0, 1]
+
+
+def test_the_redis_store_reconnects_when_its_connection_drops() -> None:
+    url, prefix = redis_url(), unique_prefix()
+    name = "nextoffer-test-" + prefix.split(":")[1]
+    store = RedisStore(url, prefix, client_name=name)
+    admin = redis.Redis.from_url(url)
+    try:
+        assert store.reserve([Increment("{s}|k", 1, 5)]).ok
+        [mine] = [c for c in admin.client_list() if c.get("name") == name]
+        admin.client_kill_filter(_id=mine["id"])
+        assert store.reserve([Increment("{s}|k", 1, 5)]).ok
+        assert store.read(["{s}|k"]) == [2]
+    finally:
+        store.close()
+        admin.close()
+        drop_redis_keys(url, prefix)
