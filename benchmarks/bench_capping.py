@@ -1,16 +1,19 @@
 """Capped decisions beside uncapped ones, in one run, on each counter store.
 
-    python benchmarks/bench_capping.py [--decisions 2000] [--repeat 7] [--postgres URL]
+    python benchmarks/bench_capping.py [--decisions 2000] [--repeat 5] [--postgres URL]
         [--redis URL]
 
 Target (issue 5): a decision touching capped offers costs <= 1.5x an uncapped one, on the SQL
-store and on Redis. Both tenants hold the engine benchmark's library (1,000 offers, 100 rules,
+store and on Redis. Two tenants hold the engine benchmark's library (1,000 offers, 100 rules,
 one live decision over 100 candidates with rules, priority ranking); in the capped one every
 offer carries two rules — at most 1,000,000 decisions a week in total, and at most 3 a day per
 profile for each placement — so each decision checks and reserves two counters per proposed
-offer (never exhausted: the full path, a store round trip each time). Every decision is for a
-profile of its own (inline attributes), through `DecisionService.decide` (no HTTP: the ratio is
-of the decision itself). Batches alternate uncapped / capped; the best batch of each is kept.
+offer, one of them new (every decision is for a profile of its own, with inline attributes):
+the full path, one store round trip each time. Measured two ways, batches alternating uncapped
+and capped, best batch of each:
+- a Decisioning API call handled in-process by the ASGI app (routing, auth, decoding, the
+  decision, encoding; no socket, so no client limits the rate on two cores);
+- `DecisionService.decide` alone.
 PostgreSQL and Redis run when reachable (`NEXTOFFER_TEST_POSTGRES_URL` /
 `NEXTOFFER_TEST_REDIS_URL` by default).
 """
