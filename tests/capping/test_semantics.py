@@ -280,3 +280,29 @@ def test_sequential_decisions_follow_a_simple_counting_model(
         if expected == CAPPED and not dry:
             model[key] = model.get(key, 0) + 1
     assert all(count <= limit for count in model.values())
+
+
+def test_a_node_that_did_not_see_the_limit_reached_retries_and_stays_exact(
+    store: CounterStore,
+) -> None:
+    catalog = build_catalog(documents([rule(2)]))
+    node_a, node_b = CappingGate(store), CappingGate(store)
+    now = datetime(2026, 6, 17, 9, tzinfo=UTC)
+    assert choose(node_a, catalog, P1, ADA, now) == CAPPED
+    assert choose(node_a, catalog, P1, BOB, now) == CAPPED
+    # node B knows nothing yet: its optimistic pick is refused, it decides again
+    assert choose(node_b, catalog, P1, "id:Email:cy", now) == OTHER
+    assert choose(node_b, catalog, P1, "id:Email:di", now, count=False) == OTHER
+    assert choose(node_a, catalog, P1, "id:Email:di", now, count=False) == OTHER
+
+
+def test_when_reservations_keep_failing_capped_offers_sit_out(
+    store: CounterStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    catalog = build_catalog(documents([rule(5)]))
+    gate = CappingGate(store)
+    now = datetime(2026, 6, 17, 9, tzinfo=UTC)
+    monkeypatch.setattr("nextoffer.capping.gate.MAX_ATTEMPTS", 0)
+    assert choose(gate, catalog, P1, ADA, now) == OTHER
+    monkeypatch.undo()
+    assert choose(gate, catalog, P1, ADA, now, count=False) == CAPPED  # nothing was counted
