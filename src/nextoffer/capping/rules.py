@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
@@ -108,10 +108,3 @@ def compile_rules(docs: Sequence[Mapping[str, Any]]) -> tuple[CappingRule, ...]:
         if rule is not None:
             out.append(rule)
     return tuple(out)
-
-
-def event_time(event: Mapping[str, Any], default: datetime) -> datetime:
-    """An experience event's `timestamp` (for its PQL `now`), else `default`."""
-    stamp = event.get("timestamp")
-    found = instant_or_none(stamp) if isinstance(stamp, str) else None
-    return found.astimezone(UTC) if found is not None else default
