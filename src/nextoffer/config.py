@@ -16,6 +16,7 @@ from pathlib import Path
 import platformdirs
 
 ENV_PREFIX = "NEXTOFFER_"
+CAPPING_STORES = ("sql", "redis", "memory")
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +98,10 @@ class Settings:
     """How often buffered decision events are written to the database."""
     decision_event_batch_size: int = 500
     """Buffered decision events that trigger a write before the interval is up."""
+    capping_store: str = "sql"
+    """Where capping counters live: `sql` (the database), `redis` or `memory` (one process)."""
+    capping_key_prefix: str = "nextoffer:capping:"
+    """Prefix of the Redis keys of capping counters (several deployments may share a Redis)."""
     limits: Limits = field(default_factory=Limits)
 
     @classmethod
@@ -132,6 +137,17 @@ class Settings:
             var = f"{ENV_PREFIX}{name.upper()}"
             if (raw := env.get(var)) is not None:
                 values[name] = _positive_int(var, raw)
+        if raw := env.get(f"{ENV_PREFIX}CAPPING_STORE"):
+            values["capping_store"] = store = raw.strip().lower()
+            if store not in CAPPING_STORES:
+                raise ConfigError(
+                    f"{ENV_PREFIX}CAPPING_STORE must be one of {', '.join(CAPPING_STORES)}, "
+                    f"not {raw!r}"
+                )
+            if store == "redis" and not values.get("redis_url"):
+                raise ConfigError(f"{ENV_PREFIX}CAPPING_STORE=redis needs {ENV_PREFIX}REDIS_URL")
+        if raw := env.get(f"{ENV_PREFIX}CAPPING_KEY_PREFIX"):
+            values["capping_key_prefix"] = raw
         values["limits"] = Limits.from_env(env)
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]

@@ -27,6 +27,8 @@ from nextoffer.api.event_routes import event_routes
 from nextoffer.api.library_routes import library_routes
 from nextoffer.api.middleware import NormalizePath, RequestId
 from nextoffer.api.profile_routes import profile_routes
+from nextoffer.capping.factory import counter_store
+from nextoffer.capping.gate import CappingGate
 from nextoffer.config import Settings
 from nextoffer.decisioning.catalogs import CatalogCache
 from nextoffer.decisioning.feedback import FeedbackService
@@ -57,6 +59,7 @@ class Services:
     profiles: ProfileStore
     decision_events: DecisionEventLog
     feedback: FeedbackService
+    capping: CappingGate
 
     @classmethod
     def build(cls, settings: Settings, db: Database | None = None) -> Services:
@@ -77,7 +80,10 @@ class Services:
             flush_interval=settings.decision_event_flush_ms / 1000,
             batch_size=settings.decision_event_batch_size,
         )
-        decisions = DecisionService(library, catalogs, profiles=profiles, events=events)
+        capping = CappingGate(counter_store(settings, db))
+        decisions = DecisionService(
+            library, catalogs, profiles=profiles, events=events, capping=capping
+        )
         return cls(
             settings=settings,
             db=db,
@@ -88,7 +94,8 @@ class Services:
             datastream_admin=DatastreamService(library, resolver),
             profiles=profiles,
             decision_events=events,
-            feedback=FeedbackService(events, profiles, None, decisions.clock),
+            feedback=FeedbackService(events, profiles, decisions, capping),
+            capping=capping,
         )
 
     def close(self) -> None:

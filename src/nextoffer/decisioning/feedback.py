@@ -8,12 +8,16 @@ move the impression, click and `custom` capping counters of the offers they conc
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
+from nextoffer.capping.gate import Feedback
+from nextoffer.capping.keys import capping_subject
+from nextoffer.decisioning.service import DecisionService
 from nextoffer.edge.events import ExperienceEvent
+from nextoffer.engine import Catalog
 from nextoffer.errors import FieldError, RuleViolation
 from nextoffer.tenants import Tenant
 
@@ -33,24 +37,18 @@ class EventKeeper(Protocol):
     ) -> str: ...
 
 
-@dataclass(frozen=True, slots=True)
-class Interaction:
-    """One count to add: an impression or click of an offer, or a behavioural (custom) event."""
+class Counter(Protocol):
+    """The capping gate's side that moves impression, click and custom counters."""
 
-    kind: str
-    offer_id: str | None
-    placement_id: str | None
-    event: Mapping[str, Any]
-
-
-class InteractionCounter(Protocol):
-    def count(
+    def count_events(
         self,
-        tenant: Tenant,
+        sandbox: str,
+        catalog: Catalog,
         subject: str | None,
-        interactions: Sequence[Interaction],
-        now: datetime,
-    ) -> None: ...
+        events: Sequence[Feedback],
+        *,
+        now: datetime | None = None,
+    ) -> int: ...
 
 
 @dataclass
@@ -77,14 +75,14 @@ class FeedbackService:
     def __init__(
         self,
         propositions: KnownPropositions,
-        profiles: EventKeeper | None,
-        counter: InteractionCounter | None,
-        clock: Callable[[], datetime],
+        profiles: EventKeeper,
+        decisions: DecisionService,
+        counter: Counter | None,
     ) -> None:
         self.propositions = propositions
         self.profiles = profiles
+        self.decisions = decisions
         self.counter = counter
-        self.clock = clock
 
     def check(self, tenant: Tenant, events: Sequence[ExperienceEvent]) -> dict[str, Any]:
         """The decision events the notifications name; 422 naming every unknown one."""
@@ -130,7 +128,9 @@ class FeedbackService:
         result = Ingested(events=len(events))
         if dry_run:
             return result
-        now = self.clock()
+        now = self.decisions.clock()
+        sandbox = self.decisions.library.find_sandbox(tenant)
+        catalog = self.decisions.catalog(tenant)
         for event in events:
             if not event.kept:
                 continue
@@ -141,27 +141,26 @@ class FeedbackService:
                     if identity:
                         identities = [tuple(identity)]
                         break
-            subject = None
-            if identities and self.profiles is not None:
-                subject = self.profiles.append_events(tenant, identities, [event.xdm])
-                result.profiles.add(subject)
-            elif identities:
-                subject = ":".join(identities[0])
+            profile_id = None
+            if identities:
+                profile_id = self.profiles.append_events(tenant, identities, [event.xdm])
+                result.profiles.add(profile_id)
             result.kept += 1
-            interactions = list(self._interactions(event, decided))
-            result.impressions += sum(1 for i in interactions if i.kind == "impression")
-            result.clicks += sum(1 for i in interactions if i.kind == "click")
+            feedback = list(self._feedback(event, decided))
+            result.impressions += sum(1 for f in feedback if f.kind == "impression")
+            result.clicks += sum(1 for f in feedback if f.kind == "click")
             result.custom += event.kind == "custom"
-            if self.counter is not None and interactions:
-                self.counter.count(tenant, subject, interactions, now)
+            if self.counter is not None and sandbox and catalog and feedback:
+                subject = capping_subject(profile_id, identities)
+                self.counter.count_events(sandbox.sandbox_id, catalog, subject, feedback, now=now)
         return result
 
     @staticmethod
-    def _interactions(event: ExperienceEvent, decided: Mapping[str, Any]) -> Iterable[Interaction]:
+    def _feedback(event: ExperienceEvent, decided: Mapping[str, Any]) -> Iterable[Feedback]:
         if event.kind == "custom":
-            yield Interaction("custom", None, None, event.xdm)
+            yield Feedback("custom", None, None, event.xdm)
             return
         for shown in event.shown:
             placement = decided[shown.proposition_id].placement_id
             for offer_id in dict.fromkeys(shown.offer_ids):
-                yield Interaction(event.kind, offer_id, placement, event.xdm)
+                yield Feedback(event.kind, offer_id, placement, event.xdm)
