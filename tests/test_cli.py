@@ -159,10 +159,13 @@ def test_serve_demo_answers_over_real_http(tmp_path: Path) -> None:
             "dps:offer-activity:app-home",
         }
         assert httpx.get(f"{base}/openapi.json").status_code == 200
+        ada = httpx.get(f"{base}/v1/profiles/email/ada.lovelace@example.com", headers=headers)
+        assert ada.status_code == 200 and ada.json()["attributes"]["loyalty"]["tier"] == "gold"
     finally:
         proc.terminate()
         output = proc.communicate(timeout=10)[0].decode()
     assert "OPEN MODE" in output and "demo library loaded" in output
+    assert "demo profiles loaded: 3" in output
 
 
 def test_decide_prints_propositions_and_explanations(db: str, demo_file: Path) -> None:
@@ -216,3 +219,125 @@ def test_decide_input_errors(db: str, demo_file: Path, args: list[str], message:
     assert run("library", "import", str(demo_file), "--db", db).exit_code == 0
     result = run("decide", "--sandbox", "prod", *args, "--db", db)
     assert result.exit_code != 0 and message in result.output, result.output
+
+
+# -- profiles ------------------------------------------------------------------------------------
+
+
+def _profiles_file(tmp_path: Path, *lines: str) -> Path:
+    path = tmp_path / "profiles.jsonl"
+    path.write_text("".join(line + "\n" for line in lines))
+    return path
+
+
+def test_profiles_load_then_decide_for_a_stored_profile(
+    db: str, demo_file: Path, tmp_path: Path
+) -> None:
+    from datetime import UTC, datetime
+
+    from nextoffer.demo.profiles import demo_profiles
+
+    assert run("library", "import", str(demo_file), "--db", db).exit_code == 0
+    lines = [json.dumps(p) for p in demo_profiles(datetime.now(UTC))]
+    path = _profiles_file(tmp_path, *lines, "")
+    result = run("profiles", "load", str(path), "--sandbox", "prod", "--db", db)
+    assert result.exit_code == 0, result.output
+    assert "loaded 3 profiles into demo@AdobeOrg / prod: 3 created, 0 replaced" in result.output
+    result = run("profiles", "load", str(path), "--sandbox", "prod", "--db", db)
+    assert "0 created, 3 replaced" in result.output
+    hero = ["--decision", "dps:offer-activity:homepage-and-email"]
+    hero += ["--placement", "dps:offer-placement:web-hero"]
+    for identity, first in (
+        ("ecid:10000000000000000000000000000000000001", "gold-lounge"),  # Ada: gold
+        ("phone:+33612345678", "double-points"),  # Bruno: silver
+    ):
+        result = run(
+            "decide", "--sandbox", "prod", *hero, "--profile", identity, "--json", "--db", db
+        )
+        assert result.exit_code == 0, result.output
+        options = json.loads(result.stdout)["xdm:propositions"][0]["xdm:options"]
+        assert options[0]["xdm:id"] == f"dps:personalized-offer:{first}"
+    result = run(
+        "decide", "--sandbox", "prod", *hero, "--profile", "email:chen.wei@example.com", "--db", db
+    )
+    assert result.exit_code == 0 and "Airport lounge pass" in result.stdout
+    assert "no stored profile" not in result.stdout
+
+
+def test_decide_record_writes_decision_events(db: str, demo_file: Path) -> None:
+    from nextoffer.store.database import Database
+    from nextoffer.store.decision_events import DecisionEventLog
+    from nextoffer.tenants import Tenant
+
+    assert run("library", "import", str(demo_file), "--db", db).exit_code == 0
+    scope = "dps:offer-activity:app-home,dps:offer-placement:app-card"
+    for extra in ([], ["--record"]):
+        result = run("decide", "--sandbox", "prod", "--scope", scope, *extra, "--db", db)
+        assert result.exit_code == 0, result.output
+    database = Database(f"sqlite:///{Path(db).resolve()}")
+    page = DecisionEventLog(database).query(Tenant("demo@AdobeOrg", "prod"))
+    database.dispose()
+    assert len(page.items) == 1  # the dry run (the default) wrote nothing
+    assert page.items[0].placement_id == "dps:offer-placement:app-card"
+
+
+@pytest.mark.parametrize(
+    ("lines", "message"),
+    [
+        (['{"identityMap": {"email": [{"id": "a"}]}}', "{nope"], "line 2: not valid JSON"),
+        (['{"identityMap": {}}'], "line 1: the profile is invalid"),
+        (
+            ['{"identityMap": {"email": [{"id": "a"}]}, "segments": {"s": "sometimes"}}'],
+            "/segments/s: status must be one of realized, existing, exited",
+        ),
+        (
+            [
+                '{"identityMap": {"email": [{"id": "a"}]}}',
+                '{"identityMap": {"email": [{"id": "b"}]}}',
+                '{"identityMap": {"email": [{"id": "a"}, {"id": "b"}]}}',
+            ],
+            "line 3: identities of this profile belong to another profile",
+        ),
+    ],
+)
+def test_profiles_load_refuses_bad_input_and_loads_nothing(
+    db: str, demo_file: Path, tmp_path: Path, lines: list[str], message: str
+) -> None:
+    assert run("library", "import", str(demo_file), "--db", db).exit_code == 0
+    path = _profiles_file(tmp_path, *lines)
+    result = run("profiles", "load", str(path), "--sandbox", "prod", "--db", db)
+    assert result.exit_code == 1 and message in result.output, result.output
+    check = run(
+        "decide",
+        "--sandbox",
+        "prod",
+        "--scope",
+        "dps:offer-activity:app-home,dps:offer-placement:app-card",
+        "--profile",
+        "email:a",
+        "--db",
+        db,
+    )
+    assert "no stored profile" in check.stdout
+
+
+def test_profiles_load_file_and_tenant_errors(db: str, demo_file: Path, tmp_path: Path) -> None:
+    missing = run(
+        "profiles",
+        "load",
+        str(tmp_path / "none.jsonl"),
+        "--sandbox",
+        "prod",
+        "--org",
+        "o@AdobeOrg",
+        "--db",
+        db,
+    )
+    assert missing.exit_code == 2 and "cannot read" in missing.output
+    path = _profiles_file(tmp_path, '{"identityMap": {"email": [{"id": "a"}]}}')
+    unknown = run("profiles", "load", str(path), "--sandbox", "nowhere", "--db", db)
+    assert unknown.exit_code == 2 and "no org has a sandbox named 'nowhere'" in unknown.output
+    ok = run(
+        "profiles", "load", str(path), "--sandbox", "fresh", "--org", "new@AdobeOrg", "--db", db
+    )
+    assert ok.exit_code == 0 and "1 created" in ok.output

@@ -22,7 +22,9 @@ app = typer.Typer(
 )
 library_app = typer.Typer(help="Move a sandbox's Offer Library in and out.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema migrations.", no_args_is_help=True)
+profiles_app = typer.Typer(help="Load profiles into a sandbox.", no_args_is_help=True)
 app.add_typer(library_app, name="library")
+app.add_typer(profiles_app, name="profiles")
 app.add_typer(db_app, name="db")
 
 err = Console(stderr=True, soft_wrap=True)
@@ -110,7 +112,7 @@ def serve(
         )
     services = Services.build(settings)
     if demo:
-        from nextoffer.demo import DEMO_TENANT, load_demo
+        from nextoffer.demo import DEMO_TENANT, load_demo, load_demo_profiles
 
         loaded = load_demo(services.library)
         state = "loaded" if loaded else "already present"
@@ -118,6 +120,8 @@ def serve(
             f"demo library {state} in org [bold]{DEMO_TENANT.org}[/], sandbox "
             f"[bold]{DEMO_TENANT.sandbox}[/]"
         )
+        count = load_demo_profiles(services.profiles)
+        err.print(f"demo profiles {'loaded: ' + str(count) if count else 'already present'}")
     services.db.dispose()
     os.environ["NEXTOFFER_DATABASE_URL"] = settings.database_url
     if settings.open_mode:
@@ -357,6 +361,8 @@ def decide(
     except NextofferError as exc:
         report(exc)
         return
+    finally:
+        services.close()  # --record: the decision events reach the database before exit
     if as_json:
         sys.stdout.write(json.dumps(response_v1(result, None), indent=2) + "\n")
         return
@@ -402,6 +408,41 @@ def _print_decisions(result, explain: bool) -> None:
             if prop.trace.note:
                 out.print(f"note: {prop.trace.note}")
             out.print(why)
+
+
+@profiles_app.command("load")
+def profiles_load(
+    file: Annotated[Path, typer.Argument(help="JSON Lines: one profile per line ('-': stdin).")],
+    sandbox: Annotated[str, typer.Option(help="Sandbox to load into.")],
+    org: Annotated[
+        str | None, typer.Option(help="IMS org (default: the only one with the sandbox).")
+    ] = None,
+    db: DbOption = None,
+) -> None:
+    """Create or replace profiles from a JSON Lines file, all or nothing."""
+    from nextoffer.api.app import Services
+    from nextoffer.profiles.jsonl import read_lines
+    from nextoffer.tenants import Tenant
+
+    settings = load_settings(db)
+    org, sandbox = _tenant(org, sandbox, settings)
+    services = Services.build(settings)
+    try:
+        stream = sys.stdin.buffer if str(file) == "-" else file.open("rb")
+    except OSError as exc:
+        fail(f"cannot read {file}: {exc.strerror}")
+    try:
+        with stream:
+            result = services.profiles.bulk_upsert(Tenant(org, sandbox), read_lines(stream))
+    except NextofferError as exc:
+        report(exc)
+        return
+    finally:
+        services.db.dispose()
+    err.print(
+        f"loaded {result.total} profiles into {org} / {sandbox}: {result.created} created, "
+        f"{result.replaced} replaced"
+    )
 
 
 @app.command()

@@ -16,6 +16,7 @@ from pathlib import Path
 import platformdirs
 
 ENV_PREFIX = "NEXTOFFER_"
+CAPPING_STORES = ("sql", "redis", "memory")
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,9 +89,23 @@ class Settings:
     open_mode: bool = False
     auto_migrate: bool = True
     max_body_bytes: int = 4 * 1024 * 1024
+    max_bulk_bytes: int = 1024 * 1024 * 1024
+    """Body limit of a bulk profile load (read line by line, so memory stays small)."""
     snapshot_cache_sandboxes: int = 64
     catalog_max_age_ms: int = 100
     """How long a decision may use a catalog before checking for other nodes' library writes."""
+    profile_event_window_days: int = 30
+    """Experience events older than this are dropped from profiles (and never read)."""
+    profile_max_events: int = 1000
+    """The most experience events a profile keeps (the newest)."""
+    decision_event_flush_ms: int = 200
+    """How often buffered decision events are written to the database."""
+    decision_event_batch_size: int = 500
+    """Buffered decision events that trigger a write before the interval is up."""
+    capping_store: str = "sql"
+    """Where capping counters live: `sql` (the database), `redis` or `memory` (one process)."""
+    capping_key_prefix: str = "nextoffer:capping:"
+    """Prefix of the Redis keys of capping counters (several deployments may share a Redis)."""
     limits: Limits = field(default_factory=Limits)
     batch_output_dir: str = field(default_factory=default_batch_output_dir)
     """Where Batch Decisioning API jobs write `<org>/<sandbox>/<dataSetId>/<job id>.parquet`."""
@@ -126,6 +141,27 @@ class Settings:
             )
         if (raw := env.get(f"{ENV_PREFIX}CATALOG_MAX_AGE_MS")) is not None:
             values["catalog_max_age_ms"] = _non_negative_int(f"{ENV_PREFIX}CATALOG_MAX_AGE_MS", raw)
+        for name in (
+            "max_bulk_bytes",
+            "profile_event_window_days",
+            "profile_max_events",
+            "decision_event_flush_ms",
+            "decision_event_batch_size",
+        ):
+            var = f"{ENV_PREFIX}{name.upper()}"
+            if (raw := env.get(var)) is not None:
+                values[name] = _positive_int(var, raw)
+        if raw := env.get(f"{ENV_PREFIX}CAPPING_STORE"):
+            values["capping_store"] = store = raw.strip().lower()
+            if store not in CAPPING_STORES:
+                raise ConfigError(
+                    f"{ENV_PREFIX}CAPPING_STORE must be one of {', '.join(CAPPING_STORES)}, "
+                    f"not {raw!r}"
+                )
+            if store == "redis" and not values.get("redis_url"):
+                raise ConfigError(f"{ENV_PREFIX}CAPPING_STORE=redis needs {ENV_PREFIX}REDIS_URL")
+        if raw := env.get(f"{ENV_PREFIX}CAPPING_KEY_PREFIX"):
+            values["capping_key_prefix"] = raw
         values["limits"] = Limits.from_env(env)
         values.update(_batch_settings(env))
         values.update(overrides)

@@ -52,7 +52,11 @@ def parse_rfc3339(text: str) -> datetime:
 def format_utc(value: datetime, *, zulu: bool = False) -> str:
     """Format as `2024-05-01T12:00:00.000+00:00` (or with `Z` when `zulu`)."""
     value = value.astimezone(UTC)
-    base = value.strftime("%Y-%m-%dT%H:%M:%S") + f".{value.microsecond // 1000:03d}"
+    base = (
+        f"{value.year:04d}-"
+        + value.strftime("%m-%dT%H:%M:%S")
+        + f".{value.microsecond // 1000:03d}"
+    )
     return base + ("Z" if zulu else "+00:00")
 
 

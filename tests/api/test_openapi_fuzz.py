@@ -6,6 +6,7 @@ tenant lets generated ids, references and filters meet real objects as well as m
 
 from __future__ import annotations
 
+import json
 import os
 
 import pytest
@@ -14,9 +15,18 @@ from hypothesis import HealthCheck, given, settings
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 from starlette.testclient import TestClient
 
-from nextoffer.api.openapi import batch_paths, decisioning_paths, library_paths
+from nextoffer.api.openapi import batch_paths, decisioning_paths, library_paths, profile_paths
 from tests.conftest import new_org
 from tests.helpers import Api
+
+
+@schemathesis.serializer("application/x-ndjson")
+def _json_lines(_ctx: object, value: object) -> bytes:
+    """The bulk body's items as JSON Lines. A value that is no array has no JSON Lines form:
+    it goes as an unterminated array, which the server must refuse like any broken line."""
+    if isinstance(value, list):
+        return b"".join(json.dumps(item).encode() + b"\n" for item in value)
+    return b"[" + json.dumps(value).encode()
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +56,12 @@ def api_schema(app):
 
 OPERATIONS = [
     f"{method.upper()} {path}"
-    for path, item in {**library_paths(), **decisioning_paths(), **batch_paths()}.items()
+    for path, item in {
+        **library_paths(),
+        **decisioning_paths(),
+        **profile_paths(),
+        **batch_paths(),
+    }.items()
     for method in item
 ] + ["GET /v1/health", "GET /v1/ready"]
 

@@ -20,7 +20,7 @@ from nextoffer.library.portable import import_library
 from nextoffer.store.batch_jobs import batch_jobs
 from nextoffer.store.database import Database
 from nextoffer.tenants import Actor, Tenant
-from tests.batch.profiles import AUDIENCE, ContractStore, profile_docs
+from tests.batch.profiles import AUDIENCE, profile_docs
 from tests.conftest import build_services, new_org
 from tests.helpers import Api, assert_problem
 
@@ -49,8 +49,8 @@ def workload(*scopes: dict, audience: str = AUDIENCE, **extra: Any) -> dict:
 
 
 class BatchApi:
-    def __init__(self, api: Api, services: Services, store: ContractStore) -> None:
-        self.api, self.services, self.store = api, services, store
+    def __init__(self, api: Api, services: Services) -> None:
+        self.api, self.services = api, services
 
     def post(self, body: Any, path: str = DWM, **headers: str):
         return self.api.client.post(path, json=body, headers={**self.api.headers, **headers})
@@ -68,10 +68,10 @@ class BatchApi:
         raise AssertionError(f"job {job_id} did not finish: {doc}")
 
 
-def _tenant_with_profiles(services: Services, api: Api, store: ContractStore, n: int) -> None:
+def _tenant_with_profiles(services: Services, api: Api, n: int) -> None:
     tenant = Tenant(api.org, api.sandbox)
     import_library(services.library, tenant, Actor("t", "t"), demo_library())
-    store.add_docs(tenant, profile_docs(n))
+    services.profiles.bulk_upsert(tenant, profile_docs(n))
 
 
 @pytest.fixture
@@ -81,14 +81,12 @@ def make_batch(database: Database, tmp_path: Path) -> Iterator[Callable[..., Bat
     def make(profiles: int = 30, **overrides: Any) -> BatchApi:
         settings = {"batch_output_dir": str(tmp_path / "datasets"), "batch_workers": 0}
         services = build_services(database, **{**settings, **overrides})
-        store = ContractStore()
-        services.batch.profiles = store
         client = TestClient(create_app(services_=services), raise_server_exceptions=False)
         client.__enter__()
         clients.append(client)
         api = Api(client, new_org(), "prod")
-        _tenant_with_profiles(services, api, store, profiles)
-        return BatchApi(api, services, store)
+        _tenant_with_profiles(services, api, profiles)
+        return BatchApi(api, services)
 
     yield make
     for client in clients:
@@ -116,25 +114,21 @@ def test_a_workload_decides_like_the_decisioning_api(make_batch, spec_dir: Path)
 
     rows = pq.read_table(output["path"]).to_pylist()
     assert len(rows) == 40
-    for i, doc in enumerate(d for d in profile_docs(30) if _member(d)):
-        identity = doc["identityMap"]["email"][0]["id"]
-        attributes = {**doc["attributes"], "segmentMembership": doc["segmentMembership"]}
-        body = {
+    decided = {row["identityId"] for row in rows}
+    assert decided == {d["identityMap"]["email"][0]["id"] for d in profile_docs(30) if _member(d)}
+    for i in range(0, len(rows), 2):
+        identity, profile_id = rows[i]["identityId"], rows[i]["profileId"]
+        body = {  # the stored profile, looked up by its identity, as the batch read it
             "xdm:propositionRequests": [HERO, APP],
-            "xdm:profiles": [
-                {
-                    "xdm:identityMap": {"email": [{"xdm:id": identity}]},
-                    "xdm:attributes": attributes,
-                }
-            ],
-            "nextoffer:seed": profile_seed(77, f"email:{identity}"),
+            "xdm:profiles": [{"xdm:identityMap": {"email": [{"xdm:id": identity}]}}],
+            "nextoffer:seed": profile_seed(77, profile_id),
             "xdm:dryRun": True,
         }
         online = batch.api.client.post(
             "/data/core/ods/decisions", json=body, headers=batch.api.headers
         ).json()
         for scope, prop in enumerate(online["xdm:propositions"]):
-            row = rows[2 * i + scope]
+            row = rows[i + scope]
             assert row["identityId"] == identity
             assert [o["id"] for o in row["offers"]] == [
                 o["xdm:id"] for o in prop.get("xdm:options", [])
@@ -187,7 +181,7 @@ def test_refused_workloads_say_which_field_is_wrong(make_batch) -> None:
     )
     assert "aud-nobody is unknown" in body["detail"]
     tenant = Tenant(batch.api.org, batch.api.sandbox)
-    batch.store.add_docs(
+    batch.services.profiles.bulk_upsert(
         tenant,
         [
             {
@@ -239,13 +233,11 @@ def test_an_unwritable_output_directory_fails_the_job_and_writes_nothing(
 def test_jobs_survive_a_restart(database: Database, tmp_path: Path) -> None:
     """A job queued on a node that stops, and one whose runner died, both complete later."""
     out = str(tmp_path / "datasets")
-    store = ContractStore()
     first = build_services(database, batch_output_dir=out, batch_run_jobs=False)
-    first.batch.profiles = store
     with TestClient(create_app(services_=first), raise_server_exceptions=False) as client:
         api = Api(client, new_org(), "prod")
-        _tenant_with_profiles(first, api, store, 9)
-        batch = BatchApi(api, first, store)
+        _tenant_with_profiles(first, api, 9)
+        batch = BatchApi(api, first)
         queued = batch.post(workload()).json()["@id"]
         crashed = batch.post(workload(APP)).json()["@id"]
         assert batch.get(queued).json()["ode:status"] == "QUEUED"
@@ -261,9 +253,8 @@ def test_jobs_survive_a_restart(database: Database, tmp_path: Path) -> None:
 
     # the server comes back (another Services over the same database)
     second = build_services(database, batch_output_dir=out, batch_workers=0)
-    second.batch.profiles = store
     with TestClient(create_app(services_=second), raise_server_exceptions=False) as client:
-        batch = BatchApi(Api(client, api.org, "prod"), second, store)
+        batch = BatchApi(Api(client, api.org, "prod"), second)
         done = [batch.wait(queued), batch.wait(crashed)]
     assert [d["ode:status"] for d in done] == ["COMPLETED", "COMPLETED"]
     job = second.batch.jobs.get(queued)
@@ -276,11 +267,10 @@ def test_status_moves_only_forward(database: Database, tmp_path: Path) -> None:
     from nextoffer.batch.jobs import IllegalTransition
 
     services = build_services(database, batch_output_dir=str(tmp_path), batch_run_jobs=False)
-    services.batch.profiles = store = ContractStore()
     with TestClient(create_app(services_=services), raise_server_exceptions=False) as client:
         api = Api(client, new_org(), "prod")
-        _tenant_with_profiles(services, api, store, 3)
-        job_id = BatchApi(api, services, store).post(workload()).json()["@id"]
+        _tenant_with_profiles(services, api, 3)
+        job_id = BatchApi(api, services).post(workload()).json()["@id"]
     jobs = services.batch.jobs
     queued = jobs.get(job_id)
     assert queued is not None

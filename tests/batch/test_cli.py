@@ -127,10 +127,24 @@ def test_an_empty_audience_is_refused(db: str, tmp_path: Path) -> None:
     assert not out.exists()
 
 
-def test_without_a_profile_file_or_store_it_says_what_to_do(db: str, tmp_path: Path) -> None:
-    result = batch(db, "--scope", HERO, "--out", str(tmp_path / "out.parquet"))
+def test_batch_reads_the_audience_from_the_profile_store(db: str, tmp_path: Path) -> None:
+    out = tmp_path / "out.parquet"
+    result = batch(db, "--scope", HERO, "--out", str(out), "--workers", "0")
     assert result.exit_code == 2
-    assert "--profiles" in result.output
+    assert f"audience {AUDIENCE} is unknown: nobody in the profile store" in result.output
+    assert not out.exists()
+    docs = write_jsonl(tmp_path / "people.jsonl", profile_docs(15))
+    loaded = runner.invoke(app, ["profiles", "load", str(docs), "--sandbox", "prod", "--db", db])
+    assert loaded.exit_code == 0, loaded.output
+    result = batch(db, "--scope", HERO, "--out", str(out), "--workers", "1", "--seed", "4")
+    assert result.exit_code == 0, result.output
+    assert "done: 10 profiles, 10 decision rows" in result.output
+    rows = pq.read_table(out).to_pylist()
+    assert {r["identityId"] for r in rows} == {
+        d["identityMap"]["email"][0]["id"]
+        for d in profile_docs(15)
+        if d["segmentMembership"]["ups"][AUDIENCE]["status"] != "exited"
+    }
 
 
 def test_scope_arguments_split_where_the_catalog_says() -> None:

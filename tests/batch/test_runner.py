@@ -29,14 +29,14 @@ def online(demo: Demo, doc: dict, scopes, seed: int, include_content: bool = Fal
     service = DecisionService(
         demo.services.library, demo.services.decisions.catalogs, clock=lambda: NOW
     )
-    attributes = {**doc["attributes"], "segmentMembership": doc["segmentMembership"]}
+    segments = segments_of({"segmentMembership": doc["segmentMembership"]})
     identity = doc["identityMap"]["email"][0]["id"]
     result = service.decide(
         DecideCall(
             tenant=demo.tenant,
             scopes=list(scopes),
             identities=[("email", identity)],
-            inline=InlineProfile(attributes, segments_of(attributes)),
+            inline=InlineProfile(doc["attributes"], segments),
             seed=profile_seed(seed, f"email:{identity}"),
             dry_run=True,
         ),

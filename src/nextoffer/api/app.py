@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,19 +21,27 @@ from nextoffer.api.auth import Authenticator
 from nextoffer.api.batch_routes import batch_routes
 from nextoffer.api.context import json_response, services
 from nextoffer.api.datastream_routes import datastream_routes
+from nextoffer.api.decision_event_routes import decision_event_routes
 from nextoffer.api.decisioning_api import decisioning_routes
 from nextoffer.api.edge_routes import edge_routes
+from nextoffer.api.event_routes import event_routes
 from nextoffer.api.library_routes import library_routes
 from nextoffer.api.middleware import NormalizePath, RequestId
+from nextoffer.api.profile_routes import profile_routes
 from nextoffer.batch.service import BatchService
+from nextoffer.capping.factory import counter_store
+from nextoffer.capping.gate import CappingGate
 from nextoffer.config import Settings
 from nextoffer.decisioning.catalogs import CatalogCache
+from nextoffer.decisioning.feedback import FeedbackService
 from nextoffer.decisioning.service import DecisionService
 from nextoffer.edge.datastreams import DatastreamService
 from nextoffer.errors import NextofferError
 from nextoffer.library.service import LibraryService
 from nextoffer.store.database import Database
 from nextoffer.store.datastreams import DatastreamResolver
+from nextoffer.store.decision_events import DecisionEventLog
+from nextoffer.store.profiles import ProfileStore
 from nextoffer.store.snapshots import SnapshotCache
 
 log = logging.getLogger("nextoffer")
@@ -48,6 +58,10 @@ class Services:
     decisions: DecisionService
     datastreams: DatastreamResolver
     datastream_admin: DatastreamService
+    profiles: ProfileStore
+    decision_events: DecisionEventLog
+    feedback: FeedbackService
+    capping: CappingGate
     batch: BatchService
 
     @classmethod
@@ -59,7 +73,20 @@ class Services:
         library = LibraryService(db, settings.limits, snapshots)
         catalogs = CatalogCache(snapshots, max_age=settings.catalog_max_age_ms / 1000)
         resolver = DatastreamResolver(db)
-        decisions = DecisionService(library, catalogs)
+        profiles = ProfileStore(
+            db,
+            event_window_days=settings.profile_event_window_days,
+            max_events=settings.profile_max_events,
+        )
+        events = DecisionEventLog(
+            db,
+            flush_interval=settings.decision_event_flush_ms / 1000,
+            batch_size=settings.decision_event_batch_size,
+        )
+        capping = CappingGate(counter_store(settings, db))
+        decisions = DecisionService(
+            library, catalogs, profiles=profiles, events=events, capping=capping
+        )
         return cls(
             settings=settings,
             db=db,
@@ -68,8 +95,17 @@ class Services:
             decisions=decisions,
             datastreams=resolver,
             datastream_admin=DatastreamService(library, resolver),
-            batch=BatchService(db, decisions, settings),
+            profiles=profiles,
+            decision_events=events,
+            feedback=FeedbackService(events, profiles, decisions, capping),
+            capping=capping,
+            batch=BatchService(db, decisions, settings, profiles=profiles),
         )
+
+    def close(self) -> None:
+        """Write buffered decision events; the services stay usable (a server shuts down, or
+        a test client closes, and the next one records again)."""
+        self.decision_events.close()
 
 
 def create_app(settings: Settings | None = None, *, services_: Services | None = None) -> FastAPI:
@@ -80,7 +116,16 @@ def create_app(settings: Settings | None = None, *, services_: Services | None =
             "nextoffer runs in OPEN MODE: no credentials are checked. Use it on your own machine "
             "only; set NEXTOFFER_CREDENTIALS for anything else."
         )
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        svc.batch.start()  # jobs left queued or abandoned by a previous run go on
+        yield
+        svc.batch.stop()  # a job still running goes back to the queue
+        svc.close()  # buffered decision events reach the database before the process ends
+
     app = FastAPI(
+        lifespan=lifespan,
         title="nextoffer",
         version=__version__,
         description="Offer decisioning that speaks Adobe Decision Management's APIs.",
@@ -121,10 +166,11 @@ def create_app(settings: Settings | None = None, *, services_: Services | None =
     app.router.routes.extend(library_routes())
     app.router.routes.extend(decisioning_routes())
     app.router.routes.extend(datastream_routes())
+    app.router.routes.extend(event_routes())
     app.router.routes.extend(edge_routes())
+    app.router.routes.extend(profile_routes())
+    app.router.routes.extend(decision_event_routes())
     app.router.routes.extend(batch_routes())
-    app.router.on_startup.append(svc.batch.start)
-    app.router.on_shutdown.append(svc.batch.stop)
     app.add_middleware(RequestId)
     app.add_middleware(NormalizePath)
 
@@ -136,10 +182,12 @@ def create_app(settings: Settings | None = None, *, services_: Services | None =
         )
         doc.setdefault("paths", {}).update(openapi.library_paths())
         doc["paths"].update(openapi.decisioning_paths())
-        doc["paths"].update(openapi.batch_paths())
         components = doc.setdefault("components", {})
         components.setdefault("schemas", {}).update(openapi.library_components())
         components["schemas"].update(openapi.decisioning_components())
+        doc["paths"].update(openapi.profile_paths())
+        components["schemas"].update(openapi.PROFILE_SCHEMAS)
+        doc["paths"].update(openapi.batch_paths())
         components["schemas"].update(openapi.batch_components())
         components["securitySchemes"] = openapi.SECURITY_SCHEMES
         doc["security"] = [{"bearer": [], "apiKey": []}]

@@ -54,3 +54,35 @@ async def read_json(request: Request, max_bytes: int) -> Any:
             "strings may not contain the NUL character (\\u0000)", pointer="", code="malformed-json"
         )
     return value
+
+
+JSONL_MEDIA_TYPES = ("application/x-ndjson", "application/jsonl", "application/x-jsonlines")
+
+
+async def read_jsonl(request: Request, max_bytes: int) -> list[tuple[int, Any]]:
+    """The (line number, value) of every non-blank line of a JSON Lines body; 400 naming the
+    first line that is not JSON, before anything is done with the others."""
+    content_type = request.headers.get("content-type")
+    media = (content_type or "").split(";", 1)[0].strip().lower()
+    if content_type is not None and media not in (*JSONL_MEDIA_TYPES, "text/plain"):
+        raise UnsupportedMediaType.at(
+            f"send JSON Lines as application/x-ndjson, not {content_type}",
+            parameter="Content-Type",
+        )
+    raw = await read_body(request, max_bytes)
+    out = []
+    for number, line in enumerate(raw.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            out.append((number, orjson.loads(line)))
+        except orjson.JSONDecodeError as exc:
+            raise InvalidInput.at(
+                f"line {number} is not valid JSON: {exc}",
+                pointer=f"/{number}",
+                code="malformed-json",
+                line=number,
+            ) from None
+    if not out:
+        raise InvalidInput.at("the body holds no JSON lines", pointer="", code="malformed-json")
+    return out

@@ -22,6 +22,7 @@ from nextoffer.api.context import offload, services
 from nextoffer.api.msgspec_errors import to_invalid_input
 from nextoffer.api.problems import from_error
 from nextoffer.decisioning.service import DecideCall, DecideResult
+from nextoffer.edge.events import parse_event
 from nextoffer.edge.scopes import DecisionScope, ScopeError, decode_scope
 from nextoffer.engine import Offer, Placement, Proposition, ScopeRequest, scope_problems
 from nextoffer.errors import (
@@ -185,32 +186,6 @@ def scopes_of(req: EdgeRequest, event: EdgeEvent, index: int, where: str) -> lis
     return scopes
 
 
-def identities_of(xdm: dict[str, Any], pointer: str) -> list[tuple[str, str]]:
-    identity_map = xdm.get("identityMap") or {}
-    if not isinstance(identity_map, dict):
-        raise InvalidInput.at(
-            "identityMap must be an object", pointer=f"{pointer}/identityMap", code="invalid-body"
-        )
-    primary, others = [], []
-    for namespace, entries in identity_map.items():
-        if not isinstance(entries, list):
-            raise InvalidInput.at(
-                "an identityMap namespace holds a list of identities",
-                pointer=f"{pointer}/identityMap/{namespace}",
-                code="invalid-body",
-            )
-        for i, entry in enumerate(entries):
-            value = entry.get("id", entry.get("xdm:id")) if isinstance(entry, dict) else None
-            if not isinstance(value, str) or not value:
-                raise InvalidInput.at(
-                    "an identity needs an id string",
-                    pointer=f"{pointer}/identityMap/{namespace}/{i}",
-                    code="invalid-body",
-                )
-            (primary if entry.get("primary") is True else others).append((namespace, value))
-    return primary + others
-
-
 def dry_run(event: EdgeEvent) -> bool:
     adobe = event.data.get("__adobe") if isinstance(event.data, dict) else None
     ajo = adobe.get("ajo") if isinstance(adobe, dict) else None
@@ -307,18 +282,38 @@ async def _handle(
     tenant = Tenant(datastream.org, datastream.sandbox)
     req = await read_edge_request(request)
     events, where = events_of(req)
+    now = svc.decisions.clock()
     planned = []
     for index, event in enumerate(events):
         pointer = f"{where}/{index}/xdm" if where == "/events" else "/event/xdm"
-        identities = identities_of(event.xdm, pointer)
+        parsed = parse_event(event.xdm, pointer, now)
         scopes = scopes_of(req, event, index, where) if answer else []
-        planned.append((index, event, identities, scopes))
+        planned.append((index, event, parsed, scopes))
+    kept = [p for _, _, p, _ in planned if p.kept]
+    if kept:  # every notification is checked before anything is decided or written
+        await offload(request, svc.feedback.check, tenant, kept)
     request_id = request.query_params.get("requestId") or str(uuid.uuid4())
+    handles, warnings = [], []
+    if answer:
+        handles, warnings = await _decide_all(request, tenant, planned, request_id)
+    wet = [p for _, e, p, _ in planned if p.kept and not dry_run(e)]
+    if wet:  # after deciding: a decision sees its own event once, as the current one
+        await offload(request, svc.feedback.ingest, tenant, wet)
     if not answer:
         return Response(status_code=204, headers=headers)
+    body: dict[str, Any] = {"requestId": request_id, "handle": handles}
+    if warnings:
+        body["warnings"] = warnings
+    return Response(orjson.dumps(body), media_type="application/json", headers=headers)
+
+
+async def _decide_all(
+    request: Request, tenant: Tenant, planned: list[Any], request_id: str
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    svc = services(request)
     catalog = svc.decisions.catalog(tenant)
     handles, warnings = [], []
-    for index, event, identities, scopes in planned:
+    for index, event, parsed, scopes in planned:
         if not scopes:
             continue
         requests = [ScopeRequest(s.activity_id, s.placement_id, s.item_count) for s in scopes]
@@ -339,8 +334,8 @@ async def _handle(
         call = DecideCall(
             tenant=tenant,
             scopes=[r for _, r in kept],
-            identities=identities,
-            current_event=event.xdm,
+            identities=list(parsed.identities),
+            current_event=parsed.xdm,
             dry_run=dry_run(event),
             request_id=request_id,
         )
@@ -354,10 +349,7 @@ async def _handle(
         handles.append(
             {"payload": payload, "type": "personalization:decisions", "eventIndex": index}
         )
-    body: dict[str, Any] = {"requestId": request_id, "handle": handles}
-    if warnings:
-        body["warnings"] = warnings
-    return Response(orjson.dumps(body), media_type="application/json", headers=headers)
+    return handles, warnings
 
 
 def edge_routes() -> list[Route]:

@@ -552,6 +552,285 @@ def decisioning_paths() -> dict[str, Any]:
     }
 
 
+# -- profiles and decision events ---------------------------------------------------------------
+
+_STATUS = {"type": "string", "enum": ["realized", "existing", "exited"]}
+_NAMESPACE_PATTERN = "^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$"
+_IDENTITIES = {
+    "type": "array",
+    "minItems": 1,
+    "items": {
+        "type": "object",
+        "properties": {"id": {"type": "string", "minLength": 1, "maxLength": 1024}},
+    },
+}
+_EVENT = {
+    "type": "object",
+    "description": "An XDM experience event; `timestamp` is required.",
+    "required": ["timestamp"],
+    "properties": {"timestamp": {"type": "string", "format": "date-time"}},
+}
+PROFILE_SCHEMAS: dict[str, Any] = {
+    "ProfileInput": {
+        "type": "object",
+        "description": "A profile, XDM style. Identity namespaces are case-insensitive.",
+        "additionalProperties": False,
+        "properties": {
+            "identityMap": {
+                "type": "object",
+                "propertyNames": {"pattern": _NAMESPACE_PATTERN},
+                "additionalProperties": _IDENTITIES,
+            },
+            "attributes": {"type": "object"},
+            "segmentMembership": {
+                "type": "object",
+                "additionalProperties": {
+                    "type": "object",
+                    "propertyNames": {"minLength": 1, "maxLength": 256},
+                    "additionalProperties": {
+                        "type": "object",
+                        "required": ["status"],
+                        "properties": {"status": _STATUS},
+                    },
+                },
+            },
+            "segments": {
+                "type": "object",
+                "propertyNames": {"minLength": 1, "maxLength": 256},
+                "additionalProperties": _STATUS,
+            },
+            "events": {"type": "array", "items": _EVENT},
+            "profileId": {"description": "read-only: ignored on write"},
+            "etag": {"description": "read-only: ignored on write"},
+            "created": {"description": "read-only: ignored on write"},
+            "modified": {"description": "read-only: ignored on write"},
+        },
+    },
+    "Profile": {
+        "type": "object",
+        "required": [
+            "profileId",
+            "identityMap",
+            "attributes",
+            "segmentMembership",
+            "events",
+            "etag",
+            "created",
+            "modified",
+        ],
+        "properties": {
+            "profileId": {"type": "string"},
+            "identityMap": {"type": "object", "additionalProperties": _IDENTITIES},
+            "attributes": {"type": "object"},
+            "segmentMembership": {"type": "object"},
+            "events": {"type": "array", "items": _EVENT},
+            "etag": {"type": "integer", "minimum": 1},
+            "created": {"type": "string", "format": "date-time"},
+            "modified": {"type": "string", "format": "date-time"},
+        },
+    },
+    "BulkResult": {
+        "type": "object",
+        "required": ["created", "replaced", "total"],
+        "properties": {
+            "created": {"type": "integer", "minimum": 0},
+            "replaced": {"type": "integer", "minimum": 0},
+            "total": {"type": "integer", "minimum": 0},
+        },
+    },
+    "DecisionEvent": {
+        "type": "object",
+        "required": [
+            "propositionId",
+            "timestamp",
+            "profileId",
+            "identity",
+            "activityId",
+            "placementId",
+            "offers",
+            "fallbackId",
+            "requestId",
+        ],
+        "properties": {
+            "propositionId": {"type": "string"},
+            "timestamp": {"type": "string", "format": "date-time"},
+            "profileId": {"type": ["string", "null"]},
+            "identity": {
+                "type": ["object", "null"],
+                "properties": {"namespace": {"type": "string"}, "id": {"type": "string"}},
+            },
+            "activityId": {"type": "string"},
+            "placementId": {"type": "string"},
+            "offers": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["id", "rank", "score"],
+                    "properties": {
+                        "id": {"type": "string"},
+                        "rank": {"type": "integer", "minimum": 1},
+                        "score": {"type": ["number", "null"]},
+                    },
+                },
+            },
+            "fallbackId": {"type": ["string", "null"]},
+            "requestId": {"type": ["string", "null"]},
+        },
+    },
+}
+
+
+def profile_paths() -> dict[str, Any]:
+    """`/v1/profiles` and `/v1/decision-events`."""
+    key = [
+        *TENANT_PARAMETERS,
+        {
+            "name": "namespace",
+            "in": "path",
+            "required": True,
+            "schema": {"type": "string", "pattern": _NAMESPACE_PATTERN},
+        },
+        {
+            "name": "identity",
+            "in": "path",
+            "required": True,
+            "schema": {"type": "string", "minLength": 1, "maxLength": 1024},
+        },
+    ]
+    profile = {
+        "description": "The profile",
+        "headers": ETAG_HEADER,
+        "content": _json(_ref("Profile")),
+    }
+    upserted = {"200": profile, "201": {**profile, "description": "Created"}}
+    tags = ["profiles"]
+
+    def query(name: str, description: str, **schema: Any) -> dict[str, Any]:
+        return {
+            "name": name,
+            "in": "query",
+            "description": description,
+            "schema": {"type": "string", **schema},
+        }
+
+    return {
+        "/v1/profiles": {
+            "post": {
+                "summary": "Create or replace the profile its identityMap names",
+                "operationId": "upsert-profile",
+                "tags": tags,
+                "parameters": list(TENANT_PARAMETERS),
+                "requestBody": {"required": True, "content": _json(_ref("ProfileInput"))},
+                "responses": {**upserted, **_problems(400, 401, 403, 409, 412, 413, 415)},
+            }
+        },
+        "/v1/profiles/bulk": {
+            "post": {
+                "summary": "Load profiles from JSON Lines (one profile per line), all or nothing",
+                "description": "Also at `/v1/profiles:bulk`. A bad line fails the whole load "
+                "and the error names it (`line`).",
+                "operationId": "bulk-load-profiles",
+                "tags": tags,
+                "parameters": list(TENANT_PARAMETERS),
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/x-ndjson": {
+                            "schema": {
+                                "type": "array",
+                                "description": "Each item is one line of the body.",
+                                "items": _ref("ProfileInput"),
+                            }
+                        }
+                    },
+                },
+                "responses": {
+                    "200": {"description": "Counts", "content": _json(_ref("BulkResult"))},
+                    **_problems(400, 401, 403, 409, 413, 415),
+                },
+            }
+        },
+        "/v1/profiles/{namespace}/{identity}": {
+            "get": {
+                "summary": "Read the profile that has this identity",
+                "operationId": "get-profile",
+                "tags": tags,
+                "parameters": key,
+                "responses": {"200": profile, **_problems(400, 401, 403, 404)},
+            },
+            "put": {
+                "summary": "Create or replace the profile that has this identity, as a whole",
+                "operationId": "put-profile",
+                "tags": tags,
+                "parameters": key,
+                "requestBody": {"required": True, "content": _json(_ref("ProfileInput"))},
+                "responses": {**upserted, **_problems(400, 401, 403, 409, 412, 413, 415)},
+            },
+            "patch": {
+                "summary": "Change the profile with a JSON merge patch (creates it when absent)",
+                "operationId": "patch-profile",
+                "tags": tags,
+                "parameters": key,
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/merge-patch+json": {"schema": {"type": "object"}}},
+                },
+                "responses": {**upserted, **_problems(400, 401, 403, 409, 412, 413, 415)},
+            },
+            "delete": {
+                "summary": "Delete the profile with its identities and memberships",
+                "operationId": "delete-profile",
+                "tags": tags,
+                "parameters": key,
+                "responses": {"200": {"description": "Deleted"}, **_problems(400, 401, 403, 404)},
+            },
+        },
+        "/v1/decision-events": {
+            "get": {
+                "summary": "Decision events, newest first, filtered and paged",
+                "operationId": "list-decision-events",
+                "tags": ["decisioning"],
+                "parameters": [
+                    *TENANT_PARAMETERS,
+                    query("profileId", "Events of this profile."),
+                    query("identity", "NAMESPACE:ID of the request.", pattern="^[^:]+:.+$"),
+                    query("activityId", "Events of this decision."),
+                    query("placementId", "Events of this placement."),
+                    query("offerId", "Events that proposed this offer (or fallback)."),
+                    query("since", "From this instant (inclusive).", format="date-time"),
+                    query("until", "Before this instant.", format="date-time"),
+                    {
+                        "name": "limit",
+                        "in": "query",
+                        "schema": {"type": "integer", "minimum": 1, "maximum": 1000},
+                    },
+                    query("start", "Paging cursor from _links.next."),
+                ],
+                "responses": {
+                    "200": {
+                        "description": "A page of events",
+                        "content": _json(
+                            {
+                                "type": "object",
+                                "required": ["results", "count", "_links"],
+                                "properties": {
+                                    "results": {"type": "array", "items": _ref("DecisionEvent")},
+                                    "count": {"type": "integer"},
+                                    "_links": {
+                                        "type": "object",
+                                        "additionalProperties": LINK,
+                                    },
+                                },
+                            }
+                        ),
+                    },
+                    **_problems(400, 401, 403),
+                },
+            }
+        },
+    }
+
+
 # -- the Batch Decisioning API ---------------------------------------------------------------------
 
 _WORKLOAD_STATUS = ["QUEUED", "PROCESSING", "INGESTING", "COMPLETED", "ERROR"]

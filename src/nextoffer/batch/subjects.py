@@ -88,10 +88,7 @@ def profile_of_row(
     attributes = _loads(attributes_json) or {}
     if not isinstance(attributes, dict):
         raise ValueError("attributes must be a JSON object")
-    membership = _loads(segment_json)
-    if membership is not None and "segmentMembership" not in attributes:
-        # rules read `profile.segmentMembership` as they do online, where it is an attribute
-        attributes["segmentMembership"] = membership
+    membership = _loads(segment_json)  # audiences, beside the attributes as in the store
     segments = flatten_segments(
         membership if membership is not None else attributes.get("segmentMembership")
     )

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
+from nextoffer.capping.gate import CappingGate
+from nextoffer.capping.keys import capping_subject
 from nextoffer.decisioning.catalogs import CatalogCache
 from nextoffer.engine import (
     NOBODY,
@@ -100,6 +102,7 @@ class DecisionService:
         profiles: ProfileFinder | None = None,
         events: EventRecorder | None = None,
         scorer: ModelScorer | None = None,
+        capping: CappingGate | None = None,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.library = library
@@ -107,6 +110,8 @@ class DecisionService:
         self.profiles = profiles
         self.events = events
         self.scorer = scorer
+        self.capping = capping
+        """Caps every decision when set (counting unless dry run or explanation)."""
         self.clock = clock
 
     def catalog(self, tenant: Tenant) -> Catalog | None:
@@ -119,8 +124,13 @@ class DecisionService:
         pointer: PointerFor,
         capping: CappingView | None = None,
     ) -> DecideResult:
-        """Decide every scope of the call; unknown or unusable scopes are one 422."""
-        catalog = self.catalog(call.tenant)
+        """Decide every scope of the call; unknown or unusable scopes are one 422.
+
+        With a capping gate and no `capping` view given, caps apply and, unless the call is a
+        dry run or an explanation, the chosen offers' decision counts are reserved.
+        """
+        sandbox = self.library.find_sandbox(call.tenant)
+        catalog = self.catalogs.get(sandbox.pk) if sandbox else None
         empty = Catalog(0, {}, {}, {}, {})
         problems = scope_problems(catalog or empty, call.scopes)
         if problems:
@@ -145,7 +155,22 @@ class DecisionService:
             scorer=self.scorer,
             explain=call.explain,
         )
-        propositions = decide(catalog, request)
+        if capping is None and self.capping is not None and sandbox is not None:
+
+            def run(view: CappingView | None) -> list[Proposition]:
+                request.capping = view
+                return decide(catalog, request)
+
+            propositions = self.capping.decide(
+                sandbox.sandbox_id,
+                catalog,
+                request,
+                run,
+                subject=capping_subject(profile_id, call.identities),
+                count=not (call.dry_run or call.explain),
+            )
+        else:
+            propositions = decide(catalog, request)
         result = DecideResult(
             proposition_id=str(uuid.uuid4()),
             created=now,

@@ -1,4 +1,4 @@
-"""The demo: a small, coherent library (and, later, profiles) that `serve --demo` loads."""
+"""The demo: a small, coherent library and a few profiles that `serve --demo` loads."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import Any
 
 from nextoffer.library.portable import import_library
 from nextoffer.library.service import LibraryService
+from nextoffer.store.profiles import ProfileStore
 from nextoffer.tenants import Actor, Tenant
 
 DEMO_TENANT = Tenant("demo@AdobeOrg", "prod")
@@ -25,3 +26,14 @@ def load_demo(service: LibraryService) -> bool:
         return False
     import_library(service, DEMO_TENANT, DEMO_ACTOR, demo_library())
     return True
+
+
+def load_demo_profiles(store: ProfileStore) -> int:
+    """Load the demo profiles into the demo tenant unless they are there; how many loaded."""
+    from nextoffer.demo.profiles import demo_profiles
+
+    profiles = demo_profiles(store.clock())
+    first = next(iter(profiles[0]["identityMap"].items()))
+    if store.resolve_profile_id(DEMO_TENANT, [(first[0], first[1][0]["id"])]) is not None:
+        return 0
+    return store.bulk_upsert(DEMO_TENANT, profiles).total

@@ -64,14 +64,13 @@ class Offer:
     tags: frozenset[str]
     characteristics: Mapping[str, str]
     capping: tuple[Doc, ...]
-    """The offer's `frequencyCappingConstraints`, in order (a rule is known by its index)."""
+    """The offer's capping rules, in order (a rule is known by its index): see `capping_rules`."""
     doc: Doc
+    """The read model, which ranking formulas see as `offer`."""
 
     @property
     def has_caps(self) -> bool:
         return any(rule.get("enabled", True) for rule in self.capping)
-
-    """The read model, which ranking formulas see as `offer`."""
 
     @property
     def approved(self) -> bool:
@@ -275,7 +274,7 @@ class _Builder:
             contents=MappingProxyType(contents),
             tags=frozenset(doc.get("tags") or ()),
             characteristics=MappingProxyType(dict(doc.get("characteristics") or {})),
-            capping=tuple(doc.get("frequencyCappingConstraints") or ()),
+            capping=capping_rules(doc),
             doc=doc,
         )
 
@@ -319,6 +318,19 @@ def formula_aliases(doc: Doc) -> dict[str, str]:
         key = schema.get("altId") or schema.get("ref") or alias
         out[alias] = str(key)
     return out
+
+
+def capping_rules(doc: Doc) -> tuple[Doc, ...]:
+    """The offer's capping rules in order: `frequencyCappingConstraints`, then the legacy
+    `cappingConstraint` as decision-event rules that never reset (`globalCap` in total, then
+    `profileCap` per profile)."""
+    rules = list(doc.get("frequencyCappingConstraints") or ())
+    legacy = doc.get("cappingConstraint") or doc.get("xdm:cappingConstraint") or {}
+    for name, scope in (("globalCap", "global"), ("profileCap", "profile")):
+        limit = legacy.get(name, legacy.get(f"xdm:{name}"))
+        if isinstance(limit, int) and not isinstance(limit, bool) and limit > 0:
+            rules.append({"limit": limit, "scope": scope, "event": "decision", "legacy": name})
+    return tuple(rules)
 
 
 def _by_priority(offers: Iterable[Offer]) -> tuple[Offer, ...]:

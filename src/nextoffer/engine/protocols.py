@@ -31,7 +31,11 @@ class CappingView(Protocol):
     """Counter reads for one decision: which capping rule, if any, exhausts an offer."""
 
     def capped(self, offer: Offer, placement_id: str) -> int | None:
-        """The index of a capping rule of `offer` that is exhausted for this profile, or None."""
+        """The index of a capping rule of `offer` that is exhausted for this profile, or None.
+
+        A view may also offer `describe(offer, placement_id, index) -> dict` (the counter's
+        `count`, `windowStart`, `windowEnd`); explanations show it when it does.
+        """
         ...
 
 

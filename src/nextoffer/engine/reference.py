@@ -18,7 +18,7 @@ from nextoffer.engine.request import (
     ScopeRequest,
     outside,
 )
-from nextoffer.engine.trace import CandidateTrace, Reason, ScopeTrace
+from nextoffer.engine.trace import CandidateTrace, Reason, ScopeTrace, capping_explanation
 
 
 def decide(catalog: Catalog, request: DecisionRequest) -> list[Proposition]:
@@ -168,7 +168,10 @@ def _first_failure(
         return Reason.INELIGIBLE, detail, rule
     capped = ev.capped(offer, placement_id)
     if capped is not None:
-        return Reason.CAPPED, f"capping rule {capped} is exhausted", {"cappingRule": capped}
+        describe = getattr(ev.capping, "describe", None)
+        state = describe(offer, placement_id, capped) if describe is not None else None
+        detail, rule = capping_explanation(offer.capping[capped], capped, state)
+        return Reason.CAPPED, detail, rule
     earlier = policy.blocked_by(offer.id, scope.activity_id, placement_id)
     if earlier is not None:
         return Reason.DUPLICATE, f"already proposed by scope {earlier}", None

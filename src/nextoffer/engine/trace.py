@@ -5,6 +5,7 @@ Reasons are a small enum of stable codes (STYLE.md, practice 3); the API shows t
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -77,3 +78,43 @@ class ScopeTrace:
             out["note"] = self.note
         out["candidates"] = [c.as_dict() for c in self.candidates]
         return out
+
+
+def capping_explanation(
+    doc: Mapping[str, Any], index: int, state: Mapping[str, Any] | None = None
+) -> tuple[str, dict[str, Any]]:
+    """Why a capping rule caps, in words and fields: index, event, entity, scope, limit, window.
+
+    `state` adds what the counters say (`count`, `windowStart`, `windowEnd`) when known.
+    """
+    event = doc.get("event") or "decision"
+    entity = "profile" if doc.get("scope") == "profile" else "total"
+    scope = "placement" if doc.get("entity") == "placement" else "all placements"
+    repeat = doc.get("repeat") or {}
+    if repeat.get("enabled"):
+        n, unit = repeat.get("unitCount") or 1, repeat.get("unit", "month")
+        window = f"every {n} {unit}{'s' if n != 1 else ''}"
+    else:
+        window = "never resets"
+    rule: dict[str, Any] = {
+        "cappingRule": index,
+        "event": event,
+        "entity": entity,
+        "scope": scope,
+        "limit": doc.get("limit"),
+        "window": window,
+    }
+    if doc.get("legacy"):
+        rule["legacy"] = f"cappingConstraint.{doc['legacy']}"
+    rule.update(state or {})
+    who = "per profile" if entity == "profile" else "in total"
+    where = "per placement" if scope == "placement" else "across all placements"
+    text = (
+        f"capping rule {index} is exhausted: at most {rule['limit']} {event} events {who}, "
+        f"{where}, {window}"
+    )
+    if "count" in rule:
+        text += f"; {rule['count']} counted"
+        if "windowStart" in rule:
+            text += f" from {rule['windowStart']} until {rule['windowEnd']}"
+    return text, rule

@@ -78,6 +78,12 @@ class Database:
             with conn.begin():
                 yield conn
 
+    @property
+    def writer_lock(self) -> threading.Lock | nullcontext[None]:
+        """The lock `write()` takes before `BEGIN IMMEDIATE` (a no-op off SQLite), for stores
+        that write through connections of their own."""
+        return self._writer
+
     # -- migrations -------------------------------------------------------------------------
 
     def _alembic_config(self, conn: Connection) -> Config:

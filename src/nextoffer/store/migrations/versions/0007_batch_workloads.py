@@ -1,7 +1,7 @@
 """Batch decisioning jobs (workloads), persisted so they survive restarts.
 
 Revision ID: 0007_batch_workloads
-Revises: 0004_datastreams
+Revises: 0006_capping_counters
 Create Date: 2026-11-26
 """
 
@@ -12,7 +12,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision = "0007_batch_workloads"
-down_revision = "0004_datastreams"
+down_revision = "0006_capping_counters"
 branch_labels = None
 depends_on = None
 

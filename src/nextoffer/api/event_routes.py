@@ -1,0 +1,42 @@
+"""`POST /v1/events`: experience events in bulk (JSON Lines), for servers and data pipelines.
+
+Each line is one event, either `{"xdm": {...}}` as the Edge takes it or the bare XDM object.
+The whole body is checked first (a pointer's first segment is the 1-based line number); then
+every event is kept and counted, exactly as the Edge endpoints would. `?dryRun=true` checks only.
+"""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from nextoffer.api.bodies import read_jsonl
+from nextoffer.api.context import call_of, json_response, offload, services
+from nextoffer.edge.events import parse_event
+from nextoffer.errors import InvalidInput
+
+
+async def post_events(request: Request) -> Response:
+    call = call_of(request)
+    svc = services(request)
+    lines = await read_jsonl(request, svc.settings.max_body_bytes)
+    now = svc.decisions.clock()
+    events = []
+    for number, value in lines:
+        if isinstance(value, dict) and isinstance(value.get("xdm"), dict):
+            xdm, pointer = value["xdm"], f"/{number}/xdm"
+        else:
+            xdm, pointer = value, f"/{number}"
+        try:
+            events.append(parse_event(xdm, pointer, now))
+        except InvalidInput as exc:
+            detail = f"line {number}: {exc.detail}"
+            raise InvalidInput(detail, exc.code, exc.errors, {"line": number}) from None
+    dry = request.query_params.get("dryRun", "false").lower() == "true"
+    result = await offload(request, svc.feedback.ingest, call.tenant, events, dry)
+    return json_response({**result.as_dict(), "dryRun": dry})
+
+
+def event_routes() -> list[Route]:
+    return [Route("/v1/events", post_events, methods=["POST"])]

@@ -1,0 +1,138 @@
+"""`/v1/profiles`: upsert (whole or merge-patch), read and delete a profile by any identity,
+and load many from JSON Lines, all or nothing."""
+
+from __future__ import annotations
+
+import tempfile
+from typing import IO
+from urllib.parse import quote
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from nextoffer.api.bodies import is_json_media_type, read_json
+from nextoffer.api.context import call_of, json_response, services
+from nextoffer.errors import InvalidInput, TooLarge, UnsupportedMediaType
+from nextoffer.profiles.documents import MAX_ID_LENGTH, is_namespace, parse_profile, read_model
+from nextoffer.profiles.jsonl import read_lines
+from nextoffer.store.profiles import Written
+
+NDJSON_TYPES = ("application/x-ndjson", "application/jsonl", "application/x-jsonlines")
+MERGE_PATCH = "application/merge-patch+json"
+
+
+def identity_of(request: Request) -> tuple[str, str]:
+    namespace = request.path_params["namespace"]
+    identity = request.path_params["identity"]
+    if not is_namespace(namespace):
+        raise InvalidInput.at(
+            "a namespace is 1 to 128 letters, digits, '_', '.' or '-'", parameter="namespace"
+        )
+    if not identity or len(identity) > MAX_ID_LENGTH:
+        raise InvalidInput.at(
+            f"an identity has 1 to {MAX_ID_LENGTH} characters", parameter="identity"
+        )
+    return namespace, identity
+
+
+def written(result: Written) -> Response:
+    profile = result.profile
+    headers = {"ETag": f'"{profile.etag}"'}
+    if result.created:
+        ns, ids = next(iter(profile.identities.items()))
+        headers["Location"] = f"/v1/profiles/{ns}/{quote(ids[0], safe='@')}"
+    return json_response(read_model(profile), 201 if result.created else 200, headers)
+
+
+async def create(request: Request) -> Response:
+    """POST /v1/profiles: upsert the profile its identityMap names."""
+    call = call_of(request)
+    svc = services(request)
+    body = await read_json(request, svc.settings.max_body_bytes)
+    data = parse_profile(body)
+    result = await run_in_threadpool(
+        svc.profiles.put, call.tenant, data, if_match=request.headers.get("if-match")
+    )
+    return written(result)
+
+
+async def item(request: Request) -> Response:
+    call = call_of(request)
+    svc = services(request)
+    key = identity_of(request)
+    if_match = request.headers.get("if-match")
+    if request.method == "GET":
+        profile = await run_in_threadpool(svc.profiles.get, call.tenant, key)
+        return json_response(read_model(profile), 200, {"ETag": f'"{profile.etag}"'})
+    if request.method == "DELETE":
+        await run_in_threadpool(svc.profiles.delete, call.tenant, key, if_match=if_match)
+        return Response(status_code=200)
+    body = await read_json(request, svc.settings.max_body_bytes)
+    if request.method == "PUT":
+        data = parse_profile(body, extra_identities=[key])
+        result = await run_in_threadpool(
+            svc.profiles.put, call.tenant, data, key=key, if_match=if_match
+        )
+    else:
+        result = await run_in_threadpool(
+            svc.profiles.patch, call.tenant, key, body, if_match=if_match
+        )
+    return written(result)
+
+
+async def bulk(request: Request) -> Response:
+    """POST /v1/profiles/bulk: JSON Lines, one profile per line, all or nothing."""
+    call = call_of(request)
+    svc = services(request)
+    media = (request.headers.get("content-type") or "").split(";", 1)[0].strip().lower()
+    if media not in NDJSON_TYPES:
+        raise UnsupportedMediaType.at(
+            f"send profiles as JSON Lines ({NDJSON_TYPES[0]}), one profile per line",
+            parameter="Content-Type",
+        )
+    with tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024) as spool:
+        await _spool(request, spool, svc.settings.max_bulk_bytes)
+        spool.seek(0)
+        result = await run_in_threadpool(svc.profiles.bulk_upsert, call.tenant, read_lines(spool))
+    return json_response(result.as_dict())
+
+
+async def _spool(request: Request, out: IO[bytes], max_bytes: int) -> None:
+    """Copy the body aside (bounded memory) so the load can read it line by line."""
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > max_bytes:
+            raise TooLarge.at(f"the body is larger than {max_bytes} bytes", pointer="")
+        out.write(chunk)
+
+
+async def merge_patch_only(request: Request) -> Response:
+    """PATCH takes a JSON merge patch; application/json is read as one too."""
+    media = request.headers.get("content-type")
+    if not is_json_media_type(media) or (media and "json-patch+json" in media.lower()):
+        raise UnsupportedMediaType.at(
+            f"send the patch as {MERGE_PATCH} (a JSON merge patch)", parameter="Content-Type"
+        )
+    return await item(request)
+
+
+async def dispatch_item(request: Request) -> Response:
+    if request.method == "PATCH":
+        return await merge_patch_only(request)
+    return await item(request)
+
+
+def profile_routes() -> list[Route]:
+    return [
+        Route("/v1/profiles", create, methods=["POST"]),
+        Route("/v1/profiles/bulk", bulk, methods=["POST"]),
+        Route("/v1/profiles:bulk", bulk, methods=["POST"]),
+        Route(
+            "/v1/profiles/{namespace}/{identity:path}",
+            dispatch_item,
+            methods=["GET", "PUT", "PATCH", "DELETE"],
+        ),
+    ]

@@ -1,0 +1,166 @@
+"""Feedback: display, click and behavioural events, checked whole, then kept and counted.
+
+A notification must name propositions this sandbox really made, and offers those propositions
+really carried; anything else is refused before a single event is written, so a batch is taken
+whole or not at all. Kept events go to the profile (rules over recent behaviour read them) and
+move the impression, click and `custom` capping counters of the offers they concern.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from nextoffer.capping.gate import Feedback
+from nextoffer.capping.keys import capping_subject
+from nextoffer.decisioning.service import DecisionService
+from nextoffer.edge.events import ExperienceEvent
+from nextoffer.engine import Catalog
+from nextoffer.errors import FieldError, RuleViolation
+from nextoffer.tenants import Tenant
+
+
+class KnownPropositions(Protocol):
+    def get(self, tenant: Tenant, proposition_ids: Iterable[str]) -> Mapping[str, Any]: ...
+
+
+class EventKeeper(Protocol):
+    def append_events(
+        self,
+        tenant: Tenant,
+        identities: Sequence[tuple[str, str]],
+        events: Sequence[Mapping[str, Any]],
+        *,
+        create: bool = True,
+    ) -> str: ...
+
+
+class Counter(Protocol):
+    """The capping gate's side that moves impression, click and custom counters."""
+
+    def count_events(
+        self,
+        sandbox: str,
+        catalog: Catalog,
+        subject: str | None,
+        events: Sequence[Feedback],
+        *,
+        now: datetime | None = None,
+    ) -> int: ...
+
+
+@dataclass
+class Ingested:
+    events: int = 0
+    kept: int = 0
+    impressions: int = 0
+    clicks: int = 0
+    custom: int = 0
+    profiles: set[str] = field(default_factory=set)
+
+    def as_dict(self) -> dict[str, int]:
+        return {
+            "events": self.events,
+            "kept": self.kept,
+            "impressions": self.impressions,
+            "clicks": self.clicks,
+            "custom": self.custom,
+            "profiles": len(self.profiles),
+        }
+
+
+class FeedbackService:
+    def __init__(
+        self,
+        propositions: KnownPropositions,
+        profiles: EventKeeper,
+        decisions: DecisionService,
+        counter: Counter | None,
+    ) -> None:
+        self.propositions = propositions
+        self.profiles = profiles
+        self.decisions = decisions
+        self.counter = counter
+
+    def check(self, tenant: Tenant, events: Sequence[ExperienceEvent]) -> dict[str, Any]:
+        """The decision events the notifications name; 422 naming every unknown one."""
+        wanted = {s.proposition_id for e in events for s in e.shown}
+        if not wanted:
+            return {}
+        found = dict(self.propositions.get(tenant, wanted))
+        errors = []
+        for event in events:
+            for shown in event.shown:
+                decided = found.get(shown.proposition_id)
+                if decided is None:
+                    errors.append(
+                        FieldError(
+                            f"no proposition {shown.proposition_id} was made in this sandbox",
+                            pointer=f"{shown.pointer}/id",
+                            code="unknown-proposition",
+                        )
+                    )
+                    continue
+                proposed = {offer_id for offer_id, _rank, _score in decided.offers}
+                if decided.fallback_id:
+                    proposed.add(decided.fallback_id)
+                for j, offer_id in enumerate(shown.offer_ids):
+                    if offer_id not in proposed:
+                        errors.append(
+                            FieldError(
+                                f"offer {offer_id} is not an item of proposition "
+                                f"{shown.proposition_id}",
+                                pointer=f"{shown.pointer}/items/{j}/id",
+                                code="offer-not-proposed",
+                            )
+                        )
+        if errors:
+            raise RuleViolation.many("some events refer to propositions never made", errors)
+        return found
+
+    def ingest(
+        self, tenant: Tenant, events: Sequence[ExperienceEvent], dry_run: bool = False
+    ) -> Ingested:
+        """Check every event, then keep and count them; a dry run checks only."""
+        decided = self.check(tenant, events)
+        result = Ingested(events=len(events))
+        if dry_run:
+            return result
+        now = self.decisions.clock()
+        sandbox = self.decisions.library.find_sandbox(tenant)
+        catalog = self.decisions.catalog(tenant)
+        for event in events:
+            if not event.kept:
+                continue
+            identities = list(event.identities)
+            if not identities:  # a notification without identity: whoever the decision was for
+                for shown in event.shown:
+                    identity = decided[shown.proposition_id].identity
+                    if identity:
+                        identities = [tuple(identity)]
+                        break
+            profile_id = None
+            if identities:
+                profile_id = self.profiles.append_events(tenant, identities, [event.xdm])
+                result.profiles.add(profile_id)
+            result.kept += 1
+            feedback = list(self._feedback(event, decided))
+            result.impressions += sum(1 for f in feedback if f.kind == "impression")
+            result.clicks += sum(1 for f in feedback if f.kind == "click")
+            result.custom += event.kind == "custom"
+            if self.counter is not None and sandbox and catalog and feedback:
+                subject = capping_subject(profile_id, identities)
+                self.counter.count_events(sandbox.sandbox_id, catalog, subject, feedback, now=now)
+        return result
+
+    @staticmethod
+    def _feedback(event: ExperienceEvent, decided: Mapping[str, Any]) -> Iterable[Feedback]:
+        if event.kind == "custom":
+            yield Feedback("custom", None, None, event.xdm)
+            return
+        for shown in event.shown:
+            placement = decided[shown.proposition_id].placement_id
+            for offer_id in dict.fromkeys(shown.offer_ids):
+                yield Feedback(event.kind, offer_id, placement, event.xdm)

@@ -1,0 +1,414 @@
+"""Decision events: one row per decided scope, written in batches off the decision path.
+
+`record` only appends to an in-memory buffer; a background thread writes the buffer every
+`flush_interval` seconds (sooner when `batch_size` events wait), and `close` writes what is
+left. Reads (`get`, `query`) see the buffer too, so a client can act on a proposition (display,
+click) before its event reaches the database. Events feed capping and reporting.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import logging
+import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import orjson
+from sqlalchemy import (
+    Column,
+    Connection,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Table,
+    and_,
+    bindparam,
+    or_,
+    select,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+
+from nextoffer.errors import InvalidInput
+from nextoffer.store.database import Database
+from nextoffer.store.profile_tables import JsonDocument
+from nextoffer.store.sandbox_ids import SandboxIds
+from nextoffer.store.tables import metadata
+from nextoffer.tenants import Tenant
+from nextoffer.timeutil import format_utc, parse_rfc3339
+
+log = logging.getLogger("nextoffer.decision_events")
+
+decision_events = Table(
+    "decision_events",
+    metadata,
+    Column("sandbox_pk", Integer, ForeignKey("sandboxes.pk"), primary_key=True),
+    Column("proposition_id", String(64), primary_key=True),
+    Column("timestamp", String(40), nullable=False),
+    Column("profile_id", String(36)),
+    Column("identity_namespace", String(128)),
+    Column("identity", String(1024)),
+    Column("activity_id", String(256), nullable=False),
+    Column("placement_id", String(256), nullable=False),
+    Column("offers", JsonDocument, nullable=False),
+    Column("fallback_id", String(256)),
+    Column("request_id", String(256)),
+    Index("ix_decision_events_time", "sandbox_pk", "timestamp"),
+    Index("ix_decision_events_profile", "sandbox_pk", "profile_id", "timestamp"),
+    Index(
+        "ix_decision_events_identity", "sandbox_pk", "identity_namespace", "identity", "timestamp"
+    ),
+    Index("ix_decision_events_activity", "sandbox_pk", "activity_id", "timestamp"),
+    Index("ix_decision_events_placement", "sandbox_pk", "placement_id", "timestamp"),
+)
+
+decision_event_offers = Table(
+    "decision_event_offers",
+    metadata,
+    Column("sandbox_pk", Integer, ForeignKey("sandboxes.pk"), primary_key=True),
+    Column("offer_id", String(256), primary_key=True),
+    Column("proposition_id", String(64), primary_key=True),
+    Column("timestamp", String(40), nullable=False),
+    Index("ix_decision_event_offers_time", "sandbox_pk", "offer_id", "timestamp"),
+    sqlite_with_rowid=False,
+)
+"""Which events proposed an offer (as an option or as the fallback): the `offer` filter."""
+
+ev = decision_events
+OfferChoice = tuple[str, int, float | None]
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionEvent:
+    """One decided scope: what was proposed, to whom, when."""
+
+    proposition_id: str
+    timestamp: datetime
+    profile_id: str | None
+    identity: tuple[str, str] | None
+    """The request's primary identity (namespace, id)."""
+    activity_id: str
+    placement_id: str
+    offers: list[OfferChoice]
+    """(offer id, rank from 1, score or None), best first; empty when the fallback was used."""
+    fallback_id: str | None
+    request_id: str | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "propositionId": self.proposition_id,
+            "timestamp": format_utc(self.timestamp),
+            "profileId": self.profile_id,
+            "identity": (
+                {"namespace": self.identity[0], "id": self.identity[1]} if self.identity else None
+            ),
+            "activityId": self.activity_id,
+            "placementId": self.placement_id,
+            "offers": [{"id": o, "rank": r, "score": s} for o, r, s in self.offers],
+            "fallbackId": self.fallback_id,
+            "requestId": self.request_id,
+        }
+
+    def offer_ids(self) -> list[str]:
+        ids = [o for o, _, _ in self.offers]
+        return [*ids, self.fallback_id] if self.fallback_id else ids
+
+
+@dataclass(frozen=True, slots=True)
+class EventFilter:
+    """What `query` keeps; every given field must match. `since` is inclusive, `until` not."""
+
+    profile_id: str | None = None
+    identity: tuple[str, str] | None = None
+    activity_id: str | None = None
+    placement_id: str | None = None
+    offer_id: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class EventPage:
+    items: list[DecisionEvent]
+    next_cursor: str | None
+
+
+def encode_cursor(event: DecisionEvent) -> str:
+    raw = orjson.dumps([format_utc(event.timestamp), event.proposition_id])
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(token: str, parameter: str = "start") -> tuple[str, str]:
+    try:
+        stamp, pid = orjson.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+        if not isinstance(stamp, str) or not isinstance(pid, str):
+            raise ValueError
+        return format_utc(parse_rfc3339(stamp)), pid
+    except (ValueError, TypeError, binascii.Error, orjson.JSONDecodeError):
+        raise InvalidInput.at(
+            f"{parameter} is not a paging cursor of this API; follow _links.next.href",
+            parameter=parameter,
+            code="bad-cursor",
+        ) from None
+
+
+def _insert(conn: Connection, table: Table) -> Any:
+    """INSERT that skips rows already there (a retried flush must not fail on them)."""
+    if conn.dialect.name == "postgresql":
+        return postgresql.insert(table).on_conflict_do_nothing()
+    return sqlite.insert(table).on_conflict_do_nothing()
+
+
+_COLUMNS = (
+    ev.c.proposition_id,
+    ev.c.timestamp,
+    ev.c.profile_id,
+    ev.c.identity_namespace,
+    ev.c.identity,
+    ev.c.activity_id,
+    ev.c.placement_id,
+    ev.c.offers,
+    ev.c.fallback_id,
+    ev.c.request_id,
+)
+_GET = select(*_COLUMNS).where(
+    ev.c.sandbox_pk == bindparam("b_pk"),
+    ev.c.proposition_id.in_(bindparam("b_ids", expanding=True)),
+)
+
+
+def _event(r: Any) -> DecisionEvent:
+    identity = (r.identity_namespace, r.identity) if r.identity_namespace is not None else None
+    return DecisionEvent(
+        r.proposition_id,
+        parse_rfc3339(r.timestamp),
+        r.profile_id,
+        identity,
+        r.activity_id,
+        r.placement_id,
+        [(o[0], o[1], o[2]) for o in r.offers],
+        r.fallback_id,
+        r.request_id,
+    )
+
+
+def _identity(identity: tuple[str, str] | None) -> tuple[str | None, str | None]:
+    if identity is None:
+        return None, None
+    return identity[0].lower(), identity[1]
+
+
+class DecisionEventLog:
+    """Buffered, batched decision events of every sandbox, in the library's database."""
+
+    def __init__(
+        self,
+        db: Database,
+        *,
+        flush_interval: float = 0.2,
+        batch_size: int = 500,
+        max_pending: int = 200_000,
+    ) -> None:
+        self.db = db
+        self.flush_interval = flush_interval
+        self.batch_size = batch_size
+        self.max_pending = max_pending
+        self.sandboxes = SandboxIds(db)
+        self._pending: list[tuple[Tenant, DecisionEvent]] = []
+        self._inflight: list[tuple[Tenant, DecisionEvent]] = []
+        self._lock = threading.Lock()
+        self._flushing = threading.Lock()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.dropped = 0
+        """Events dropped because the database was unreachable while the buffer was full."""
+
+    # -- the hot path -------------------------------------------------------------------------
+
+    def record(self, tenant: Tenant, events: Sequence[DecisionEvent]) -> None:
+        """Buffer events for the background writer; never waits for the database."""
+        if not events:
+            return
+        with self._lock:
+            self._pending.extend((tenant, e) for e in events)
+            excess = len(self._pending) - self.max_pending
+            if excess > 0:
+                del self._pending[:excess]
+                self.dropped += excess
+                log.error("decision event buffer full: dropped the %d oldest events", excess)
+            full = len(self._pending) >= self.batch_size
+            if self._thread is None:
+                self._start()
+        if full:
+            self._wake.set()
+
+    def _start(self) -> None:
+        self._stop.clear()
+        self._thread = threading.Thread(
+            target=self._run, name="nextoffer-decision-events", daemon=True
+        )
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait(self.flush_interval)
+            self._wake.clear()
+            try:
+                self.flush()
+            except Exception:  # the next round retries; the events stay in the buffer
+                log.exception("writing decision events failed; retrying")
+                self._stop.wait(self.flush_interval)
+
+    # -- writing ------------------------------------------------------------------------------
+
+    def flush(self) -> int:
+        """Write every buffered event now; how many. On failure they stay buffered."""
+        with self._flushing:
+            with self._lock:
+                batch, self._pending = self._pending, []
+                self._inflight = batch
+            if not batch:
+                return 0
+            try:
+                for start in range(0, len(batch), 5000):
+                    self._write(batch[start : start + 5000])
+            except BaseException:
+                with self._lock:
+                    self._pending = batch + self._pending
+                raise
+            finally:
+                with self._lock:
+                    self._inflight = []
+            return len(batch)
+
+    def _write(self, batch: Sequence[tuple[Tenant, DecisionEvent]]) -> None:
+        with self.db.write() as conn:
+            pks: dict[Tenant, int] = {}
+            rows, offer_rows = [], []
+            for tenant, e in batch:
+                pk = pks.get(tenant)
+                if pk is None:
+                    pk = pks[tenant] = self.sandboxes.ensure(conn, tenant)
+                stamp = format_utc(e.timestamp)
+                namespace, identity = _identity(e.identity)
+                rows.append(
+                    {
+                        "sandbox_pk": pk,
+                        "proposition_id": e.proposition_id,
+                        "timestamp": stamp,
+                        "profile_id": e.profile_id,
+                        "identity_namespace": namespace,
+                        "identity": identity,
+                        "activity_id": e.activity_id,
+                        "placement_id": e.placement_id,
+                        "offers": [list(o) for o in e.offers],
+                        "fallback_id": e.fallback_id,
+                        "request_id": e.request_id,
+                    }
+                )
+                offer_rows.extend(
+                    {
+                        "sandbox_pk": pk,
+                        "offer_id": offer_id,
+                        "proposition_id": e.proposition_id,
+                        "timestamp": stamp,
+                    }
+                    for offer_id in dict.fromkeys(e.offer_ids())
+                )
+            conn.execute(_insert(conn, decision_events), rows)
+            if offer_rows:
+                conn.execute(_insert(conn, decision_event_offers), offer_rows)
+
+    def close(self) -> None:
+        """Stop the writer thread and write what is left (a later `record` starts it again)."""
+        with self._lock:
+            thread, self._thread = self._thread, None
+        if thread is not None:
+            self._stop.set()
+            self._wake.set()
+            thread.join()
+        self.flush()
+
+    # -- reading ------------------------------------------------------------------------------
+
+    def _buffered(self, tenant: Tenant) -> list[DecisionEvent]:
+        with self._lock:
+            both = self._inflight + self._pending
+        return [e for t, e in both if t == tenant]
+
+    def get(self, tenant: Tenant, proposition_ids: Iterable[str]) -> dict[str, DecisionEvent]:
+        """The known events among `proposition_ids`, buffered ones included."""
+        wanted = set(proposition_ids)
+        out = {e.proposition_id: e for e in self._buffered(tenant) if e.proposition_id in wanted}
+        missing = sorted(wanted - out.keys())
+        pk = self.sandboxes.find(tenant) if missing else None
+        if pk is not None:
+            with self.db.read() as conn:
+                for start in range(0, len(missing), 500):
+                    params = {"b_pk": pk, "b_ids": missing[start : start + 500]}
+                    out.update((r.proposition_id, _event(r)) for r in conn.execute(_GET, params))
+        return out
+
+    def query(
+        self,
+        tenant: Tenant,
+        filters: EventFilter | None = None,
+        *,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> EventPage:
+        """Events newest first (ties by proposition id), `limit` per page, keyset cursors.
+
+        Buffered events of this process are written first, so a client reads its own decisions.
+        """
+        self.flush()
+        f = filters or EventFilter()
+        pk = self.sandboxes.find(tenant)
+        if pk is None:
+            return EventPage([], None)
+        where: list[Any] = [ev.c.sandbox_pk == pk]
+        if f.profile_id is not None:
+            where.append(ev.c.profile_id == f.profile_id)
+        if f.identity is not None:
+            namespace, identity = _identity(f.identity)
+            where += [ev.c.identity_namespace == namespace, ev.c.identity == identity]
+        if f.activity_id is not None:
+            where.append(ev.c.activity_id == f.activity_id)
+        if f.placement_id is not None:
+            where.append(ev.c.placement_id == f.placement_id)
+        if f.since is not None:
+            where.append(ev.c.timestamp >= format_utc(f.since))
+        if f.until is not None:
+            where.append(ev.c.timestamp < format_utc(f.until))
+        if f.offer_id is not None:
+            offers = decision_event_offers
+            where.append(
+                ev.c.proposition_id.in_(
+                    select(offers.c.proposition_id).where(
+                        offers.c.sandbox_pk == pk, offers.c.offer_id == f.offer_id
+                    )
+                )
+            )
+        if cursor is not None:
+            stamp, pid = decode_cursor(cursor)
+            where.append(
+                or_(
+                    ev.c.timestamp < stamp, and_(ev.c.timestamp == stamp, ev.c.proposition_id < pid)
+                )
+            )
+        stmt = (
+            select(*_COLUMNS)
+            .where(*where)
+            .order_by(ev.c.timestamp.desc(), ev.c.proposition_id.desc())
+            .limit(limit + 1)
+        )
+        with self.db.read() as conn:
+            items = [_event(r) for r in conn.execute(stmt)]
+        more = len(items) > limit
+        items = items[:limit]
+        return EventPage(items, encode_cursor(items[-1]) if more else None)

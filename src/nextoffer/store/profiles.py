@@ -1,0 +1,764 @@
+"""The profile store: profiles found by any identity, written whole, merge-patched or in bulk.
+
+Reads are one indexed query (the identity index joined to the profile row) and cache nothing.
+Every write is one transaction that works out the final state of each profile it touches in
+memory (`_Batch`), then writes the differences: the profile rows, and the identity and audience
+index rows that were added, changed or removed. A failure anywhere rolls the whole write back.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from functools import lru_cache
+from typing import Any
+
+from sqlalchemy import Connection, Row, and_, bindparam, delete, insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
+
+from nextoffer.errors import Conflict, FieldError, InvalidInput, NotFound, PreconditionFailed
+from nextoffer.profiles.documents import (
+    Identity,
+    ProfileData,
+    body_of,
+    canonical_patch,
+    namespace_key,
+    parse_events,
+    parse_profile,
+)
+from nextoffer.profiles.events import cutoff, newest_first, within
+from nextoffer.profiles.jsonl import Line
+from nextoffer.profiles.merge_patch import merge_patch
+from nextoffer.profiles.model import Profile
+from nextoffer.store.database import Database
+from nextoffer.store.profile_tables import profile_identities as idx
+from nextoffer.store.profile_tables import profile_segments as seg
+from nextoffer.store.profile_tables import profiles as tbl
+from nextoffer.store.sandbox_ids import SandboxIds
+from nextoffer.tenants import Tenant
+from nextoffer.timeutil import format_utc, utcnow
+
+MEMBER = ("realized", "existing")
+_CHUNK = 1000
+_KEYS_PER_QUERY = 2000
+_WRITE_ATTEMPTS = 3
+
+_BASE = (
+    tbl.c.profile_id,
+    tbl.c.etag,
+    tbl.c.created,
+    tbl.c.modified,
+    tbl.c.identity_map,
+    tbl.c.attributes,
+    tbl.c.segments,
+)
+_FULL = (*_BASE, tbl.c.events)
+
+
+def _columns(with_events: bool) -> tuple[Any, ...]:
+    return _FULL if with_events else _BASE
+
+
+@lru_cache(maxsize=64)
+def _find_statement(count: int, with_events: bool) -> Any:
+    """The profile owning any of `count` identities: one statement, each identity an indexed
+    equality on the identity key (a row-value IN would scan the sandbox on SQLite)."""
+    if count == 1:
+        owner: Any = (idx.c.namespace == bindparam("b_ns0")) & (
+            idx.c.identity == bindparam("b_id0")
+        )
+    else:
+        owner = or_(
+            *(
+                and_(
+                    idx.c.namespace == bindparam(f"b_ns{i}"),
+                    idx.c.identity == bindparam(f"b_id{i}"),
+                )
+                for i in range(count)
+            )
+        )
+    owners = select(idx.c.profile_id).where(idx.c.sandbox_pk == bindparam("b_pk"), owner)
+    match = (
+        tbl.c.profile_id == owners.scalar_subquery() if count == 1 else tbl.c.profile_id.in_(owners)
+    )
+    return select(*_columns(with_events)).where(tbl.c.sandbox_pk == bindparam("b_pk"), match)
+
+
+def _find_params(pk: int, keys: Sequence[Identity]) -> dict[str, Any]:
+    params: dict[str, Any] = {"b_pk": pk}
+    for i, (ns, value) in enumerate(keys):
+        params[f"b_ns{i}"] = ns
+        params[f"b_id{i}"] = value
+    return params
+
+
+_MAX_FIND_KEYS = 16
+"""More identities than this in one request are looked up in two queries."""
+
+_BY_ID = {
+    events: select(*_columns(events)).where(
+        tbl.c.sandbox_pk == bindparam("b_pk"), tbl.c.profile_id == bindparam("b_pid")
+    )
+    for events in (False, True)
+}
+_OWNERS = select(idx.c.identity, idx.c.profile_id).where(
+    idx.c.sandbox_pk == bindparam("b_pk"),
+    idx.c.namespace == bindparam("b_ns"),
+    idx.c.identity.in_(bindparam("b_ids", expanding=True)),
+)
+_LOAD = select(*_FULL).where(
+    tbl.c.sandbox_pk == bindparam("b_pk"),
+    tbl.c.profile_id.in_(bindparam("b_pids", expanding=True)),
+)
+_PAGE = {
+    events: select(*_columns(events))
+    .where(tbl.c.sandbox_pk == bindparam("b_pk"), tbl.c.profile_id > bindparam("b_after"))
+    .order_by(tbl.c.profile_id)
+    .limit(bindparam("b_limit"))
+    for events in (False, True)
+}
+_AUDIENCE_PAGE = {
+    events: select(*_columns(events))
+    .select_from(
+        seg.join(
+            tbl, (tbl.c.sandbox_pk == seg.c.sandbox_pk) & (tbl.c.profile_id == seg.c.profile_id)
+        )
+    )
+    .where(
+        seg.c.sandbox_pk == bindparam("b_pk"),
+        seg.c.audience_id == bindparam("b_audience"),
+        seg.c.status.in_(bindparam("b_statuses", expanding=True)),
+        seg.c.profile_id > bindparam("b_after"),
+    )
+    .order_by(seg.c.profile_id)
+    .limit(bindparam("b_limit"))
+    for events in (False, True)
+}
+_INSERT_PROFILE = insert(tbl)
+_UPDATE_PROFILE = (
+    update(tbl)
+    .where(tbl.c.sandbox_pk == bindparam("b_pk"), tbl.c.profile_id == bindparam("b_pid"))
+    .values(
+        etag=bindparam("etag"),
+        modified=bindparam("modified"),
+        identity_map=bindparam("identity_map", type_=tbl.c.identity_map.type),
+        attributes=bindparam("attributes", type_=tbl.c.attributes.type),
+        segments=bindparam("segments", type_=tbl.c.segments.type),
+        events=bindparam("events", type_=tbl.c.events.type),
+    )
+)
+_DELETE_PROFILE = delete(tbl).where(
+    tbl.c.sandbox_pk == bindparam("b_pk"), tbl.c.profile_id == bindparam("b_pid")
+)
+_INSERT_IDENTITY = insert(idx)
+_DELETE_IDENTITY = delete(idx).where(
+    idx.c.sandbox_pk == bindparam("b_pk"),
+    idx.c.namespace == bindparam("b_ns"),
+    idx.c.identity == bindparam("b_id"),
+)
+_INSERT_SEGMENT = insert(seg)
+_UPDATE_SEGMENT = (
+    update(seg)
+    .where(
+        seg.c.sandbox_pk == bindparam("b_pk"),
+        seg.c.audience_id == bindparam("b_audience"),
+        seg.c.profile_id == bindparam("b_pid"),
+    )
+    .values(status=bindparam("status"))
+)
+_DELETE_SEGMENT = delete(seg).where(
+    seg.c.sandbox_pk == bindparam("b_pk"),
+    seg.c.audience_id == bindparam("b_audience"),
+    seg.c.profile_id == bindparam("b_pid"),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Written:
+    """A write's outcome: the profile as stored, and whether the write created it."""
+
+    profile: Profile
+    created: bool
+
+
+@dataclass(frozen=True, slots=True)
+class BulkResult:
+    created: int
+    replaced: int
+
+    @property
+    def total(self) -> int:
+        return self.created + self.replaced
+
+    def as_dict(self) -> dict[str, int]:
+        return {"created": self.created, "replaced": self.replaced, "total": self.total}
+
+
+def _keys(identities: Iterable[tuple[str, str]]) -> list[Identity]:
+    """Identities as stored (namespaces lower-case), duplicates dropped, order kept."""
+    return list(dict.fromkeys((namespace_key(ns), value) for ns, value in identities))
+
+
+def _describe(key: Identity) -> str:
+    return f"{key[0]}:{key[1]}"
+
+
+def etag_matches(header: str, etag: int) -> bool:
+    for part in header.split(","):
+        token = part.strip()
+        if token == "*" or token.removeprefix("W/").strip('"') == str(etag):
+            return True
+    return False
+
+
+class ProfileStore:
+    """Profiles of every sandbox, in the library's database."""
+
+    def __init__(
+        self,
+        db: Database,
+        *,
+        event_window_days: int = 30,
+        max_events: int = 1000,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.db = db
+        self.event_window_days = event_window_days
+        self.max_events = max_events
+        self.clock = clock
+        self.sandboxes = SandboxIds(db)
+
+    # -- reads (the decision hot path) --------------------------------------------------------
+
+    def find(
+        self, tenant: Tenant, identities: Iterable[tuple[str, str]], *, with_events: bool = False
+    ) -> Profile | None:
+        """The profile owning any of `identities` (the earliest one that has a profile wins)."""
+        keys = _keys(identities)
+        pk = self.sandboxes.find(tenant)
+        if pk is None or not keys:
+            return None
+        with self.db.read() as conn:
+            if len(keys) <= _MAX_FIND_KEYS:
+                stmt = _find_statement(len(keys), with_events)
+                rows = conn.execute(stmt, _find_params(pk, keys)).all()
+            else:
+                owners = _owners(conn, pk, keys)
+                pid = next((owners[k] for k in keys if k in owners), None)
+                params = {"b_pk": pk, "b_pid": pid}
+                rows = conn.execute(_BY_ID[with_events], params).all() if pid else []
+        if not rows:
+            return None
+        row = rows[0] if len(rows) == 1 else _first_owner(rows, keys)
+        return self._profile(row, with_events)
+
+    def resolve_profile_id(
+        self, tenant: Tenant, identities: Iterable[tuple[str, str]]
+    ) -> str | None:
+        """The id of the profile owning any of `identities`, without reading the profile."""
+        keys = _keys(identities)
+        pk = self.sandboxes.find(tenant)
+        if pk is None or not keys:
+            return None
+        with self.db.read() as conn:
+            owners = _owners(conn, pk, keys)
+        return next((owners[k] for k in keys if k in owners), None)
+
+    def get_by_id(
+        self, tenant: Tenant, profile_id: str, *, with_events: bool = True
+    ) -> Profile | None:
+        pk = self.sandboxes.find(tenant)
+        if pk is None:
+            return None
+        with self.db.read() as conn:
+            row = conn.execute(_BY_ID[with_events], {"b_pk": pk, "b_pid": profile_id}).first()
+        return self._profile(row, with_events) if row else None
+
+    def get(self, tenant: Tenant, key: tuple[str, str]) -> Profile:
+        """The profile of one identity, events included; 404 when nobody has it."""
+        found = self.find(tenant, [key], with_events=True)
+        if found is None:
+            raise _no_profile(key)
+        return found
+
+    def iter_profiles(
+        self,
+        tenant: Tenant,
+        *,
+        audience: str | None = None,
+        statuses: Sequence[str] = MEMBER,
+        batch_size: int = 1000,
+        with_events: bool = False,
+    ) -> Iterator[list[Profile]]:
+        """Every profile of the sandbox (or of one audience, in `statuses`), in batches.
+
+        Keyset paging on the profile id: one query per batch, memory bounded by `batch_size`,
+        and profiles written meanwhile are seen at most once.
+        """
+        pk = self.sandboxes.find(tenant)
+        if pk is None:
+            return
+        after = ""
+        params: dict[str, Any] = {"b_pk": pk, "b_limit": batch_size}
+        if audience is None:
+            stmt = _PAGE[with_events]
+        else:
+            stmt = _AUDIENCE_PAGE[with_events]
+            params.update(b_audience=audience, b_statuses=list(statuses))
+        oldest = self._oldest()
+        while True:
+            with self.db.read() as conn:
+                rows = conn.execute(stmt, {**params, "b_after": after}).all()
+            if not rows:
+                return
+            yield [self._profile(r, with_events, oldest) for r in rows]
+            if len(rows) < batch_size:
+                return
+            after = rows[-1].profile_id
+
+    # -- writes -------------------------------------------------------------------------------
+
+    def put(
+        self,
+        tenant: Tenant,
+        data: ProfileData,
+        *,
+        key: tuple[str, str] | None = None,
+        if_match: str | None = None,
+    ) -> Written:
+        """Create or replace the profile owning `data`'s identities (and `key`) as a whole.
+
+        Identities owned by two different profiles are a 409; identities the old profile had
+        and `data` lacks are released.
+        """
+        stored_key = None
+        if key is not None:
+            data = _with_identity(data, key)
+            stored_key = _keys([key])[0]
+
+        def write(batch: _Batch) -> Written:
+            batch.prefetch(data.identity_pairs())
+            target = batch.owner.get(stored_key) if stored_key else None  # the key's profile
+            pid, created = batch.upsert(data, if_match=if_match, target=target)
+            return Written(batch.final_profile(pid), created)
+
+        return self._writing(tenant, write)
+
+    def patch(
+        self, tenant: Tenant, key: tuple[str, str], patch: Any, *, if_match: str | None = None
+    ) -> Written:
+        """Apply a JSON merge patch (RFC 7396) to the profile of `key`; create it when absent.
+
+        The patch applies to the profile's canonical body (`identityMap`, `attributes`,
+        `segmentMembership`, `events`); plain `segments` are accepted too. `key` stays.
+        """
+        changes = canonical_patch(patch)
+        stored_key = _keys([key])[0]
+
+        def write(batch: _Batch) -> Written:
+            batch.prefetch([stored_key])
+            pid = batch.owner.get(stored_key)
+            current = batch.final.get(pid) if pid else None
+            base = body_of(current) if current else {"identityMap": {}}
+            data = parse_profile(merge_patch(base, changes), extra_identities=[stored_key])
+            batch.prefetch(data.identity_pairs())
+            pid, created = batch.upsert(data, if_match=if_match, target=pid)
+            return Written(batch.final_profile(pid), created)
+
+        return self._writing(tenant, write)
+
+    def delete(self, tenant: Tenant, key: tuple[str, str], *, if_match: str | None = None) -> None:
+        """Delete the profile of `key` with its identities and memberships (404 when none)."""
+        stored_key = _keys([key])[0]
+
+        def write(batch: _Batch) -> None:
+            batch.prefetch([stored_key])
+            pid = batch.owner.get(stored_key)
+            if pid is None:
+                raise _no_profile(key)
+            batch.check_etag(pid, if_match)
+            batch.remove(pid)
+
+        self._writing(tenant, write)
+
+    def bulk_upsert(self, tenant: Tenant, items: Iterable[Any]) -> BulkResult:
+        """Upsert many profiles (raw bodies, `ProfileData` or JSONL `Line`s), all or nothing.
+
+        Each item replaces the profile its identities name, as `put` does, in order; an
+        invalid item or an identity conflict fails the whole load, naming its line (1-based).
+        """
+
+        def write(batch: _Batch) -> BulkResult:
+            created = replaced = 0
+            chunk: list[tuple[int, ProfileData]] = []
+            for position, item in enumerate(items, start=1):
+                line, value = (
+                    (item.number, item.value) if isinstance(item, Line) else (position, item)
+                )
+                chunk.append((line, _data_of(value, line)))
+                if len(chunk) >= _CHUNK:
+                    c, r = _load_chunk(batch, chunk)
+                    created, replaced = created + c, replaced + r
+                    chunk = []
+            c, r = _load_chunk(batch, chunk)
+            return BulkResult(created + c, replaced + r)
+
+        return self._writing(tenant, write)
+
+    def append_events(
+        self,
+        tenant: Tenant,
+        identities: Iterable[tuple[str, str]],
+        events: Iterable[Mapping[str, Any]],
+        *,
+        create: bool = True,
+    ) -> str:
+        """Add experience events to the profile owning any of `identities`; its id.
+
+        Events without a timestamp get the clock's; the profile keeps only those within the
+        window (`event_window_days`) and at most `max_events`, newest first. Identities given
+        here that no profile owns are added to the profile (stitching). Without a profile,
+        one is created with these identities, unless `create` is false (404).
+        """
+        keys = _keys(identities)
+        if not keys:
+            raise InvalidInput.at(
+                "events need at least one identity", pointer="/identityMap", code="invalid-profile"
+            )
+        errors: list[FieldError] = []
+        now = format_utc(self.clock())
+        new = parse_events(list(events), "/events", errors, default_timestamp=now)
+        if errors:
+            raise InvalidInput.many("the events are invalid", errors, code="invalid-profile")
+
+        def write(batch: _Batch) -> str:
+            batch.prefetch(keys)
+            pid = next((batch.owner[k] for k in keys if k in batch.owner), None)
+            if pid is None and not create:
+                raise _no_profile(keys[0])
+            current = batch.final.get(pid) if pid else None
+            identities_now: dict[str, list[str]] = {}
+            for ns, value in current.identity_pairs() if current else ():
+                identities_now.setdefault(ns, []).append(value)
+            for k in keys:
+                if batch.owner.get(k, pid) == pid and k[1] not in identities_now.get(k[0], []):
+                    identities_now.setdefault(k[0], []).append(k[1])
+            data = ProfileData(
+                {ns: tuple(ids) for ns, ids in identities_now.items()},
+                dict(current.attributes) if current else {},
+                dict(current.segments) if current else {},
+                tuple(newest_first([*new, *(current.events if current else ())])),
+            )
+            return batch.upsert(data, target=pid)[0]
+
+        return self._writing(tenant, write)
+
+    # -- internals ----------------------------------------------------------------------------
+
+    def _oldest(self) -> str:
+        return cutoff(self.clock(), self.event_window_days)
+
+    def _profile(self, r: Row[Any], with_events: bool, oldest: str | None = None) -> Profile:
+        events: Sequence[Mapping[str, Any]] = ()
+        if with_events:
+            events = tuple(within(r.events, oldest or self._oldest(), self.max_events))
+        return Profile(
+            r.profile_id,
+            {ns: tuple(ids) for ns, ids in r.identity_map.items()},
+            r.attributes,
+            r.segments,
+            events,
+            r.etag,
+            r.created,
+            r.modified,
+        )
+
+    def _writing(self, tenant: Tenant, fn: Callable[[_Batch], Any]) -> Any:
+        """Run `fn` in a write transaction; a concurrent writer that took an identity first
+        (PostgreSQL) makes the whole write start over and then see it."""
+        for attempt in range(_WRITE_ATTEMPTS):
+            try:
+                with self.db.write() as conn:
+                    pk = self.sandboxes.ensure(conn, tenant)
+                    batch = _Batch(self, conn, pk)
+                    result = fn(batch)
+                    batch.flush()
+                    return result
+            except IntegrityError:
+                if attempt == _WRITE_ATTEMPTS - 1:
+                    raise Conflict.at(
+                        "another write took one of these identities at the same time; retry",
+                        pointer="/identityMap",
+                        code="identity-conflict",
+                    ) from None
+        raise AssertionError  # pragma: no cover
+
+
+def _first_owner(rows: Sequence[Row[Any]], keys: Sequence[Identity]) -> Row[Any]:
+    for ns, value in keys:
+        for r in rows:
+            if value in r.identity_map.get(ns, ()):
+                return r
+    return rows[0]  # pragma: no cover - every row owns one of the keys
+
+
+def _owners(conn: Connection, pk: int, keys: Sequence[Identity]) -> dict[Identity, str]:
+    """Who owns each of `keys`: per namespace, chunks of ids, each an indexed IN."""
+    by_namespace: dict[str, list[str]] = {}
+    for ns, value in keys:
+        by_namespace.setdefault(ns, []).append(value)
+    out: dict[Identity, str] = {}
+    for ns, values in by_namespace.items():
+        for start in range(0, len(values), _KEYS_PER_QUERY):
+            params = {"b_pk": pk, "b_ns": ns, "b_ids": values[start : start + _KEYS_PER_QUERY]}
+            for r in conn.execute(_OWNERS, params):
+                out[(ns, r.identity)] = r.profile_id
+    return out
+
+
+def _no_profile(key: tuple[str, str]) -> NotFound:
+    return NotFound.at(  # type: ignore[return-value]
+        f"no profile has the identity {_describe(key)} in this sandbox",
+        parameter="identity",
+        code="no-profile",
+    )
+
+
+def _with_identity(data: ProfileData, key: tuple[str, str]) -> ProfileData:
+    ns, value = _keys([key])[0]
+    ids = data.identities.get(ns, ())
+    if value in ids:
+        return data
+    return ProfileData(
+        {**data.identities, ns: (*ids, value)}, data.attributes, data.segments, data.events
+    )
+
+
+def _data_of(item: Any, line: int) -> ProfileData:
+    if isinstance(item, ProfileData):
+        return item
+    try:
+        return parse_profile(item)
+    except InvalidInput as exc:
+        raise _at_line(exc, line) from None
+
+
+def _at_line(exc: InvalidInput | Conflict, line: int) -> InvalidInput | Conflict:
+    errors = tuple(
+        FieldError(e.message, e.pointer, e.parameter, e.code, {**(e.details or {}), "line": line})
+        for e in exc.errors
+    )
+    return type(exc)(
+        f"line {line}: {exc.detail}", code=exc.code, errors=errors, extra={"line": line}
+    )
+
+
+def _load_chunk(batch: _Batch, chunk: list[tuple[int, ProfileData]]) -> tuple[int, int]:
+    batch.prefetch([k for _, data in chunk for k in data.identity_pairs()])
+    created = 0
+    for line, data in chunk:
+        try:
+            created += batch.upsert(data)[1]
+        except Conflict as exc:
+            raise _at_line(exc, line) from None
+    return created, len(chunk) - created
+
+
+class _Batch:
+    """The profiles one write transaction touches: their stored and their final states.
+
+    `owner` maps every identity looked at to its profile id as of now (after the writes
+    planned so far); `stored` holds each touched profile as it is in the database (None: new),
+    `final` as it will be (None: deleted). `flush` writes the differences.
+    """
+
+    def __init__(self, store: ProfileStore, conn: Connection, pk: int) -> None:
+        self.store = store
+        self.conn = conn
+        self.pk = pk
+        self.now = store.clock()
+        self.stamp = format_utc(self.now)
+        self.oldest = cutoff(self.now, store.event_window_days)
+        self.owner: dict[Identity, str] = {}
+        self._looked_up: set[Identity] = set()
+        self.stored: dict[str, Profile | None] = {}
+        self.final: dict[str, Profile | None] = {}
+
+    def prefetch(self, keys: Iterable[Identity]) -> None:
+        """Learn who owns `keys` and load those profiles (locked on PostgreSQL)."""
+        wanted = [k for k in dict.fromkeys(keys) if k not in self._looked_up]
+        if not wanted:
+            return
+        self._looked_up.update(wanted)
+        found = _owners(self.conn, self.pk, wanted)
+        for k, pid in found.items():
+            self.owner.setdefault(k, pid)
+        missing = list({pid for pid in found.values() if pid not in self.stored})
+        for start in range(0, len(missing), _CHUNK):
+            stmt = _LOAD
+            if self.conn.dialect.name == "postgresql":
+                stmt = stmt.with_for_update()
+            params = {"b_pk": self.pk, "b_pids": missing[start : start + _CHUNK]}
+            for r in self.conn.execute(stmt, params):
+                profile = self.store._profile(r, True, "")
+                self.stored[r.profile_id] = self.final[r.profile_id] = profile
+
+    def check_etag(self, pid: str | None, if_match: str | None) -> None:
+        if if_match is None:
+            return
+        current = self.final.get(pid) if pid else None
+        if current is None or not etag_matches(if_match, current.etag):
+            have = f"the current etag {current.etag}" if current else "no profile"
+            raise PreconditionFailed.at(
+                f"If-Match {if_match} does not match {have}", parameter="If-Match"
+            )
+
+    def upsert(
+        self, data: ProfileData, *, if_match: str | None = None, target: str | None = None
+    ) -> tuple[str, bool]:
+        """Plan the profile owning `data`'s identities to become `data`: (its id, created?)."""
+        keys = data.identity_pairs()
+        owners = {k: self.owner[k] for k in keys if k in self.owner}
+        pids = list(dict.fromkeys(([target] if target else []) + list(owners.values())))
+        if len(pids) > 1:
+            mine = pids[0]
+            raise Conflict.many(
+                "identities of this profile belong to another profile",
+                [
+                    FieldError(
+                        f"the identity {_describe(k)} belongs to profile {pid}",
+                        pointer=f"/identityMap/{k[0]}",
+                        code="identity-conflict",
+                    )
+                    for k, pid in owners.items()
+                    if pid != mine
+                ],
+                code="identity-conflict",
+            )
+        pid = pids[0] if pids else None
+        self.check_etag(pid, if_match)
+        old = self.final.get(pid) if pid else None
+        created = old is None
+        if pid is None:
+            pid = str(uuid.uuid4())
+            self.stored[pid] = None
+        elif pid not in self.stored:  # pragma: no cover - prefetch loads every owner
+            raise AssertionError(pid)
+        events = tuple(within(newest_first(data.events), self.oldest, self.store.max_events))
+        profile = Profile(
+            pid,
+            data.identities,
+            data.attributes,
+            data.segments,
+            events,
+            1 if old is None else old.etag + 1,
+            self.stamp if old is None else old.created,
+            self.stamp,
+        )
+        if old is not None:
+            for k in old.identity_pairs():
+                if self.owner.get(k) == pid:
+                    del self.owner[k]
+        for k in keys:
+            self.owner[k] = pid
+            self._looked_up.add(k)
+        self.final[pid] = profile
+        return pid, created
+
+    def remove(self, pid: str) -> None:
+        old = self.final.get(pid)
+        if old is not None:
+            for k in old.identity_pairs():
+                self.owner.pop(k, None)
+        self.final[pid] = None
+
+    def final_profile(self, pid: str) -> Profile:
+        profile = self.final[pid]
+        assert profile is not None
+        return profile
+
+    def flush(self) -> None:
+        """Write every difference between the stored and the final states."""
+        pk = self.pk
+        inserts, updates, deletes = [], [], []
+        id_del, id_add, seg_del, seg_add, seg_set = [], [], [], [], []
+        for pid, new in self.final.items():
+            old = self.stored.get(pid)
+            if new is None and old is None:
+                continue
+            if new is None:
+                deletes.append({"b_pk": pk, "b_pid": pid})
+            elif old is None:
+                inserts.append(_row(pk, new))
+            elif new is not old:
+                updates.append(_update(pk, new))
+            else:
+                continue
+            old_ids = set(old.identity_pairs()) if old else set()
+            new_ids = set(new.identity_pairs()) if new else set()
+            id_del += [{"b_pk": pk, "b_ns": ns, "b_id": v} for ns, v in old_ids - new_ids]
+            id_add += [
+                {"sandbox_pk": pk, "namespace": ns, "identity": v, "profile_id": pid}
+                for ns, v in new_ids - old_ids
+            ]
+            old_segs = old.segments if old else {}
+            new_segs = new.segments if new else {}
+            for audience, status in new_segs.items():
+                if audience not in old_segs:
+                    seg_add.append(
+                        {
+                            "sandbox_pk": pk,
+                            "audience_id": audience,
+                            "profile_id": pid,
+                            "status": status,
+                        }
+                    )
+                elif old_segs[audience] != status:
+                    seg_set.append(
+                        {"b_pk": pk, "b_audience": audience, "b_pid": pid, "status": status}
+                    )
+            seg_del += [
+                {"b_pk": pk, "b_audience": a, "b_pid": pid} for a in old_segs if a not in new_segs
+            ]
+        conn = self.conn
+        for stmt, rows in (
+            (_DELETE_IDENTITY, id_del),
+            (_DELETE_SEGMENT, seg_del),
+            (_DELETE_PROFILE, deletes),
+            (_INSERT_PROFILE, inserts),
+            (_UPDATE_PROFILE, updates),
+            (_INSERT_IDENTITY, id_add),
+            (_INSERT_SEGMENT, seg_add),
+            (_UPDATE_SEGMENT, seg_set),
+        ):
+            if rows:
+                conn.execute(stmt, rows)
+
+
+def _row(pk: int, p: Profile) -> dict[str, Any]:
+    return {
+        "sandbox_pk": pk,
+        "profile_id": p.profile_id,
+        "etag": p.etag,
+        "created": p.created,
+        "modified": p.modified,
+        "identity_map": {ns: list(ids) for ns, ids in p.identities.items()},
+        "attributes": p.attributes,
+        "segments": p.segments,
+        "events": list(p.events),
+    }
+
+
+def _update(pk: int, p: Profile) -> dict[str, Any]:
+    return {
+        "b_pk": pk,
+        "b_pid": p.profile_id,
+        "etag": p.etag,
+        "modified": p.modified,
+        "identity_map": {ns: list(ids) for ns, ids in p.identities.items()},
+        "attributes": p.attributes,
+        "segments": p.segments,
+        "events": list(p.events),
+    }

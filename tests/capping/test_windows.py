@@ -1,0 +1,144 @@
+"""Windows reset at 00:00 UTC every N days, weeks (from Sunday) or months, inside rule dates."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from nextoffer.capping.windows import FOREVER_START, Period, Window
+
+
+def t(text: str) -> float:
+    return datetime.fromisoformat(text).replace(tzinfo=UTC).timestamp()
+
+
+def iso(epoch: int | None) -> str | None:
+    return None if epoch is None else datetime.fromtimestamp(epoch, UTC).isoformat()[:19]
+
+
+@pytest.mark.parametrize(
+    ("unit", "before", "after", "start_before", "start_after"),
+    [
+        ("day", "2026-06-15T23:59:59.999", "2026-06-16T00:00:00", "2026-06-15", "2026-06-16"),
+        # Saturday -> Sunday: weeks start on Sunday
+        ("week", "2026-06-20T23:59:59.999", "2026-06-21T00:00:00", "2026-06-14", "2026-06-21"),
+        ("month", "2026-06-30T23:59:59.999", "2026-07-01T00:00:00", "2026-06-01", "2026-07-01"),
+        ("month", "2026-12-31T23:59:59.999", "2027-01-01T00:00:00", "2026-12-01", "2027-01-01"),
+        # leap day: February 2028 has 29 days
+        ("day", "2028-02-28T23:59:59.999", "2028-02-29T00:00:00", "2028-02-28", "2028-02-29"),
+        ("day", "2028-02-29T23:59:59.999", "2028-03-01T00:00:00", "2028-02-29", "2028-03-01"),
+        ("month", "2028-02-29T23:59:59.999", "2028-03-01T00:00:00", "2028-02-01", "2028-03-01"),
+    ],
+)
+def test_the_last_millisecond_and_the_first_belong_to_different_windows(
+    unit: str, before: str, after: str, start_before: str, start_after: str
+) -> None:
+    period = Period(unit)
+    first, second = period.window(t(before)), period.window(t(after))
+    assert first is not None and second is not None
+    assert iso(first.start) == start_before + "T00:00:00"
+    assert iso(second.start) == start_after + "T00:00:00"
+    assert first.end == second.start
+
+
+def test_a_week_runs_from_sunday_to_sunday() -> None:
+    window = Period("week").window(t("2026-06-17T12:00:00"))  # a Wednesday
+    assert window is not None
+    assert datetime.fromtimestamp(window.start, UTC).strftime("%A %H:%M") == "Sunday 00:00"
+    assert (window.end or 0) - window.start == 7 * 86400
+
+
+def test_months_have_their_own_lengths() -> None:
+    feb = Period("month").window(t("2027-02-10T00:00:00"))
+    leap_feb = Period("month").window(t("2028-02-10T00:00:00"))
+    assert feb is not None and leap_feb is not None
+    assert ((feb.end or 0) - feb.start) // 86400 == 28
+    assert ((leap_feb.end or 0) - leap_feb.start) // 86400 == 29
+
+
+def test_n_units_are_counted_from_the_rule_start() -> None:
+    # every 3 days from a start on 2026-06-10 at 15:00: windows start on the 10th, 13th, 16th
+    period = Period("day", 3, start=t("2026-06-10T15:00:00"))
+    assert iso(period.window(t("2026-06-12T23:59:59.999")).start) == "2026-06-10T00:00:00"
+    assert iso(period.window(t("2026-06-13T00:00:00")).start) == "2026-06-13T00:00:00"
+    assert iso(period.window(t("2026-06-16T08:00:00")).end) == "2026-06-19T00:00:00"
+    # every 2 months from April: April-May, June-July
+    months = Period("month", 2, start=t("2026-04-20T00:00:00"))
+    assert iso(months.window(t("2026-05-31T23:59:59.999")).start) == "2026-04-01T00:00:00"
+    assert iso(months.window(t("2026-06-01T00:00:00")).start) == "2026-06-01T00:00:00"
+    # every 2 weeks from a Wednesday: windows from the Sunday before it
+    weeks = Period("week", 2, start=t("2026-06-17T09:00:00"))
+    assert iso(weeks.window(t("2026-06-27T23:59:59.999")).start) == "2026-06-14T00:00:00"
+    assert iso(weeks.window(t("2026-06-28T00:00:00")).start) == "2026-06-28T00:00:00"
+
+
+def test_a_rule_does_not_apply_outside_its_dates() -> None:
+    period = Period("day", start=t("2026-06-10T12:00:00"), end=t("2026-06-20T00:00:00"))
+    assert period.window(t("2026-06-10T11:59:59.999")) is None
+    assert period.window(t("2026-06-10T12:00:00")) is not None
+    assert period.window(t("2026-06-20T00:00:00.001")) is None
+    last = period.window(t("2026-06-19T18:00:00"))
+    assert last is not None and iso(last.start) == "2026-06-19T00:00:00"
+
+
+def test_a_rule_without_repeat_counts_in_one_window_forever() -> None:
+    period = Period(None)
+    assert period.window(t("1999-01-01T00:00:00")) == Window(FOREVER_START, None)
+    assert period.window(t("2099-01-01T00:00:00")) == Window(FOREVER_START, None)
+
+
+def test_bad_periods_are_refused() -> None:
+    with pytest.raises(ValueError, match="unit must be"):
+        Period("year")
+    with pytest.raises(ValueError, match="unitCount"):
+        Period("day", 0)
+
+
+instants = st.datetimes(
+    min_value=datetime(1971, 1, 1), max_value=datetime(2100, 1, 1), timezones=st.just(UTC)
+)
+
+
+@given(
+    now=instants,
+    unit=st.sampled_from(["day", "week", "month"]),
+    count=st.integers(1, 24),
+    start=st.none() | instants,
+)
+def test_windows_hold_their_instant_start_at_midnight_and_tile(
+    now: datetime, unit: str, count: int, start: datetime | None
+) -> None:
+    period = Period(unit, count, start=start.timestamp() if start else None)
+    window = period.window(now.timestamp())
+    if start is not None and now < start:
+        assert window is None
+        return
+    assert window is not None and window.end is not None
+    assert window.start <= now.timestamp() < window.end
+    first = datetime.fromtimestamp(window.start, UTC)
+    assert (first.hour, first.minute, first.second) == (0, 0, 0)
+    if unit == "week":
+        assert first.weekday() == 6  # Sunday
+    if unit == "month":
+        assert first.day == 1
+    # the next window starts where this one ends
+    following = period.window(window.end)
+    assert following is not None and following.start == window.end
+    # and the instant just before the end is still in this one
+    assert period.window(window.end - 0.001) == window
+    if unit == "day":
+        assert window.end - window.start == count * 86400
+    if unit == "week":
+        assert window.end - window.start == count * 7 * 86400
+
+
+@given(now=instants)
+def test_midnight_is_the_only_boundary_of_daily_windows(now: datetime) -> None:
+    window = Period("day").window(now.timestamp())
+    assert window is not None
+    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    assert window.start == int(midnight.timestamp())
+    assert window.end == int((midnight + timedelta(days=1)).timestamp())
