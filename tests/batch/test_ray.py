@@ -100,6 +100,7 @@ def test_the_cli_and_the_api_run_on_ray(demo: Demo, tmp_path: Path) -> None:
         done = batch.wait(job["@id"])
     assert done["ode:status"] == "COMPLETED", done
     rows = pq.read_table(done["nextoffer:output"]["path"])
-    # the store gives profiles ids of its own: everything else is the file's run
-    ids = ["propositionId", "timestamp", "profileId"]
-    assert rows.drop_columns(ids).equals(outputs["local"].drop_columns(["profileId"]))
+    # the store gives profiles ids of its own and its own order: else it is the file's run
+    order = [("identityId", "ascending"), ("scopeIndex", "ascending")]
+    mine = rows.drop_columns(["propositionId", "timestamp", "profileId"]).sort_by(order)
+    assert mine.equals(outputs["local"].drop_columns(["profileId"]).sort_by(order))
