@@ -39,7 +39,7 @@ def generate(path: Path, n: int, seed: int = 7) -> None:
     with pq.ParquetWriter(
         path,
         pa.schema([(c, pa.string()) for c in ("identityMap", "attributes", "segmentMembership")]),
-    ) as writer:  # noqa: E501
+    ) as writer:
         for start in range(0, n, 100_000):
             count = min(100_000, n - start)
             ids = [

@@ -103,7 +103,7 @@ class RayExecutor:
         try:
             rows = pq.ParquetFile(path).metadata.num_rows
             blocks = max(self.workers, min(rows // (plan.batch_size * 4), 1000), 1)
-            read = data.read_parquet(path, columns=columns, override_num_blocks=blocks)
+            read = data.read_parquet(path, override_num_blocks=blocks).select_columns(columns)
             dataset = read.map_batches(
                 DecideActor,
                 fn_constructor_args=(replace(plan, exhausted=exhausted()),),
