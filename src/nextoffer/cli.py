@@ -421,7 +421,7 @@ def profiles_load(
 ) -> None:
     """Create or replace profiles from a JSON Lines file, all or nothing."""
     from nextoffer.api.app import Services
-    from nextoffer.profiles.jsonl import read_lines
+    from nextoffer.jsonlines import read_lines
     from nextoffer.tenants import Tenant
 
     settings = load_settings(db)

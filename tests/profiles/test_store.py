@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from nextoffer.errors import Conflict, InvalidInput, NotFound, PreconditionFailed
+from nextoffer.jsonlines import read_lines
 from nextoffer.profiles import parse_profile
-from nextoffer.profiles.jsonl import read_lines
 from nextoffer.store.database import Database
 from nextoffer.store.profiles import ProfileStore
 from nextoffer.tenants import Tenant

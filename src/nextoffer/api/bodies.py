@@ -8,6 +8,7 @@ import orjson
 from starlette.requests import Request
 
 from nextoffer.errors import InvalidInput, TooLarge, UnsupportedMediaType
+from nextoffer.jsonlines import Line, read_lines
 
 
 def is_json_media_type(content_type: str | None) -> bool:
@@ -59,30 +60,21 @@ async def read_json(request: Request, max_bytes: int) -> Any:
 JSONL_MEDIA_TYPES = ("application/x-ndjson", "application/jsonl", "application/x-jsonlines")
 
 
-async def read_jsonl(request: Request, max_bytes: int) -> list[tuple[int, Any]]:
-    """The (line number, value) of every non-blank line of a JSON Lines body; 400 naming the
-    first line that is not JSON, before anything is done with the others."""
-    content_type = request.headers.get("content-type")
-    media = (content_type or "").split(";", 1)[0].strip().lower()
-    if content_type is not None and media not in (*JSONL_MEDIA_TYPES, "text/plain"):
+def require_jsonl(request: Request, what: str) -> None:
+    """415 unless the body is declared as JSON Lines."""
+    media = (request.headers.get("content-type") or "").split(";", 1)[0].strip().lower()
+    if media not in JSONL_MEDIA_TYPES:
         raise UnsupportedMediaType.at(
-            f"send JSON Lines as application/x-ndjson, not {content_type}",
+            f"send {what} as JSON Lines ({JSONL_MEDIA_TYPES[0]}), one per line",
             parameter="Content-Type",
         )
-    raw = await read_body(request, max_bytes)
-    out = []
-    for number, line in enumerate(raw.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            out.append((number, orjson.loads(line)))
-        except orjson.JSONDecodeError as exc:
-            raise InvalidInput.at(
-                f"line {number} is not valid JSON: {exc}",
-                pointer=f"/{number}",
-                code="malformed-json",
-                line=number,
-            ) from None
-    if not out:
-        raise InvalidInput.at("the body holds no JSON lines", pointer="", code="malformed-json")
-    return out
+
+
+async def read_jsonl(request: Request, max_bytes: int, what: str) -> list[Line]:
+    """Every non-blank line of a JSON Lines body, parsed; 400 naming the first line that is not
+    JSON, before anything is done with the others."""
+    require_jsonl(request, what)
+    lines = list(read_lines((await read_body(request, max_bytes)).splitlines()))
+    if not lines:
+        raise InvalidInput.at(f"the body holds no {what}", pointer="", code="malformed-json")
+    return lines

@@ -20,10 +20,10 @@ from nextoffer.errors import InvalidInput
 async def post_events(request: Request) -> Response:
     call = call_of(request)
     svc = services(request)
-    lines = await read_jsonl(request, svc.settings.max_body_bytes)
+    lines = await read_jsonl(request, svc.settings.max_body_bytes, "events")
     now = svc.decisions.clock()
     events = []
-    for number, value in lines:
+    for number, value in ((line.number, line.value) for line in lines):
         if isinstance(value, dict) and isinstance(value.get("xdm"), dict):
             xdm, pointer = value["xdm"], f"/{number}/xdm"
         else:

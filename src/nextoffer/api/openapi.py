@@ -681,7 +681,7 @@ PROFILE_SCHEMAS: dict[str, Any] = {
 
 
 def profile_paths() -> dict[str, Any]:
-    """`/v1/profiles` and `/v1/decision-events`."""
+    """`/v1/profiles`, `/v1/decision-events` and `/v1/events`."""
     key = [
         *TENANT_PARAMETERS,
         {
@@ -747,6 +747,61 @@ def profile_paths() -> dict[str, Any]:
                 "responses": {
                     "200": {"description": "Counts", "content": _json(_ref("BulkResult"))},
                     **_problems(400, 401, 403, 409, 413, 415),
+                },
+            }
+        },
+        "/v1/events": {
+            "post": {
+                "summary": "Take experience events in bulk (JSON Lines): keep them, count them",
+                "description": 'Each line is `{"xdm": {...}}` or the bare XDM event. Display '
+                "and interact notifications must name propositions made in this sandbox. The "
+                "body is checked whole first; an error names its `line`.",
+                "operationId": "post-events",
+                "tags": ["feedback"],
+                "parameters": [
+                    *TENANT_PARAMETERS,
+                    {
+                        "name": "dryRun",
+                        "in": "query",
+                        "required": False,
+                        "schema": {"type": "boolean"},
+                        "description": "Check the events only.",
+                    },
+                ],
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/x-ndjson": {
+                            "schema": {
+                                "type": "array",
+                                "description": "Each item is one line of the body.",
+                                "items": {"type": "object"},
+                            }
+                        }
+                    },
+                },
+                "responses": {
+                    "200": {
+                        "description": "What was done",
+                        "content": _json(
+                            {
+                                "type": "object",
+                                "properties": {
+                                    k: {"type": "integer"}
+                                    for k in (
+                                        "events",
+                                        "kept",
+                                        "impressions",
+                                        "clicks",
+                                        "custom",
+                                        "profiles",
+                                    )
+                                }
+                                | {"dryRun": {"type": "boolean"}},
+                            }
+                        ),
+                    },
+                    **_problems(400, 401, 403, 413, 415, 422),
                 },
             }
         },

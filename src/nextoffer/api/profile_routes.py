@@ -12,14 +12,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from nextoffer.api.bodies import is_json_media_type, read_json
+from nextoffer.api.bodies import is_json_media_type, read_json, require_jsonl
 from nextoffer.api.context import call_of, json_response, services
 from nextoffer.errors import InvalidInput, TooLarge, UnsupportedMediaType
+from nextoffer.jsonlines import read_lines
 from nextoffer.profiles.documents import MAX_ID_LENGTH, is_namespace, parse_profile, read_model
-from nextoffer.profiles.jsonl import read_lines
 from nextoffer.store.profiles import Written
 
-NDJSON_TYPES = ("application/x-ndjson", "application/jsonl", "application/x-jsonlines")
 MERGE_PATCH = "application/merge-patch+json"
 
 
@@ -86,12 +85,7 @@ async def bulk(request: Request) -> Response:
     """POST /v1/profiles/bulk: JSON Lines, one profile per line, all or nothing."""
     call = call_of(request)
     svc = services(request)
-    media = (request.headers.get("content-type") or "").split(";", 1)[0].strip().lower()
-    if media not in NDJSON_TYPES:
-        raise UnsupportedMediaType.at(
-            f"send profiles as JSON Lines ({NDJSON_TYPES[0]}), one profile per line",
-            parameter="Content-Type",
-        )
+    require_jsonl(request, "profiles")
     with tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024) as spool:
         await _spool(request, spool, svc.settings.max_bulk_bytes)
         spool.seek(0)

@@ -19,6 +19,7 @@ from sqlalchemy import Connection, Row, and_, bindparam, delete, insert, or_, se
 from sqlalchemy.exc import IntegrityError
 
 from nextoffer.errors import Conflict, FieldError, InvalidInput, NotFound, PreconditionFailed
+from nextoffer.jsonlines import Line
 from nextoffer.profiles.documents import (
     Identity,
     ProfileData,
@@ -29,7 +30,6 @@ from nextoffer.profiles.documents import (
     parse_profile,
 )
 from nextoffer.profiles.events import cutoff, newest_first, within
-from nextoffer.profiles.jsonl import Line
 from nextoffer.profiles.merge_patch import merge_patch
 from nextoffer.profiles.model import Profile
 from nextoffer.store.database import Database

@@ -1,4 +1,4 @@
-"""JSON Lines (one profile per line) for bulk loads, read lazily, each value with its line."""
+"""JSON Lines (one object per line) for bulk bodies and files, read lazily, line by line."""
 
 from __future__ import annotations
 
