@@ -502,7 +502,9 @@ def batch(
     services = Services.build(settings)
     store = getattr(services, "profiles", None)  # the profile store, where the server has one
     try:
-        code = run_batch_command(args, services.decisions, store, Tenant(org, sandbox), err)
+        code = run_batch_command(
+            args, services.decisions, store, Tenant(org, sandbox), err, services.capping
+        )
     except NextofferError as exc:
         report(exc)
         return

@@ -285,3 +285,40 @@ def test_status_moves_only_forward(database: Database, tmp_path: Path) -> None:
     assert failed is not None and failed.finished
     with pytest.raises(IllegalTransition):
         jobs.move(failed, JobStatus.QUEUED)
+
+
+def test_total_caps_share_their_counters_with_online_decisions(make_batch) -> None:
+    """Online decisions use part of a total cap; the job gets exactly the rest, and counts it."""
+    batch = make_batch(0)
+    api = batch.api
+    placement = api.placement()
+    cap = {"enabled": True, "limit": 25, "scope": "global", "entity": "offer"}
+    capped = api.offer([placement], frequencyCappingConstraints=[cap], name="capped")
+    other = api.offer([placement], name="other")
+    fallback = api.offer([placement], kind="fallback")
+    decision = api.decision([placement], api.collection([capped, other]), fallback, "live")
+    scope = {"xdm:activityId": decision, "xdm:placementId": placement, "xdm:itemCount": 2}
+    for i in range(10):  # ten online decisions (recorded): both offers each time
+        body = {
+            "xdm:propositionRequests": [scope],
+            "xdm:profiles": [{"xdm:identityMap": {"email": [{"xdm:id": f"x{i}@example.com"}]}}],
+        }
+        r = api.client.post("/data/core/ods/decisions", json=body, headers=api.headers)
+        assert r.status_code == 200, r.text
+    tenant = Tenant(api.org, api.sandbox)
+    batch.services.profiles.bulk_upsert(tenant, profile_docs(60))  # 40 in the audience
+    job = batch.post(workload(scope)).json()["@id"]
+    done = batch.wait(job)
+    assert done["ode:status"] == "COMPLETED", done
+    assert done["nextoffer:summary"]["offers"] == {capped: 15, other: 40}
+    # the counters now hold online and batch proposals together: the cap is spent
+    r = api.client.post(
+        "/data/core/ods/decisions",
+        json={
+            "xdm:propositionRequests": [scope],
+            "xdm:profiles": [{"xdm:identityMap": {"email": [{"xdm:id": "late@example.com"}]}}],
+        },
+        headers=api.headers,
+    )
+    ids = [o["xdm:id"] for o in r.json()["xdm:propositions"][0]["xdm:options"]]
+    assert ids == [other]

@@ -99,7 +99,7 @@ class Services:
             decision_events=events,
             feedback=FeedbackService(events, profiles, decisions, capping),
             capping=capping,
-            batch=BatchService(db, decisions, settings, profiles=profiles),
+            batch=BatchService(db, decisions, settings, profiles=profiles, capping=capping),
         )
 
     def close(self) -> None:

@@ -23,6 +23,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from nextoffer.batch.counters import CapCounters
 from nextoffer.batch.executors import UnknownExecutor, executor_named
 from nextoffer.batch.output import OutputError, format_of
 from nextoffer.batch.plan import BatchPlan
@@ -38,6 +39,7 @@ from nextoffer.batch.sources import (
     check_audience,
     open_profiles,
 )
+from nextoffer.capping.gate import CappingGate
 from nextoffer.decisioning.service import DecisionService
 from nextoffer.engine import Catalog
 from nextoffer.tenants import Tenant
@@ -68,9 +70,11 @@ def run_batch_command(
     store: ProfileStoreLike | None,
     tenant: Tenant,
     console: Console,
+    capping: CappingGate | None = None,
 ) -> int:
     """Run the batch and print its summary; the exit code (0, or 2 for bad input, 130 when
-    interrupted). Unknown scopes raise RuleViolation (the CLI lists each wrong scope)."""
+    interrupted). Unknown scopes raise RuleViolation (the CLI lists each wrong scope). With the
+    capping gate, total caps start from its counters and the run's proposals are added."""
 
     def bad(message: str) -> int:
         console.print(f"[bold red]error:[/] {message}")
@@ -113,6 +117,9 @@ def run_batch_command(
         include_content=args.include_content,
         batch_size=args.batch_size,
     )
+    counters = (
+        CapCounters(capping, library.sandbox_id, library.catalog, plan.now) if capping else None
+    )
     total = source.rows if isinstance(source, ParquetSource) else None
     columns = [
         SpinnerColumn(),
@@ -131,7 +138,15 @@ def run_batch_command(
                 rate = profiles / max(time.perf_counter() - started, 1e-9)
                 progress.update(task, completed=profiles, rate=f"{rate:,.0f} profiles/s")
 
-            summary = run_batch(plan, source, executor, args.out, progress=advance)
+            summary = run_batch(
+                plan,
+                source,
+                executor,
+                args.out,
+                progress=advance,
+                used=counters.used if counters else None,
+                before_publish=(lambda s: counters.add(s.capped)) if counters else None,
+            )
     except KeyboardInterrupt:
         console.print("[bold yellow]cancelled:[/] nothing was written")
         return CANCELLED

@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import quote
 
-from nextoffer.batch.caps import UsedCount
+from nextoffer.batch.counters import CapCounters
 from nextoffer.batch.decider import BadProfile
 from nextoffer.batch.executors import executor_named
 from nextoffer.batch.jobs import Job, JobRequest, JobStatus
@@ -34,6 +34,7 @@ from nextoffer.batch.sources import (
     StoreSource,
     check_audience,
 )
+from nextoffer.capping.gate import CappingGate
 from nextoffer.config import Settings
 from nextoffer.decisioning.service import DecisionService
 from nextoffer.engine import Catalog, ScopeRequest, scope_problems
@@ -54,6 +55,7 @@ class Library:
     docs: dict
     revision: int
     catalog: Catalog
+    sandbox_id: str
 
 
 def library_for(
@@ -76,7 +78,7 @@ def library_for(
         )
     assert sandbox is not None
     snapshot = decisions.catalogs.snapshots.get(sandbox.pk, max_age=0)
-    return Library(plain_docs(snapshot.by_kind), snapshot.revision, catalog)
+    return Library(plain_docs(snapshot.by_kind), snapshot.revision, catalog, sandbox.sandbox_id)
 
 
 def _component(name: str) -> str:
@@ -92,7 +94,7 @@ class BatchService:
         settings: Settings,
         *,
         profiles: ProfileStoreLike | None = None,
-        used: UsedCount | None = None,
+        capping: CappingGate | None = None,
         poll_seconds: float = 2.0,
     ) -> None:
         self.jobs = JobStore(db)
@@ -100,8 +102,9 @@ class BatchService:
         self.settings = settings
         self.profiles = profiles
         """The profile store jobs read audiences from (`ProfileStore.iter_profiles`)."""
-        self.used = used
-        """Reads total caps' counts from the counter store, when one is configured."""
+        self.capping = capping
+        """The online decisions' capping gate: total caps start from its counters, and a
+        job's proposals are added to them when it is published."""
         self.owner = uuid.uuid4().hex
         self.poll_seconds = poll_seconds
         self._wake = threading.Event()
@@ -290,10 +293,18 @@ class BatchService:
         def cancelled() -> bool:
             return self._stopping.is_set() or lost.is_set()
 
+        counters = (
+            CapCounters(self.capping, library.sandbox_id, library.catalog, decided_at)
+            if self.capping is not None
+            else None
+        )
+
         def ingest(summary: Summary) -> None:
             if cancelled() or not self.jobs.move(job, JobStatus.INGESTING, owner=self.owner):
                 lost.set()
                 raise BatchCancelled("the job was taken back before it could be published")
+            if counters is not None:  # batch proposals count toward the same caps as online
+                counters.add(summary.capped)
 
         return run_batch(
             plan,
@@ -301,7 +312,7 @@ class BatchService:
             executor,
             self.output_path(job),
             output_format=request.output_format,
-            used=self.used,
+            used=counters.used if counters is not None else None,
             progress=progress,
             cancelled=cancelled,
             before_publish=ingest,
