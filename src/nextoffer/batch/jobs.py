@@ -9,7 +9,7 @@ After `MAX_ATTEMPTS` it goes to ERROR instead.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
@@ -91,7 +91,6 @@ class Job:
     summary: dict[str, Any] | None = None
     output: str | None = None
     attempts: int = 0
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def finished(self) -> bool:
