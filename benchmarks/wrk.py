@@ -40,6 +40,7 @@ class WrkResult:
 
 _SCRIPT = """
 local bodies = {bodies}
+local paths = {paths}
 local headers = {headers}
 local method = "{method}"
 local delay_ms = {delay_ms}
@@ -49,7 +50,9 @@ function request()
   i = i + 1
   local body = nil
   if #bodies > 0 then body = bodies[(i % #bodies) + 1] end
-  return wrk.format(method, nil, headers, body)
+  local path = nil
+  if #paths > 0 then path = paths[(i % #paths) + 1] end
+  return wrk.format(method, path, headers, body)
 end
 function response(status, hdrs, body)
   if status >= 400 then bad = bad + 1 end
@@ -76,6 +79,7 @@ def run(
     *,
     method: str = "GET",
     bodies: list[bytes] | None = None,
+    paths: list[str] | None = None,
     headers: dict[str, str] | None = None,
     seconds: float = 8.0,
     connections: int = 16,
@@ -90,6 +94,7 @@ def run(
     delay_ms = max(1, round(connections / rate * 1000 - latency_ms)) if rate else 0
     script = _SCRIPT.format(
         bodies="{" + ",".join(_lua_string(b.decode()) for b in bodies or []) + "}",
+        paths="{" + ",".join(_lua_string(p) for p in paths or []) + "}",
         headers="{"
         + ",".join(f"[{json.dumps(k)}]={json.dumps(v)}" for k, v in (headers or {}).items())
         + "}",

@@ -393,6 +393,10 @@ def parse_limit(raw: str | None) -> int:
 Ranked = tuple[tuple[tuple[int, Any], ...], str, Doc]
 
 
+_KEPT = 256
+"""Filter masks a table keeps (one byte per document each)."""
+
+
 class DocTable:
     """The documents of one kind at one revision, with per-path columns and filter results.
 
@@ -407,7 +411,7 @@ class DocTable:
         self._columns: dict[tuple[str, ...], list[Reached]] = {}
         self._keys: dict[tuple[str, ...], list[tuple[int, Any]]] = {}
         self._kept: OrderedDict[str, bytes] = OrderedDict()
-        self._seen: set[str] = set()
+        self._seen: OrderedDict[str, None] = OrderedDict()
         self._lock = threading.Lock()
 
     def column(self, path: tuple[str, ...]) -> list[Reached]:
@@ -425,21 +429,28 @@ class DocTable:
     def kept(self, f: Filter) -> bytes | None:
         """One byte per document (does the filter keep it?), once a filter has come back.
 
-        A filter seen for the first time is only run over the documents the other filters
-        left; the second time it is run over all of them and the result is kept.
+        A filter is run over the documents the other filters left, until it comes back while
+        still among the last `_KEPT` filters seen: then it is run over all of them and the
+        result is kept. Filters that recur less often than the cache can hold (every query
+        with a new bound) would otherwise cost a full pass each time and never be reused.
         """
-        mask = self._kept.get(f.text)
-        if mask is None:
-            if f.text not in self._seen:
-                if len(self._seen) > 4096:
-                    self._seen.clear()
-                self._seen.add(f.text)
-                return None
-            mask = bytes(map(f.test, self.column(f.path)))
-            with self._lock:
-                self._kept[f.text] = mask
-                while len(self._kept) > 256:
-                    self._kept.popitem(last=False)
+        with self._lock:
+            mask = self._kept.get(f.text)
+            if mask is not None:
+                self._kept.move_to_end(f.text)
+                return mask
+            recent = f.text in self._seen
+            self._seen[f.text] = None
+            self._seen.move_to_end(f.text)
+            while len(self._seen) > _KEPT:
+                self._seen.popitem(last=False)
+        if not recent:
+            return None
+        mask = bytes(map(f.test, self.column(f.path)))
+        with self._lock:
+            self._kept[f.text] = mask
+            while len(self._kept) > _KEPT:
+                self._kept.popitem(last=False)
         return mask
 
     def rank(self, order: Sequence[SortKey], filters: Sequence[Filter]) -> list[Ranked]:
