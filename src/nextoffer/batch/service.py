@@ -273,6 +273,7 @@ class BatchService:
             now=decided_at,
             seed=request.seed,
             include_content=request.include_content,
+            sandbox_id=library.sandbox_id,
         )
         source = self.source(tenant, library.catalog)
         executor = executor_named(
@@ -313,6 +314,7 @@ class BatchService:
             self.output_path(job),
             output_format=request.output_format,
             used=counters.used if counters is not None else None,
+            counter_store=self.capping.store if self.capping is not None else None,
             progress=progress,
             cancelled=cancelled,
             before_publish=ingest,
