@@ -90,7 +90,8 @@ async def get_workload(request: Request) -> Response:
     job_id = request.path_params["workload_id"]
     if _JOB_ID.match(job_id) is None:
         raise InvalidInput.at(f"{job_id!r} is not a workload id (a UUID)", parameter="id")
-    job = await offload(request, services(request).batch.get, call.tenant, job_id)
+    container_id = request.path_params.get("container_id")
+    job = await offload(request, services(request).batch.get, call.tenant, job_id, container_id)
     return json_response(status_document(job))
 
 

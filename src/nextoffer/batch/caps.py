@@ -14,7 +14,7 @@ they stop proposing its offer and re-decisions stay few.
 
 Budgets start from the cap's limit minus what the counter store (when one is configured) says
 was used in the current period; the coordinator records the job's counts there when the job
-commits. Per-profile caps need only the profile's own counts, read inline by each worker.
+commits. Per-profile caps: `profile_caps.py` (counts read per input batch by the coordinator).
 """
 
 from __future__ import annotations

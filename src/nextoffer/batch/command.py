@@ -116,6 +116,7 @@ def run_batch_command(
         seed=args.seed if args.seed is not None else BatchPlan.new_seed(),
         include_content=args.include_content,
         batch_size=args.batch_size,
+        sandbox_id=library.sandbox_id,
     )
     counters = (
         CapCounters(capping, library.sandbox_id, library.catalog, plan.now) if capping else None
@@ -145,6 +146,7 @@ def run_batch_command(
                 args.out,
                 progress=advance,
                 used=counters.used if counters else None,
+                counter_store=capping.store if capping else None,
                 before_publish=(lambda s: counters.add(s.capped)) if counters else None,
             )
     except KeyboardInterrupt:

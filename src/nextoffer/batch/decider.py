@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 import orjson
@@ -19,10 +19,19 @@ import pyarrow as pa
 from nextoffer.batch import schema
 from nextoffer.batch.caps import TotalCaps
 from nextoffer.batch.plan import BatchPlan
+from nextoffer.batch.profile_caps import ProfileCaps, subject_of
 from nextoffer.batch.sources import normalise
 from nextoffer.batch.subjects import BatchProfile, is_member, profile_of_row, profile_seed
 from nextoffer.decisioning.shaping import content_fields
-from nextoffer.engine import Catalog, DecisionRequest, Offer, Proposition, build_catalog, decide
+from nextoffer.engine import (
+    CappingView,
+    Catalog,
+    DecisionRequest,
+    Offer,
+    Proposition,
+    build_catalog,
+    decide,
+)
 
 Row = tuple[str | None, str | None, str | None, str | None, str | None]
 """A profile as the five columns of `schema.PROFILES`."""
@@ -37,6 +46,7 @@ class Decider:
         self.plan = plan
         self.catalog = catalog or build_catalog(plan.docs, revision=plan.revision)
         self.caps = TotalCaps(self.catalog, plan.now)
+        self.profile_caps = ProfileCaps(self.catalog, plan.sandbox_id, plan.scopes, plan.now)
         self._salt = uuid.UUID(plan.job_id).bytes
         self._millis = int(plan.now.timestamp() * 1000)
         self._content: dict[tuple[str, str], str | None] = {}
@@ -49,16 +59,30 @@ class Decider:
             return is_member(profile.segments, self.plan.audience)
         return profile.segments.get(self.plan.audience) in self._statuses
 
-    def propositions(self, profile: BatchProfile, exhausted: frozenset[str]) -> list[Proposition]:
-        """The online engine's propositions for one profile, at the job's instant."""
+    def propositions(
+        self,
+        profile: BatchProfile,
+        exhausted: frozenset[str],
+        counts: dict[str, int] | None = None,
+    ) -> list[Proposition]:
+        """The online engine's propositions for one profile, at the job's instant, under the
+        total caps spent so far and the profile's per-profile counters (`counts`)."""
         request = DecisionRequest(
             scopes=self.plan.scopes,
             now=self.plan.now,
             subject=profile,
             seed=profile_seed(self.plan.seed, profile.profile_id),
-            capping=self.caps.view(exhausted) if self.caps else None,
         )
-        return decide(self.catalog, request)
+
+        def run(view: CappingView | None) -> list[Proposition]:
+            request.capping = view
+            return decide(self.catalog, request)
+
+        total = self.caps.view(exhausted) if self.caps else None
+        if not self.profile_caps:
+            return run(total)
+        subject = subject_of(profile.profile_id, profile.identity, self.plan.stored_profiles)
+        return self.profile_caps.decide(run, total, subject, counts or {})
 
     def cap_keys(self, props: Iterable[Proposition]) -> list[str]:
         """The total caps these propositions draw on, one key per proposal."""
@@ -88,32 +112,43 @@ class Decider:
         self, batch: pa.RecordBatch, exhausted: frozenset[str] = frozenset()
     ) -> pa.RecordBatch:
         """Decide every member of the audience in `batch` (rows of `schema.PROFILES`)."""
+        counts: list[str | None] | None = None
+        if schema.COUNTS in batch.schema.names:
+            counts = batch.column(schema.COUNTS).to_pylist()
+            batch = batch.drop_columns([schema.COUNTS])
         if batch.schema != schema.PROFILES:
             batch = normalise(batch)
         columns = [column.to_pylist() for column in batch.columns]
-        return self.decide_rows(zip(*columns, strict=True), exhausted)
+        return self.decide_rows(zip(*columns, strict=True), exhausted, counts)
 
-    def decide_rows(self, rows: Iterable[Row], exhausted: frozenset[str]) -> pa.RecordBatch:
+    def decide_rows(
+        self,
+        rows: Iterable[Row],
+        exhausted: frozenset[str],
+        counts: Sequence[str | None] | None = None,
+    ) -> pa.RecordBatch:
+        """Decide rows of `schema.PROFILES`; `counts` holds each row's per-profile counts."""
         out = _Columns(self.plan.include_content)
-        for row in rows:
+        for i, row in enumerate(rows):
             try:
                 profile = profile_of_row(*row)
             except (ValueError, TypeError) as exc:
                 raise BadProfile(f"profile {row[0] or row[1]!r}: {exc}") from None
             if not self.member(profile):
                 continue
-            props = self.propositions(profile, exhausted)
+            row_counts = counts[i] if counts is not None else None
+            props = self.propositions(profile, exhausted, _counts(row_counts))
             keys = self.cap_keys(props) if self.caps else []
             capped = orjson.dumps(keys).decode() if keys else None
-            subject = orjson.dumps(row).decode() if keys else None
+            subject = orjson.dumps([row, row_counts]).decode() if keys else None
             self._add(out, profile, props, capped, subject)
         return out.batch(self._millis)
 
     def redecide(self, subject_json: str, exhausted: frozenset[str]) -> tuple[pa.RecordBatch, list]:
         """Decide one profile again (the coordinator, when a total cap ran out)."""
-        row = tuple(orjson.loads(subject_json))
+        row, counts = orjson.loads(subject_json)
         profile = profile_of_row(*row)
-        props = self.propositions(profile, exhausted)
+        props = self.propositions(profile, exhausted, _counts(counts))
         out = _Columns(self.plan.include_content)
         self._add(out, profile, props, None, None)
         return out.batch(self._millis), self.cap_keys(props)
@@ -208,6 +243,10 @@ class _Columns:
             pa.array(self.subject, pa.string()),
         ]
         return pa.RecordBatch.from_arrays(arrays, schema=schema.WORKER_DECISIONS)
+
+
+def _counts(text: str | None) -> dict[str, int]:
+    return orjson.loads(text) if text else {}
 
 
 def public(batch: pa.RecordBatch) -> pa.RecordBatch:

@@ -36,6 +36,11 @@ class BatchPlan:
     batch_size: int = 2048
     exhausted: frozenset[str] = field(default_factory=frozenset)
     """Total caps already spent when the job starts."""
+    sandbox_id: str = ""
+    """The sandbox whose capping counters the job reads and moves (keys are per sandbox)."""
+    stored_profiles: bool = False
+    """Profiles come from the profile store: per-profile counters are the stored profile's
+    (`pid:<id>`), else the primary identity's, as online (`batch/profile_caps.py`)."""
 
     @staticmethod
     def new_seed() -> int:

@@ -1,8 +1,9 @@
 """Running one batch: the coordinator between an executor's workers and the output file.
 
 It charges total caps in input order (see `caps.py`), decides again where a cap ran out,
-counts what was proposed, and publishes the output only when every row is written. Any failure
-or cancellation leaves the target as it was.
+reads per-profile counters for each input batch and counts what was proposed (see
+`profile_counters.py`), and publishes the output only when every row is written. Any failure
+or cancellation leaves the target (and the per-profile counters) as they were.
 """
 
 from __future__ import annotations
@@ -23,7 +24,9 @@ from nextoffer.batch.decider import Decider, public
 from nextoffer.batch.executors import Executor
 from nextoffer.batch.output import DecisionWriter
 from nextoffer.batch.plan import BatchPlan
-from nextoffer.batch.sources import BatchInputError, ProfileSource
+from nextoffer.batch.profile_counters import CountedSource, ProfileCounters
+from nextoffer.batch.sources import BatchInputError, ProfileSource, StoreSource
+from nextoffer.capping.store import CounterStore
 
 Progress = Callable[[int, int], None]
 """Called after each written batch with (profiles so far, rows so far)."""
@@ -51,6 +54,8 @@ class Summary:
     """Profiles decided again because a total cap ran out under them."""
     capped: dict[str, int] = field(default_factory=dict)
     """Decisions charged to each total cap (`<offer>#<rule>[@<placement>]`)."""
+    profile_counts: int = 0
+    """Per-profile counter increments the job added when it was published."""
     seconds: float = 0.0
     output: str | None = None
 
@@ -83,6 +88,7 @@ class Summary:
             "offers": dict(sorted(self.offers.items())),
             "redecided": self.redecided,
             "totalCaps": dict(sorted(self.capped.items())),
+            "profileCounts": self.profile_counts,
             "seconds": round(self.seconds, 3),
         }
 
@@ -95,23 +101,34 @@ def run_batch(
     *,
     output_format: str | None = None,
     used: UsedCount | None = None,
+    counter_store: CounterStore | None = None,
     progress: Progress | None = None,
     cancelled: Callable[[], bool] | None = None,
     before_publish: Callable[[Summary], None] | None = None,
 ) -> Summary:
     """Decide for every member of the plan's audience in `source` and write `output`.
 
-    `used` reads total caps' counts from a counter store; `before_publish` runs when every row
-    is written, before the file is renamed into place (a job turns INGESTING there; raising
-    aborts). Raises BatchInputError (bad profiles, empty audience), BatchCancelled or
-    OutputError; the output is then untouched.
+    `used` reads total caps' counts from a counter store; `counter_store` (the online
+    decisions' counters) makes per-profile caps apply, and the job's proposals are added to
+    them once `before_publish` (run when every row is written, before the file is renamed into
+    place; a job turns INGESTING there; raising aborts) has passed. Raises BatchInputError
+    (bad profiles, empty audience), BatchCancelled or OutputError; the output is then
+    untouched.
     """
     started = time.perf_counter()
     writer = DecisionWriter(output, output_format)
+    plan = replace(plan, stored_profiles=isinstance(source, StoreSource))
     coordinator = Decider(plan)
     budget = Budget(coordinator.caps, coordinator.catalog, used)
     budget.prime()
     plan = replace(plan, exhausted=frozenset(budget.exhausted))
+    counters = None
+    if counter_store is not None:
+        counters = ProfileCounters(counter_store, plan, coordinator.catalog)
+        if counters:
+            source = CountedSource(source, counters)
+        else:
+            counters = None  # no candidate offer has a per-profile cap
     summary = Summary()
     try:
         for batch in executor.run(plan, source, lambda: frozenset(budget.exhausted)):
@@ -119,6 +136,8 @@ def run_batch(
                 raise BatchCancelled("the batch was cancelled")
             checked = _charge(batch, coordinator, budget, len(plan.scopes), summary)
             writer.write(checked)
+            if counters is not None:
+                counters.spool(checked)
             summary.add(checked)
             if progress is not None:
                 progress(summary.profiles, summary.rows)
@@ -130,13 +149,19 @@ def run_batch(
         summary.capped = dict(budget.charged)
         summary.output = str(writer.path)
         summary.seconds = time.perf_counter() - started
+        summary.profile_counts = counters.added if counters is not None else 0
         if before_publish is not None:
             before_publish(summary)
+        if counters is not None:  # batch proposals count toward the same counters as online
+            counters.publish()
         writer.commit()
     except BaseException:
         writer.abort()
         executor.close()
         raise
+    finally:
+        if counters is not None:
+            counters.close()
     return summary
 
 

@@ -31,6 +31,11 @@ PROFILES = pa.schema(
 Parquet input may also give the JSON columns as nested (struct, map or list) columns.
 """
 
+COUNTS = "_counts"
+"""Added to input batches by the coordinator when per-profile caps apply: the profile's
+non-zero per-profile counters (`{"<counter key>": count}` as JSON text; null: none)."""
+PROFILES_WITH_COUNTS = PROFILES.append(pa.field(COUNTS, pa.string()))
+
 JSON_COLUMNS = ("identityMap", "attributes", "segmentMembership", "events")
 
 OFFER = pa.struct(
@@ -73,4 +78,5 @@ WORKER_DECISIONS = DECISIONS.append(pa.field(CAPPED, pa.string())).append(
 )
 """What workers return: the output plus, on the first row of a profile that was proposed an
 offer under a total cap, the cap keys it used (JSON) and the profile itself (JSON) so that the
-coordinator can charge the caps in input order and decide again where a cap ran out."""
+coordinator can charge the caps in input order and decide again where a cap ran out (with the
+profile's per-profile counts: `[row, counts]`)."""

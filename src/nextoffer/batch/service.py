@@ -153,10 +153,13 @@ class BatchService:
             self._wake.set()
         return job
 
-    def get(self, tenant: Tenant, job_id: str) -> Job:
+    def get(self, tenant: Tenant, job_id: str, container_id: str | None = None) -> Job:
+        """The tenant's job; through the ODE form (`container_id`), only a job submitted to
+        that container (another container's job does not exist there: 404)."""
         job = self.jobs.get(job_id, tenant.org, tenant.sandbox)
-        if job is None:
-            raise NotFound.at(f"there is no batch job {job_id}", parameter="id")
+        if job is None or (container_id is not None and job.container_id != container_id):
+            where = f" in container {container_id}" if container_id is not None else ""
+            raise NotFound.at(f"there is no batch job {job_id}{where}", parameter="id")
         return job
 
     def output_path(self, job: Job) -> Path:
@@ -273,6 +276,7 @@ class BatchService:
             now=decided_at,
             seed=request.seed,
             include_content=request.include_content,
+            sandbox_id=library.sandbox_id,
         )
         source = self.source(tenant, library.catalog)
         executor = executor_named(
@@ -313,6 +317,7 @@ class BatchService:
             self.output_path(job),
             output_format=request.output_format,
             used=counters.used if counters is not None else None,
+            counter_store=self.capping.store if self.capping is not None else None,
             progress=progress,
             cancelled=cancelled,
             before_publish=ingest,

@@ -3,7 +3,8 @@
 `pip install 'nextoffer[ray]'`. Without an address Ray starts on this machine; with
 `--ray-address` (or `NEXTOFFER_BATCH_RAY_ADDRESS`) the job runs on that cluster, whose workers
 need nextoffer installed too. A Parquet file is read by Ray itself (`read_parquet`, in
-parallel); any other source is first spooled to a temporary Parquet file in batches, so the
+parallel); any other source (and any source when per-profile caps apply: the coordinator adds
+each profile's counts as it reads) is first spooled to a temporary Parquet file in batches, so the
 driver never holds the audience in memory. Ray Data keeps the input order
 (`preserve_order`), and the driver receives the rows in that order, exactly like the local
 executor.
@@ -85,10 +86,11 @@ class RayExecutor:
             return str(source.path.resolve()), source.columns
         self._spool = Path(tempfile.mkdtemp(prefix="nextoffer-batch-"))
         path = self._spool / "profiles.parquet"
-        with pq.ParquetWriter(path, schema.PROFILES) as writer:
+        layout: pa.Schema = getattr(source, "schema", schema.PROFILES)  # + per-profile counts
+        with pq.ParquetWriter(path, layout) as writer:
             for batch in source.batches(plan.audience, plan.statuses, plan.batch_size):
                 writer.write_batch(batch)
-        return str(path), list(schema.PROFILES.names)
+        return str(path), list(layout.names)
 
     def run(
         self, plan: BatchPlan, source: ProfileSource, exhausted: Exhausted
