@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 import time
 
@@ -18,6 +19,18 @@ from tests.capping.conftest import drop_redis_keys, redis_url, unique_prefix
 def test_unwritten_counters_read_zero(store: CounterStore) -> None:
     assert store.read(["{s}|a", "{s}|b"]) == [0, 0]
     assert store.read([]) == []
+
+
+def test_one_read_takes_more_keys_than_a_statement_can_bind(store: CounterStore) -> None:
+    """A batch job reads a whole batch of profiles' counters at once; SQLite binds at most
+    SQLITE_LIMIT_VARIABLE_NUMBER values per statement (32,766 by default), so reads chunk."""
+    if isinstance(store, SqlStore) and not store.postgres:
+        store._sqlite().setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 1000)
+    keys = [f"{{s}}|many|{i}" for i in range(5_000)]
+    store.add([Increment(keys[0], 2), Increment(keys[-1], 3)])
+    counts = store.read(keys)
+    assert len(counts) == 5_000
+    assert (counts[0], counts[-1], sum(counts)) == (2, 3, 5)
 
 
 def test_reserve_takes_every_count_when_all_have_room(store: CounterStore) -> None:

@@ -172,7 +172,11 @@ class SqlStore:
                 cur.execute(_PG_READ, (list(keys),))
                 found = dict(cur.fetchall())
         else:
-            found = dict(self._sqlite().execute(_sqlite_read(len(keys)), keys).fetchall())
+            conn, found = self._sqlite(), {}
+            step = conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
+            for at in range(0, len(keys), step):  # a batch job reads many keys at once
+                chunk = keys[at : at + step]
+                found.update(conn.execute(_sqlite_read(len(chunk)), chunk).fetchall())
         return [found.get(k, 0) for k in keys]
 
     def reserve(self, increments: Sequence[Increment]) -> Reservation:
