@@ -322,3 +322,46 @@ def test_total_caps_share_their_counters_with_online_decisions(make_batch) -> No
     )
     ids = [o["xdm:id"] for o in r.json()["xdm:propositions"][0]["xdm:options"]]
     assert ids == [other]
+
+
+def test_per_profile_caps_apply_through_the_api_and_count_for_online(make_batch) -> None:
+    """A stored profile that used its cap online does not get the offer in the job; the job's
+    proposals count toward the same per-profile counters online decisions read."""
+    batch = make_batch(0)
+    api = batch.api
+    placement = api.placement()
+    cap = {"enabled": True, "limit": 1, "scope": "profile", "entity": "offer"}
+    capped = api.offer(
+        [placement], frequencyCappingConstraints=[cap], rank={"priority": 9}, name="capped"
+    )
+    other = api.offer([placement], name="other")
+    fallback = api.offer([placement], kind="fallback")
+    decision = api.decision([placement], api.collection([capped, other]), fallback, "live")
+    scope = {"xdm:activityId": decision, "xdm:placementId": placement}
+    tenant = Tenant(api.org, api.sandbox)
+    batch.services.profiles.bulk_upsert(tenant, profile_docs(6))  # users 0, 1, 3, 4 are members
+
+    def online(email: str) -> list[str]:
+        body = {
+            "xdm:propositionRequests": [scope],
+            "xdm:profiles": [{"xdm:identityMap": {"email": [{"xdm:id": email}]}}],
+        }
+        r = api.client.post("/data/core/ods/decisions", json=body, headers=api.headers)
+        assert r.status_code == 200, r.text
+        return [o["xdm:id"] for o in r.json()["xdm:propositions"][0]["xdm:options"]]
+
+    assert online("user0@example.com") == [capped]  # user0's one allowed proposal, used online
+    job = batch.post(workload(scope)).json()["@id"]
+    done = batch.wait(job)
+    assert done["ode:status"] == "COMPLETED", done
+    rows = pq.read_table(done["nextoffer:output"]["path"]).to_pylist()
+    got = {row["identityId"]: [o["id"] for o in row["offers"]] for row in rows}
+    assert got == {
+        "user0@example.com": [other],
+        "user1@example.com": [capped],
+        "user3@example.com": [capped],
+        "user4@example.com": [capped],
+    }
+    # the batch's proposals are counted: those members' one proposal is now used
+    assert online("user1@example.com") == [other]
+    assert online("user2@example.com") == [capped]  # not in the audience: untouched
