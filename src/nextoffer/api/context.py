@@ -33,13 +33,15 @@ def services(request: Request) -> Services:
 
 
 async def offload(request: Request, fn: Callable[..., T], *args: Any) -> T:
-    """Run blocking work: inline on SQLite, in a worker thread otherwise.
+    """Run blocking work: inline when every store is local, in a worker thread otherwise.
 
     A decision is ~0.2 ms of Python plus local SQLite reads; handing it to a thread costs more
-    than doing it (the GIL serialises the work anyway). A PostgreSQL round trip would stall
-    the event loop, so there the work goes to a thread.
+    than doing it (the GIL serialises the work anyway). A round trip to PostgreSQL or to a
+    Redis counter store would stall the event loop while it waits, so there the work goes to a
+    thread and other requests proceed meanwhile.
     """
-    if services(request).db.dialect == "sqlite":
+    svc = services(request)
+    if svc.db.dialect == "sqlite" and svc.settings.capping_store != "redis":
         return fn(*args)
     return await run_in_threadpool(fn, *args)
 
