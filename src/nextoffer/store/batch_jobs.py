@@ -11,7 +11,6 @@ import time
 from typing import Any
 
 from sqlalchemy import (
-    JSON,
     BigInteger,
     Column,
     Index,
@@ -24,13 +23,10 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.dialects import postgresql
 
 from nextoffer.batch.jobs import MAX_ATTEMPTS, Job, JobRequest, JobStatus, check_transition
 from nextoffer.store.database import Database
-from nextoffer.store.tables import metadata
-
-JsonDocument = JSON().with_variant(postgresql.JSONB(), "postgresql")
+from nextoffer.store.tables import JsonDocument, metadata
 
 batch_jobs = Table(
     "batch_jobs",

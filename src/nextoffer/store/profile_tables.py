@@ -8,12 +8,9 @@ memberships so a batch run can page through one audience by key.
 
 from __future__ import annotations
 
-from sqlalchemy import JSON, Column, ForeignKey, Integer, String, Table
-from sqlalchemy.dialects import postgresql
+from sqlalchemy import Column, ForeignKey, Integer, String, Table
 
-from nextoffer.store.tables import metadata
-
-JsonDocument = JSON().with_variant(postgresql.JSONB(), "postgresql")
+from nextoffer.store.tables import JsonDocument, metadata
 
 profiles = Table(
     "profiles",
