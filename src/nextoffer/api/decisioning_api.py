@@ -25,7 +25,8 @@ from nextoffer.api.msgspec_errors import decode
 from nextoffer.decisioning.service import DecideCall, DecideResult
 from nextoffer.decisioning.shaping import content_fields
 from nextoffer.engine import Offer, Placement, Proposition, ScopeRequest
-from nextoffer.errors import InvalidInput, UnsupportedMediaType
+from nextoffer.errors import UnsupportedMediaType
+from nextoffer.profiles.xdm import flatten_segments, identity_pairs
 from nextoffer.vocabulary import component_uri
 
 SCHEMA = "https://ns.adobe.com/experience/offer-management/"
@@ -129,33 +130,7 @@ class InlineProfile:
 
 def segments_of(attributes: Mapping[str, Any]) -> dict[str, str]:
     """`segmentMembership.<namespace>.<audience id>.status`, flattened over namespaces."""
-    out: dict[str, str] = {}
-    membership = attributes.get("segmentMembership")
-    if isinstance(membership, Mapping):
-        for audiences in membership.values():
-            if isinstance(audiences, Mapping):
-                for audience, entry in audiences.items():
-                    if isinstance(entry, Mapping) and isinstance(entry.get("status"), str):
-                        out[str(audience)] = entry["status"]
-    return out
-
-
-def identities_of(
-    identity_map: Mapping[str, list[dict[str, Any]]], pointer: str
-) -> list[tuple[str, str]]:
-    """(namespace, id) pairs, primary identities first; ids are `xdm:id` (or `id`)."""
-    primary, others = [], []
-    for namespace, entries in identity_map.items():
-        for i, entry in enumerate(entries):
-            value = entry.get("xdm:id", entry.get("id"))
-            if not isinstance(value, str) or not value:
-                raise InvalidInput.at(
-                    "an identity needs an xdm:id string",
-                    pointer=f"{pointer}/{namespace}/{i}",
-                    code="invalid-body",
-                )
-            (primary if entry.get("primary") is True else others).append((namespace, value))
-    return primary + others
+    return flatten_segments(attributes.get("segmentMembership"))
 
 
 # -- versions -----------------------------------------------------------------------------------
@@ -335,7 +310,7 @@ def _call_v1(req: DecisionRequest, call: Any, request_id: str | None) -> DecideC
     return DecideCall(
         tenant=call.tenant,
         scopes=[ScopeRequest(s.activity_id, s.placement_id, s.item_count) for s in req.scopes],
-        identities=identities_of(profile.identity_map, "/xdm:profiles/0/xdm:identityMap"),
+        identities=identity_pairs(profile.identity_map, "/xdm:profiles/0/xdm:identityMap"),
         inline=inline,
         context=_context(profile.context),
         allow_duplicates=(dup.across_activities, dup.across_placements) if dup else None,
@@ -360,7 +335,7 @@ def _call_v09(
     return DecideCall(
         tenant=call.tenant,
         scopes=scopes,
-        identities=identities_of(req.identity_map, "/xdm:identityMap"),
+        identities=identity_pairs(req.identity_map, "/xdm:identityMap"),
         context=_context(req.context),
         allow_duplicates=(dup.across_activities, True) if dup else None,
         dry_run=req.dry_run,

@@ -26,10 +26,10 @@ from nextoffer.batch import schema
 from nextoffer.batch.plan import BatchPlan
 from nextoffer.batch.profile_caps import ProfileCaps, subject_of
 from nextoffer.batch.sources import ProfileSource, normalise
-from nextoffer.batch.subjects import primary_identity
 from nextoffer.capping.rules import EventKind
 from nextoffer.capping.store import CounterStore, Increment, merge
 from nextoffer.engine import Catalog
+from nextoffer.profiles.xdm import primary_identity
 
 _SPOOL = pa.schema(
     [

@@ -14,6 +14,7 @@ from typing import Any
 
 import orjson
 
+from nextoffer.profiles.xdm import flatten_segments, primary_identity
 from nextoffer.vocabulary import MEMBER_STATUSES
 
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
@@ -31,39 +32,6 @@ class BatchProfile:
     attributes: Mapping[str, Any] = field(default_factory=lambda: _EMPTY)
     segments: Mapping[str, str] = field(default_factory=lambda: _EMPTY)
     events: Sequence[Mapping[str, Any]] = ()
-
-
-def flatten_segments(membership: Any) -> dict[str, str]:
-    """`{"<namespace>": {"<audience>": {"status": ...}}}` -> audience -> status (as online)."""
-    out: dict[str, str] = {}
-    if isinstance(membership, Mapping):
-        for audiences in membership.values():
-            if isinstance(audiences, Mapping):
-                for audience, entry in audiences.items():
-                    if isinstance(entry, Mapping) and isinstance(entry.get("status"), str):
-                        out[str(audience)] = entry["status"]
-    return out
-
-
-def primary_identity(identity_map: Any) -> tuple[str, str] | None:
-    """The identity marked primary, else the first one; ids are `id` (or `xdm:id`)."""
-    if not isinstance(identity_map, Mapping):
-        return None
-    first = None
-    for namespace, entries in identity_map.items():
-        if not isinstance(entries, list):
-            continue
-        for entry in entries:
-            if not isinstance(entry, Mapping):
-                continue
-            value = entry.get("id", entry.get("xdm:id"))
-            if not isinstance(value, str) or not value:
-                continue
-            if entry.get("primary") is True:
-                return str(namespace), value
-            if first is None:
-                first = (str(namespace), value)
-    return first
 
 
 def _loads(text: str | None) -> Any:

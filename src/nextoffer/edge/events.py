@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from nextoffer.errors import InvalidInput
+from nextoffer.profiles.xdm import identity_pairs
 from nextoffer.timeutil import DateTimeFormatError, format_utc, parse_rfc3339
 
 DISPLAY = "decisioning.propositionDisplay"
@@ -54,35 +55,6 @@ class ExperienceEvent:
         return self.kind != "fetch"
 
 
-def identities_of(xdm: Mapping[str, Any], pointer: str) -> list[tuple[str, str]]:
-    """The identities of an `identityMap`, the one marked primary first."""
-    identity_map = xdm.get("identityMap")
-    if identity_map is None:
-        return []
-    if not isinstance(identity_map, dict):
-        raise InvalidInput.at(
-            "identityMap must be an object", pointer=f"{pointer}/identityMap", code="invalid-body"
-        )
-    primary, others = [], []
-    for namespace, entries in identity_map.items():
-        if not isinstance(entries, list):
-            raise InvalidInput.at(
-                "an identityMap namespace holds a list of identities",
-                pointer=f"{pointer}/identityMap/{namespace}",
-                code="invalid-body",
-            )
-        for i, entry in enumerate(entries):
-            value = entry.get("id", entry.get("xdm:id")) if isinstance(entry, dict) else None
-            if not isinstance(value, str) or not value:
-                raise InvalidInput.at(
-                    "an identity needs an id string",
-                    pointer=f"{pointer}/identityMap/{namespace}/{i}",
-                    code="invalid-body",
-                )
-            (primary if entry.get("primary") is True else others).append((namespace, value))
-    return primary + others
-
-
 def parse_event(xdm: Any, pointer: str, now: datetime) -> ExperienceEvent:
     """Validate one event's `xdm` and say what it is; a malformed event is a 400 at `pointer`."""
     if not isinstance(xdm, dict):
@@ -93,7 +65,7 @@ def parse_event(xdm: Any, pointer: str, now: datetime) -> ExperienceEvent:
             "eventType must be a non-empty string", pointer=f"{pointer}/eventType", code="bad-event"
         )
     timestamp = _timestamp(xdm, pointer, now)
-    identities = tuple(identities_of(xdm, pointer))
+    identities = tuple(identity_pairs(xdm.get("identityMap"), f"{pointer}/identityMap"))
     kind = _kind(event_type, xdm)
     shown = _shown(xdm, pointer) if kind in ("impression", "click") else ()
     if kind in ("impression", "click") and not shown:
