@@ -15,7 +15,7 @@ from typing import Any
 
 import redis
 
-from nextoffer.capping.store import Increment, Reservation, lifetime, merge, without_room
+from nextoffer.capping.store import Increment, Reservation, lifetime, merge, settled_locally
 
 _RESERVE = """
 local n = #KEYS
@@ -101,11 +101,8 @@ class RedisStore:
         return [int(v) if v is not None else 0 for v in values]
 
     def reserve(self, increments: Sequence[Increment]) -> Reservation:
-        if not increments:
-            return Reservation(None, ())
-        hopeless = without_room(increments)
-        if hopeless is not None:
-            return Reservation(increments[hopeless].key, tuple(0 for _ in increments))
+        if (settled := settled_locally(increments)) is not None:
+            return settled
         rows = merge(increments)
         keys = [self.prefix + r.key for r in rows]
         args: list[int] = []

@@ -25,7 +25,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from nextoffer.capping.store import Increment, Reservation, lifetime, merge, without_room
+from nextoffer.capping.store import Increment, Reservation, lifetime, merge, settled_locally
 from nextoffer.store.database import Database
 
 _UNLIMITED = 2**62
@@ -180,11 +180,8 @@ class SqlStore:
         return [found.get(k, 0) for k in keys]
 
     def reserve(self, increments: Sequence[Increment]) -> Reservation:
-        if not increments:
-            return Reservation(None, ())
-        hopeless = without_room(increments)
-        if hopeless is not None:
-            return Reservation(increments[hopeless].key, tuple(0 for _ in increments))
+        if (settled := settled_locally(increments)) is not None:
+            return settled
         self._maybe_purge()
         rows = merged(increments)
         counts = self._reserve_pg(rows) if self._pg is not None else self._reserve_sqlite(rows)

@@ -86,10 +86,13 @@ def merge(increments: Sequence[Increment]) -> list[Increment]:
     return list(by_key.values())
 
 
-def without_room(increments: Sequence[Increment]) -> int | None:
-    """The index of an increment that can never fit (by more than its limit), or None."""
-    for i, inc in enumerate(increments):
+def settled_locally(increments: Sequence[Increment]) -> Reservation | None:
+    """The answer to a reservation that needs no store: nothing to reserve, or an increment
+    that can never fit (by more than its limit); None when the store must decide."""
+    if not increments:
+        return Reservation(None, ())
+    for inc in increments:
         room = inc.room
         if room is not None and room < 0:
-            return i
+            return Reservation(inc.key, tuple(0 for _ in increments))
     return None

@@ -10,14 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any, Protocol
 
-from nextoffer.capping.gate import Feedback
+from nextoffer.capping.gate import CappingGate, Feedback
 from nextoffer.capping.keys import capping_subject
 from nextoffer.decisioning.service import DecisionService
 from nextoffer.edge.events import ExperienceEvent
-from nextoffer.engine import Catalog
 from nextoffer.errors import FieldError, RuleViolation
 from nextoffer.tenants import Tenant
 
@@ -35,20 +33,6 @@ class EventKeeper(Protocol):
         *,
         create: bool = True,
     ) -> str: ...
-
-
-class Counter(Protocol):
-    """The capping gate's side that moves impression, click and custom counters."""
-
-    def count_events(
-        self,
-        sandbox: str,
-        catalog: Catalog,
-        subject: str | None,
-        events: Sequence[Feedback],
-        *,
-        now: datetime | None = None,
-    ) -> int: ...
 
 
 @dataclass
@@ -77,7 +61,7 @@ class FeedbackService:
         propositions: KnownPropositions,
         profiles: EventKeeper,
         decisions: DecisionService,
-        counter: Counter | None,
+        counter: CappingGate | None,
     ) -> None:
         self.propositions = propositions
         self.profiles = profiles
