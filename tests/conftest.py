@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -70,19 +71,28 @@ def database(
         yield db
         db.dispose()
         return
+    with postgres_database("nextoffer_test") as db:
+        yield db
+
+
+@contextmanager
+def postgres_database(prefix: str) -> Iterator[Database]:
+    """A migrated PostgreSQL schema of its own (dropped after); skips without the server."""
     if not POSTGRES_URL:
         pytest.skip("PostgreSQL suite: set NEXTOFFER_TEST_POSTGRES_URL (CI always does)")
-    schema = f"nextoffer_test_{uuid.uuid4().hex[:12]}"
+    schema = f"{prefix}_{uuid.uuid4().hex[:12]}"
     admin = sa.create_engine(sa.engine.make_url(POSTGRES_URL).set(drivername="postgresql+psycopg"))
     with admin.begin() as conn:
         conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
     db = Database(_postgres_schema_url(POSTGRES_URL, schema))
-    db.upgrade()
-    yield db
-    db.dispose()
-    with admin.begin() as conn:
-        conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-    admin.dispose()
+    try:
+        db.upgrade()
+        yield db
+    finally:
+        db.dispose()
+        with admin.begin() as conn:
+            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
 
 
 def build_services(db: Database, **overrides: object) -> Services:

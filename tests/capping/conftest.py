@@ -20,7 +20,7 @@ from nextoffer.capping.redis_store import RedisStore
 from nextoffer.capping.sql_store import SqlStore
 from nextoffer.capping.store import CounterStore
 from nextoffer.store.database import Database
-from tests.conftest import POSTGRES_URL, _postgres_schema_url
+from tests.conftest import postgres_database
 
 REDIS_URL = os.environ.get("NEXTOFFER_TEST_REDIS_URL")
 
@@ -48,19 +48,8 @@ def drop_redis_keys(url: str, prefix: str) -> None:
 @pytest.fixture(scope="module")
 def postgres_db() -> Iterator[Database]:
     """A migrated PostgreSQL schema of this module's own."""
-    if not POSTGRES_URL:
-        pytest.skip("PostgreSQL suite: set NEXTOFFER_TEST_POSTGRES_URL (CI always does)")
-    schema = f"nextoffer_capping_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(sa.engine.make_url(POSTGRES_URL).set(drivername="postgresql+psycopg"))
-    with admin.begin() as conn:
-        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    db = Database(_postgres_schema_url(POSTGRES_URL, schema))
-    db.upgrade()
-    yield db
-    db.dispose()
-    with admin.begin() as conn:
-        conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-    admin.dispose()
+    with postgres_database("nextoffer_capping") as db:
+        yield db
 
 
 @pytest.fixture
