@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any
 
 import orjson
@@ -20,18 +21,21 @@ def is_json_media_type(content_type: str | None) -> bool:
     )
 
 
-async def read_body(request: Request, max_bytes: int) -> bytes:
+async def body_chunks(request: Request, max_bytes: int) -> AsyncIterator[bytes]:
+    """The body as it arrives; 413 as soon as it is (or says it will be) over `max_bytes`."""
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > max_bytes:
         raise TooLarge.at(f"the body is larger than {max_bytes} bytes", pointer="")
-    chunks = []
     size = 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > max_bytes:
             raise TooLarge.at(f"the body is larger than {max_bytes} bytes", pointer="")
-        chunks.append(chunk)
-    return b"".join(chunks)
+        yield chunk
+
+
+async def read_body(request: Request, max_bytes: int) -> bytes:
+    return b"".join([chunk async for chunk in body_chunks(request, max_bytes)])
 
 
 async def read_json(request: Request, max_bytes: int) -> Any:

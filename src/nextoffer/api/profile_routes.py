@@ -4,7 +4,6 @@ and load many from JSON Lines, all or nothing."""
 from __future__ import annotations
 
 import tempfile
-from typing import IO
 from urllib.parse import quote
 
 from starlette.concurrency import run_in_threadpool
@@ -12,9 +11,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from nextoffer.api.bodies import is_json_media_type, read_json, require_jsonl
+from nextoffer.api.bodies import body_chunks, is_json_media_type, read_json, require_jsonl
 from nextoffer.api.context import call_of, json_response, services
-from nextoffer.errors import InvalidInput, TooLarge, UnsupportedMediaType
+from nextoffer.errors import InvalidInput, UnsupportedMediaType
 from nextoffer.jsonlines import read_lines
 from nextoffer.profiles.documents import MAX_ID_LENGTH, is_namespace, parse_profile, read_model
 from nextoffer.store.profiles import Written
@@ -87,20 +86,11 @@ async def bulk(request: Request) -> Response:
     svc = services(request)
     require_jsonl(request, "profiles")
     with tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024) as spool:
-        await _spool(request, spool, svc.settings.max_bulk_bytes)
+        async for chunk in body_chunks(request, svc.settings.max_bulk_bytes):
+            spool.write(chunk)  # set aside (bounded memory): the load reads it line by line
         spool.seek(0)
         result = await run_in_threadpool(svc.profiles.bulk_upsert, call.tenant, read_lines(spool))
     return json_response(result.as_dict())
-
-
-async def _spool(request: Request, out: IO[bytes], max_bytes: int) -> None:
-    """Copy the body aside (bounded memory) so the load can read it line by line."""
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > max_bytes:
-            raise TooLarge.at(f"the body is larger than {max_bytes} bytes", pointer="")
-        out.write(chunk)
 
 
 async def merge_patch_only(request: Request) -> Response:
