@@ -6,7 +6,7 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -14,6 +14,10 @@ from rich.console import Console
 from nextoffer import __version__
 from nextoffer.config import ConfigError, Settings
 from nextoffer.errors import NextofferError
+
+if TYPE_CHECKING:
+    from nextoffer.api.app import Services
+    from nextoffer.tenants import Tenant
 
 app = typer.Typer(
     help="nextoffer: offer decisioning that speaks Adobe Decision Management's APIs.",
@@ -150,6 +154,16 @@ def serve(
     )
 
 
+def _tenant_services(db: str | None, org: str | None, sandbox: str) -> tuple[Services, Tenant]:
+    """The services of the configured database, and the tenant a command works on."""
+    from nextoffer.api.app import Services
+    from nextoffer.tenants import Tenant
+
+    settings = load_settings(db)
+    org, sandbox = _tenant(org, sandbox, settings)
+    return Services.build(settings), Tenant(org, sandbox)
+
+
 def _tenant(org: str | None, sandbox: str, settings: Settings) -> tuple[str, str]:
     """The org to use: the given one, or the only org that has this sandbox."""
     if org:
@@ -183,14 +197,10 @@ def library_export(
     db: DbOption = None,
 ) -> None:
     """Write a sandbox's whole library as JSON."""
-    from nextoffer.api.app import Services
     from nextoffer.library.portable import export_library
-    from nextoffer.tenants import Tenant
 
-    settings = load_settings(db)
-    org, sandbox = _tenant(org, sandbox, settings)
-    services = Services.build(settings)
-    data = export_library(services.library, Tenant(org, sandbox))
+    services, tenant = _tenant_services(db, org, sandbox)
+    data = export_library(services.library, tenant)
     text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
     if output is None:
         sys.stdout.write(text)
@@ -420,20 +430,16 @@ def profiles_load(
     db: DbOption = None,
 ) -> None:
     """Create or replace profiles from a JSON Lines file, all or nothing."""
-    from nextoffer.api.app import Services
     from nextoffer.jsonlines import read_lines
-    from nextoffer.tenants import Tenant
 
-    settings = load_settings(db)
-    org, sandbox = _tenant(org, sandbox, settings)
-    services = Services.build(settings)
+    services, tenant = _tenant_services(db, org, sandbox)
     try:
         stream = sys.stdin.buffer if str(file) == "-" else file.open("rb")
     except OSError as exc:
         fail(f"cannot read {file}: {exc.strerror}")
     try:
         with stream:
-            result = services.profiles.bulk_upsert(Tenant(org, sandbox), read_lines(stream))
+            result = services.profiles.bulk_upsert(tenant, read_lines(stream))
     except NextofferError as exc:
         report(exc)
         return
@@ -494,17 +500,11 @@ def batch(
         ray_address=ray_address,
         batch_size=batch_size,
     )
-    from nextoffer.api.app import Services
-    from nextoffer.tenants import Tenant
 
-    settings = load_settings(db)
-    org, sandbox = _tenant(org, sandbox, settings)
-    services = Services.build(settings)
-    store = getattr(services, "profiles", None)  # the profile store, where the server has one
+    services, tenant = _tenant_services(db, org, sandbox)
+    store = services.profiles
     try:
-        code = run_batch_command(
-            args, services.decisions, store, Tenant(org, sandbox), err, services.capping
-        )
+        code = run_batch_command(args, services.decisions, store, tenant, err, services.capping)
     except NextofferError as exc:
         report(exc)
         return
