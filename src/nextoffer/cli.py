@@ -207,7 +207,7 @@ def library_export(
     else:
         output.write_text(text, encoding="utf-8")
     count = sum(len(v) for v in data["objects"].values())
-    err.print(f"exported {count} objects from {org} / {sandbox}")
+    err.print(f"exported {count} objects from {tenant.org} / {tenant.sandbox}")
 
 
 @library_app.command("import")
@@ -446,8 +446,8 @@ def profiles_load(
     finally:
         services.db.dispose()
     err.print(
-        f"loaded {result.total} profiles into {org} / {sandbox}: {result.created} created, "
-        f"{result.replaced} replaced"
+        f"loaded {result.total} profiles into {tenant.org} / {tenant.sandbox}: "
+        f"{result.created} created, {result.replaced} replaced"
     )
 
 
