@@ -80,7 +80,11 @@ def run_noop(src: Path, out: Path) -> dict:
     return {"seconds": time.perf_counter() - started, "rows": rows, "rss": own, "child": children}
 
 
-def run_batch_job(src: Path, out: Path, workers: int) -> dict:
+def run_batch_job(src: Path, out: Path, workers: int, counted: bool = False) -> dict:
+    """One job; `counted`: per-profile caps read from and counted in a SQL counter store (a
+    SQLite file), as API and CLI jobs do, rather than deciding without a store."""
+    import tempfile
+
     from nextoffer.batch.executors.local import LocalExecutor
     from nextoffer.batch.plan import BatchPlan
     from nextoffer.batch.runner import run_batch
@@ -97,8 +101,17 @@ def run_batch_job(src: Path, out: Path, workers: int) -> dict:
         scopes=(ScopeRequest(*SCOPE),),
         now=datetime.now(UTC),
         seed=1,
+        sandbox_id="bench",
     )
-    summary = run_batch(plan, ParquetSource(src), LocalExecutor(workers), out)
+    store = None
+    if counted:
+        from nextoffer.capping.sql_store import SqlStore
+        from nextoffer.store.database import Database
+
+        db = Database(f"sqlite:///{tempfile.mkdtemp()}/counters.db")
+        db.upgrade()
+        store = SqlStore(db)
+    summary = run_batch(plan, ParquetSource(src), LocalExecutor(workers), out, counter_store=store)
     assert summary.profiles == pq.ParquetFile(src).metadata.num_rows
     assert pq.ParquetFile(out).metadata.num_rows == summary.rows
     own, children = peak_rss_mb()
@@ -123,7 +136,9 @@ def main() -> None:
         kind, src, out, workers = args.child
         fn = run_noop if kind == "noop" else None
         result = (
-            fn(Path(src), Path(out)) if fn else run_batch_job(Path(src), Path(out), int(workers))
+            fn(Path(src), Path(out))
+            if fn
+            else run_batch_job(Path(src), Path(out), int(workers), counted=kind == "counted")
         )
         print(json.dumps(result))
         return
@@ -139,6 +154,7 @@ def main() -> None:
             ("batch, 2 workers", "batch", small, 2),
             ("no-op read + write (baseline)", "noop", large, 0),
             ("batch, 2 workers", "batch", large, 2),
+            ("batch, 2 workers, counters (SQLite)", "counted", large, 2),
         ]
         results = []
         print(f"cpus: {os.cpu_count()}  python {sys.version.split()[0]}")
