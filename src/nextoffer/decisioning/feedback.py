@@ -115,29 +115,38 @@ class FeedbackService:
         now = self.decisions.clock()
         sandbox = self.decisions.library.find_sandbox(tenant)
         catalog = self.decisions.catalog(tenant)
+        by_identities: dict[tuple[tuple[str, str], ...], list[ExperienceEvent]] = {}
         for event in events:
-            if not event.kept:
-                continue
-            identities = list(event.identities)
-            if not identities:  # a notification without identity: whoever the decision was for
-                for shown in event.shown:
-                    identity = decided[shown.proposition_id].identity
-                    if identity:
-                        identities = [tuple(identity)]
-                        break
+            if event.kept:
+                by_identities.setdefault(self._identities(event, decided), []).append(event)
+        for identities, group in by_identities.items():  # one write per profile, not per event
             profile_id = None
             if identities:
-                profile_id = self.profiles.append_events(tenant, identities, [event.xdm])
+                xdms = [e.xdm for e in group]
+                profile_id = self.profiles.append_events(tenant, list(identities), xdms)
                 result.profiles.add(profile_id)
-            result.kept += 1
-            feedback = list(self._feedback(event, decided))
+            result.kept += len(group)
+            feedback = [f for e in group for f in self._feedback(e, decided)]
             result.impressions += sum(1 for f in feedback if f.kind == "impression")
             result.clicks += sum(1 for f in feedback if f.kind == "click")
-            result.custom += event.kind == "custom"
+            result.custom += sum(1 for e in group if e.kind == "custom")
             if self.counter is not None and sandbox and catalog and feedback:
                 subject = capping_subject(profile_id, identities)
                 self.counter.count_events(sandbox.sandbox_id, catalog, subject, feedback, now=now)
         return result
+
+    @staticmethod
+    def _identities(
+        event: ExperienceEvent, decided: Mapping[str, Any]
+    ) -> tuple[tuple[str, str], ...]:
+        """The event's identities; a notification without any is for whoever was decided for."""
+        if event.identities:
+            return event.identities
+        for shown in event.shown:
+            identity = decided[shown.proposition_id].identity
+            if identity:
+                return (tuple(identity),)
+        return ()
 
     @staticmethod
     def _feedback(event: ExperienceEvent, decided: Mapping[str, Any]) -> Iterable[Feedback]:
