@@ -37,8 +37,8 @@ from nextoffer.batch.sources import (
 from nextoffer.capping.gate import CappingGate
 from nextoffer.config import Settings
 from nextoffer.decisioning.service import DecisionService
-from nextoffer.engine import Catalog, ScopeRequest, scope_problems
-from nextoffer.errors import FieldError, NextofferError, NotFound, RuleViolation
+from nextoffer.engine import Catalog, ScopeRequest
+from nextoffer.errors import NextofferError, NotFound, RuleViolation
 from nextoffer.store.batch_jobs import JobStore
 from nextoffer.store.database import Database
 from nextoffer.tenants import Tenant
@@ -65,18 +65,7 @@ def library_for(
     pointer: PointerFor,
 ) -> Library:
     """The tenant's current library, after checking every scope can be decided (else 422)."""
-    sandbox = decisions.library.find_sandbox(tenant)
-    catalog = decisions.catalogs.get(sandbox.pk) if sandbox else Catalog(0, {}, {}, {}, {})
-    problems = scope_problems(catalog, scopes)
-    if problems:
-        raise RuleViolation.many(
-            "some decision scopes cannot be decided",
-            [
-                FieldError(p.message, pointer=pointer(p.index, p.field), code=p.code)
-                for p in problems
-            ],
-        )
-    assert sandbox is not None
+    sandbox, catalog = decisions.decidable(tenant, scopes, pointer)
     snapshot = decisions.catalogs.snapshots.get(sandbox.pk, max_age=0)
     return Library(plain_docs(snapshot.by_kind), snapshot.revision, catalog, sandbox.sandbox_id)
 

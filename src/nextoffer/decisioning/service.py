@@ -24,6 +24,7 @@ from nextoffer.engine import (
 from nextoffer.engine.protocols import CappingView, ModelScorer
 from nextoffer.errors import FieldError, RuleViolation
 from nextoffer.library.service import LibraryService
+from nextoffer.store.library_repo import Sandbox
 from nextoffer.tenants import Tenant
 from nextoffer.timeutil import utcnow
 
@@ -118,6 +119,25 @@ class DecisionService:
         sandbox = self.library.find_sandbox(tenant)
         return self.catalogs.get(sandbox.pk) if sandbox else None
 
+    def decidable(
+        self, tenant: Tenant, scopes: Sequence[ScopeRequest], pointer: PointerFor
+    ) -> tuple[Sandbox, Catalog]:
+        """The tenant's sandbox and current catalog, once every scope is known to be decidable;
+        else one 422 naming each scope that is not."""
+        sandbox = self.library.find_sandbox(tenant)
+        catalog = self.catalogs.get(sandbox.pk) if sandbox else None
+        problems = scope_problems(catalog or Catalog(0, {}, {}, {}, {}), scopes)
+        if problems:
+            raise RuleViolation.many(
+                "some decision scopes cannot be decided",
+                [
+                    FieldError(p.message, pointer=pointer(p.index, p.field), code=p.code)
+                    for p in problems
+                ],
+            )
+        assert sandbox is not None and catalog is not None
+        return sandbox, catalog
+
     def decide(
         self,
         call: DecideCall,
@@ -129,19 +149,7 @@ class DecisionService:
         With a capping gate and no `capping` view given, caps apply and, unless the call is a
         dry run or an explanation, the chosen offers' decision counts are reserved.
         """
-        sandbox = self.library.find_sandbox(call.tenant)
-        catalog = self.catalogs.get(sandbox.pk) if sandbox else None
-        empty = Catalog(0, {}, {}, {}, {})
-        problems = scope_problems(catalog or empty, call.scopes)
-        if problems:
-            raise RuleViolation.many(
-                "some decision scopes cannot be decided",
-                [
-                    FieldError(p.message, pointer=pointer(p.index, p.field), code=p.code)
-                    for p in problems
-                ],
-            )
-        assert catalog is not None
+        sandbox, catalog = self.decidable(call.tenant, call.scopes, pointer)
         subject, profile_id = self._subject(call, catalog)
         now = self.clock()
         request = DecisionRequest(
@@ -155,7 +163,7 @@ class DecisionService:
             scorer=self.scorer,
             explain=call.explain,
         )
-        if capping is None and self.capping is not None and sandbox is not None:
+        if capping is None and self.capping is not None:
 
             def run(view: CappingView | None) -> list[Proposition]:
                 request.capping = view
