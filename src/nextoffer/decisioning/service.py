@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -23,6 +22,7 @@ from nextoffer.engine import (
 )
 from nextoffer.engine.protocols import CappingView, ModelScorer
 from nextoffer.errors import FieldError, RuleViolation
+from nextoffer.ids import time_ordered_uuid
 from nextoffer.library.service import LibraryService
 from nextoffer.store.library_repo import Sandbox
 from nextoffer.tenants import Tenant
@@ -180,10 +180,10 @@ class DecisionService:
         else:
             propositions = decide(catalog, request)
         result = DecideResult(
-            proposition_id=str(uuid.uuid4()),
+            proposition_id=time_ordered_uuid(),
             created=now,
             propositions=propositions,
-            scope_ids=[str(uuid.uuid4()) for _ in propositions],
+            scope_ids=[time_ordered_uuid() for _ in propositions],
             catalog=catalog,
             profile_id=profile_id,
             recorded=False,
