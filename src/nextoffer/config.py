@@ -17,6 +17,8 @@ import platformdirs
 
 ENV_PREFIX = "NEXTOFFER_"
 CAPPING_STORES = ("sql", "redis", "memory")
+DECISION_EVENT_WRITERS = ("process", "thread")
+BATCH_EXECUTORS = ("local", "ray")
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +104,8 @@ class Settings:
     """How often buffered decision events are written to the database."""
     decision_event_batch_size: int = 500
     """Buffered decision events that trigger a write before the interval is up."""
+    decision_event_writer: str = "process"
+    """Who writes decision events: a child process at low CPU priority, or a server thread."""
     capping_store: str = "sql"
     """Where capping counters live: `sql` (the database), `redis` or `memory` (one process)."""
     capping_key_prefix: str = "nextoffer:capping:"
@@ -151,13 +155,14 @@ class Settings:
             var = f"{ENV_PREFIX}{name.upper()}"
             if (raw := env.get(var)) is not None:
                 values[name] = _positive_int(var, raw)
+        if raw := env.get(f"{ENV_PREFIX}DECISION_EVENT_WRITER"):
+            values["decision_event_writer"] = _choice(
+                f"{ENV_PREFIX}DECISION_EVENT_WRITER", raw, DECISION_EVENT_WRITERS
+            )
         if raw := env.get(f"{ENV_PREFIX}CAPPING_STORE"):
-            values["capping_store"] = store = raw.strip().lower()
-            if store not in CAPPING_STORES:
-                raise ConfigError(
-                    f"{ENV_PREFIX}CAPPING_STORE must be one of {', '.join(CAPPING_STORES)}, "
-                    f"not {raw!r}"
-                )
+            values["capping_store"] = store = _choice(
+                f"{ENV_PREFIX}CAPPING_STORE", raw, CAPPING_STORES
+            )
             if store == "redis" and not values.get("redis_url"):
                 raise ConfigError(f"{ENV_PREFIX}CAPPING_STORE=redis needs {ENV_PREFIX}REDIS_URL")
         if raw := env.get(f"{ENV_PREFIX}CAPPING_KEY_PREFIX"):
@@ -173,9 +178,7 @@ def _batch_settings(env: Mapping[str, str]) -> dict[str, object]:
     if raw := env.get(f"{ENV_PREFIX}BATCH_OUTPUT_DIR"):
         values["batch_output_dir"] = raw
     if (raw := env.get(f"{ENV_PREFIX}BATCH_EXECUTOR")) is not None:
-        if raw not in ("local", "ray"):
-            raise ConfigError(f"{ENV_PREFIX}BATCH_EXECUTOR must be local or ray, not {raw!r}")
-        values["batch_executor"] = raw
+        values["batch_executor"] = _choice(f"{ENV_PREFIX}BATCH_EXECUTOR", raw, BATCH_EXECUTORS)
     if (raw := env.get(f"{ENV_PREFIX}BATCH_WORKERS")) is not None:
         values["batch_workers"] = _non_negative_int(f"{ENV_PREFIX}BATCH_WORKERS", raw)
     if raw := env.get(f"{ENV_PREFIX}BATCH_RAY_ADDRESS"):
@@ -189,6 +192,13 @@ def _batch_settings(env: Mapping[str, str]) -> dict[str, object]:
 
 class ConfigError(ValueError):
     """A configuration value is wrong; the message names the variable."""
+
+
+def _choice(var: str, raw: str, choices: tuple[str, ...]) -> str:
+    value = raw.strip().lower()
+    if value not in choices:
+        raise ConfigError(f"{var} must be one of {', '.join(choices)}, not {raw!r}")
+    return value
 
 
 def load_credentials(env: Mapping[str, str]) -> tuple[Credential, ...]:

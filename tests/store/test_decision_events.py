@@ -1,5 +1,6 @@
 """The decision event log: buffered writes that readers see at once, flushed in batches by a
-background thread and on close, on SQLite and PostgreSQL."""
+background thread and on close, on SQLite and PostgreSQL, through either writer (a child
+process, the default, or the thread itself)."""
 
 from __future__ import annotations
 
@@ -39,10 +40,15 @@ def tenant() -> Tenant:
     return Tenant(new_org(), "prod")
 
 
+@pytest.fixture(params=["process", "thread"])
+def writer(request: pytest.FixtureRequest) -> str:
+    return request.param
+
+
 def test_buffered_events_are_seen_before_they_are_written(
-    database: Database, tenant: Tenant
+    database: Database, tenant: Tenant, writer: str
 ) -> None:
-    log = DecisionEventLog(database, flush_interval=3600, batch_size=10_000)
+    log = DecisionEventLog(database, writer=writer, flush_interval=3600, batch_size=10_000)
     e = event()
     log.record(tenant, [e])
     assert log.get(tenant, [e.proposition_id, "unknown"]) == {e.proposition_id: e}
@@ -65,9 +71,9 @@ def test_buffered_events_are_seen_before_they_are_written(
 
 
 def test_the_background_thread_writes_full_batches_and_close_writes_the_rest(
-    database: Database, tenant: Tenant
+    database: Database, tenant: Tenant, writer: str
 ) -> None:
-    log = DecisionEventLog(database, flush_interval=3600, batch_size=5)
+    log = DecisionEventLog(database, writer=writer, flush_interval=3600, batch_size=5)
     reader = DecisionEventLog(database)
     first = [event(i) for i in range(5)]
     log.record(tenant, first)  # a full batch wakes the writer at once
@@ -87,8 +93,10 @@ def test_the_background_thread_writes_full_batches_and_close_writes_the_rest(
     assert again.proposition_id in reader.get(tenant, [again.proposition_id])
 
 
-def test_a_retried_flush_does_not_duplicate(database: Database, tenant: Tenant) -> None:
-    log = DecisionEventLog(database, flush_interval=3600)
+def test_a_retried_flush_does_not_duplicate(
+    database: Database, tenant: Tenant, writer: str
+) -> None:
+    log = DecisionEventLog(database, writer=writer, flush_interval=3600)
     e = event(fallback_id="dps:fallback-offer:f", offers=[])
     log.record(tenant, [e])
     log.flush()
@@ -102,8 +110,8 @@ def test_a_retried_flush_does_not_duplicate(database: Database, tenant: Tenant) 
     ] == [e.proposition_id]
 
 
-def test_query_filters_and_pages(database: Database, tenant: Tenant) -> None:
-    log = DecisionEventLog(database, flush_interval=3600)
+def test_query_filters_and_pages(database: Database, tenant: Tenant, writer: str) -> None:
+    log = DecisionEventLog(database, writer=writer, flush_interval=3600)
     log.record(
         tenant, [event(i, profile_id=f"p{i % 2}", placement_id=f"pl{i % 3}") for i in range(12)]
     )

@@ -80,6 +80,7 @@ class Services:
         )
         events = DecisionEventLog(
             db,
+            writer=settings.decision_event_writer,
             flush_interval=settings.decision_event_flush_ms / 1000,
             batch_size=settings.decision_event_batch_size,
         )

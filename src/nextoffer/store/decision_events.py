@@ -1,8 +1,9 @@
 """Decision events: one row per decided scope, written in batches off the decision path.
 
-`record` only appends to an in-memory buffer; a background thread writes the buffer every
-`flush_interval` seconds (sooner when `batch_size` events wait), and `close` writes what is
-left. Reads (`get`, `query`) see the buffer too, so a client can act on a proposition (display,
+`record` only appends to an in-memory buffer; a background thread hands the buffer to the
+writer (`decision_event_writers.py`: by default a child process) every `flush_interval` seconds
+(sooner when `batch_size` events wait), and `close` writes what is left. Reads (`get`, `query`)
+see the buffer too, events in flight included, so a client can act on a proposition (display,
 click) before its event reaches the database. Events feed capping and reporting.
 """
 
@@ -18,65 +19,17 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import (
-    Column,
-    Connection,
-    ForeignKey,
-    Index,
-    Integer,
-    String,
-    Table,
-    and_,
-    bindparam,
-    or_,
-    select,
-)
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import and_, bindparam, or_, select
 
 from nextoffer.errors import InvalidInput
 from nextoffer.store.database import Database
-from nextoffer.store.profile_tables import JsonDocument
+from nextoffer.store.decision_event_tables import EventRow, decision_event_offers, decision_events
+from nextoffer.store.decision_event_writers import EventWriter, open_writer
 from nextoffer.store.sandbox_ids import SandboxIds
-from nextoffer.store.tables import metadata
 from nextoffer.tenants import Tenant
 from nextoffer.timeutil import format_utc, parse_rfc3339
 
 log = logging.getLogger("nextoffer.decision_events")
-
-decision_events = Table(
-    "decision_events",
-    metadata,
-    Column("sandbox_pk", Integer, ForeignKey("sandboxes.pk"), primary_key=True),
-    Column("proposition_id", String(64), primary_key=True),
-    Column("timestamp", String(40), nullable=False),
-    Column("profile_id", String(36)),
-    Column("identity_namespace", String(128)),
-    Column("identity", String(1024)),
-    Column("activity_id", String(256), nullable=False),
-    Column("placement_id", String(256), nullable=False),
-    Column("offers", JsonDocument, nullable=False),
-    Column("fallback_id", String(256)),
-    Column("request_id", String(256)),
-    Index("ix_decision_events_time", "sandbox_pk", "timestamp"),
-    Index("ix_decision_events_profile", "sandbox_pk", "profile_id", "timestamp"),
-    Index(
-        "ix_decision_events_identity", "sandbox_pk", "identity_namespace", "identity", "timestamp"
-    ),
-    Index("ix_decision_events_activity", "sandbox_pk", "activity_id", "timestamp"),
-    Index("ix_decision_events_placement", "sandbox_pk", "placement_id", "timestamp"),
-)
-
-decision_event_offers = Table(
-    "decision_event_offers",
-    metadata,
-    Column("sandbox_pk", Integer, ForeignKey("sandboxes.pk"), primary_key=True),
-    Column("offer_id", String(256), primary_key=True),
-    Column("proposition_id", String(64), primary_key=True),
-    Column("timestamp", String(40), nullable=False),
-    Index("ix_decision_event_offers_time", "sandbox_pk", "offer_id", "timestamp"),
-    sqlite_with_rowid=False,
-)
-"""Which events proposed an offer (as an option or as the fallback): the `offer` filter."""
 
 ev = decision_events
 OfferChoice = tuple[str, int, float | None]
@@ -156,13 +109,6 @@ def decode_cursor(token: str, parameter: str = "start") -> tuple[str, str]:
         ) from None
 
 
-def _insert(conn: Connection, table: Table) -> Any:
-    """INSERT that skips rows already there (a retried flush must not fail on them)."""
-    if conn.dialect.name == "postgresql":
-        return postgresql.insert(table).on_conflict_do_nothing()
-    return sqlite.insert(table).on_conflict_do_nothing()
-
-
 _COLUMNS = (
     ev.c.proposition_id,
     ev.c.timestamp,
@@ -202,6 +148,24 @@ def _identity(identity: tuple[str, str] | None) -> tuple[str | None, str | None]
     return identity[0].lower(), identity[1]
 
 
+def _row(tenant: Tenant, e: DecisionEvent) -> EventRow:
+    namespace, identity = _identity(e.identity)
+    return (
+        tenant.org,
+        tenant.sandbox,
+        e.proposition_id,
+        format_utc(e.timestamp),
+        e.profile_id,
+        namespace,
+        identity,
+        e.activity_id,
+        e.placement_id,
+        e.offers,
+        e.fallback_id,
+        e.request_id,
+    )
+
+
 class DecisionEventLog:
     """Buffered, batched decision events of every sandbox, in the library's database."""
 
@@ -209,11 +173,13 @@ class DecisionEventLog:
         self,
         db: Database,
         *,
+        writer: str = "process",
         flush_interval: float = 0.2,
         batch_size: int = 500,
         max_pending: int = 200_000,
     ) -> None:
         self.db = db
+        self.writer: EventWriter = open_writer(db, writer)
         self.flush_interval = flush_interval
         self.batch_size = batch_size
         self.max_pending = max_pending
@@ -227,6 +193,8 @@ class DecisionEventLog:
         self._thread: threading.Thread | None = None
         self.dropped = 0
         """Events dropped because the database was unreachable while the buffer was full."""
+        self.refused = 0
+        """Events the database refused (logged by the writer, which went on with the rest)."""
 
     # -- the hot path -------------------------------------------------------------------------
 
@@ -276,7 +244,8 @@ class DecisionEventLog:
                 return 0
             try:
                 for start in range(0, len(batch), 5000):
-                    self._write(batch[start : start + 5000])
+                    rows = [_row(t, e) for t, e in batch[start : start + 5000]]
+                    self.refused += self.writer.write(rows)
             except BaseException:
                 with self._lock:
                     self._pending = batch + self._pending
@@ -286,44 +255,6 @@ class DecisionEventLog:
                     self._inflight = []
             return len(batch)
 
-    def _write(self, batch: Sequence[tuple[Tenant, DecisionEvent]]) -> None:
-        with self.db.write() as conn:
-            pks: dict[Tenant, int] = {}
-            rows, offer_rows = [], []
-            for tenant, e in batch:
-                pk = pks.get(tenant)
-                if pk is None:
-                    pk = pks[tenant] = self.sandboxes.ensure(conn, tenant)
-                stamp = format_utc(e.timestamp)
-                namespace, identity = _identity(e.identity)
-                rows.append(
-                    {
-                        "sandbox_pk": pk,
-                        "proposition_id": e.proposition_id,
-                        "timestamp": stamp,
-                        "profile_id": e.profile_id,
-                        "identity_namespace": namespace,
-                        "identity": identity,
-                        "activity_id": e.activity_id,
-                        "placement_id": e.placement_id,
-                        "offers": [list(o) for o in e.offers],
-                        "fallback_id": e.fallback_id,
-                        "request_id": e.request_id,
-                    }
-                )
-                offer_rows.extend(
-                    {
-                        "sandbox_pk": pk,
-                        "offer_id": offer_id,
-                        "proposition_id": e.proposition_id,
-                        "timestamp": stamp,
-                    }
-                    for offer_id in dict.fromkeys(e.offer_ids())
-                )
-            conn.execute(_insert(conn, decision_events), rows)
-            if offer_rows:
-                conn.execute(_insert(conn, decision_event_offers), offer_rows)
-
     def close(self) -> None:
         """Stop the writer thread and write what is left (a later `record` starts it again)."""
         with self._lock:
@@ -332,7 +263,10 @@ class DecisionEventLog:
             self._stop.set()
             self._wake.set()
             thread.join()
-        self.flush()
+        try:
+            self.flush()
+        finally:
+            self.writer.close()
 
     # -- reading ------------------------------------------------------------------------------
 
