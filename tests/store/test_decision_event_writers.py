@@ -10,18 +10,24 @@ import sys
 import textwrap
 import time
 import uuid
+from pathlib import Path
 
+import httpx2 as httpx
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import text
 
+from nextoffer.api.app import Services
 from nextoffer.config import ConfigError, Settings
 from nextoffer.ids import TimeOrderedIds
+from nextoffer.library.portable import import_library
 from nextoffer.store.database import Database
 from nextoffer.store.decision_event_writers import ProcessWriter, ThreadWriter, open_writer
 from nextoffer.store.decision_events import DecisionEventLog
-from nextoffer.tenants import Tenant
+from nextoffer.tenants import Actor, Tenant
+from tests.capping.library import decision_body, portable
+from tests.capping.servers import nodes, tenant_headers
 from tests.conftest import new_org, postgres_database
 from tests.store.test_decision_events import event
 
@@ -69,7 +75,8 @@ def test_the_child_outlives_a_terminal_interrupt_and_a_terminate_signal(
     database: Database,
 ) -> None:
     """Ctrl-C or a service manager signals a server's whole process group; the server then
-    shuts down and hands its last events to the child, which must still be there."""
+    shuts down and hands its last events to the child, which is still there (a child that
+    died would be replaced by the next write, at the cost of a restart)."""
     tenant = Tenant(new_org(), "prod")
     log = DecisionEventLog(database, flush_interval=3600)
     log.record(tenant, [event(0)])
@@ -78,8 +85,11 @@ def test_the_child_outlives_a_terminal_interrupt_and_a_terminate_signal(
     assert pid is not None
     os.kill(pid, signal.SIGINT)
     os.kill(pid, signal.SIGTERM)
+    time.sleep(0.2)
     last = event(1)
     log.record(tenant, [last])
+    log.flush()
+    assert child_of(log).pid == pid  # the same child wrote it (a dead one would be replaced)
     log.close()
     assert child_of(log).pid is None and exited(pid)
     assert last.proposition_id in log.get(tenant, [last.proposition_id])
@@ -267,3 +277,56 @@ def test_more_ids_in_a_millisecond_than_the_sequence_holds_move_to_the_next() ->
     made = [ids.at(1000) for _ in range(TimeOrderedIds.SEQUENCE_MAX + 2)]
     assert made == sorted(made)
     assert made[-1].replace("-", "")[:12] == f"{1001:012x}"
+
+
+def children(pid: int) -> list[int]:
+    """The live child processes of `pid`, from /proc."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(") ", 1)[1].split()
+        except (FileNotFoundError, IndexError, ProcessLookupError):
+            continue
+        if int(fields[1]) == pid and fields[0] != "Z":
+            found.append(int(stat.parent.name))
+    return found
+
+
+def test_a_server_signalled_with_its_writer_stores_every_decision_event(tmp_path) -> None:
+    """SIGTERM to the server and its writer at once (as a service manager stopping the
+    process group does): the server shuts down, hands its last events to the writer, and
+    both exit with every decision's event stored."""
+    db = Database(f"sqlite:///{tmp_path / 'served.db'}")
+    db.upgrade()
+    org = new_org()
+    services = Services.build(Settings(database_url=str(db.url), auto_migrate=False), db=db)
+    import_library(services.library, Tenant(org, "prod"), Actor("t", "t"), portable([]))
+    with nodes(1, str(db.url), NEXTOFFER_DECISION_EVENT_FLUSH_MS="600000") as (base,):
+        for i in range(20):
+            reply = httpx.post(
+                f"{base}/data/core/ods/decisions",
+                json=decision_body(email=f"u{i}@example.com"),
+                headers=tenant_headers(org),
+            )
+            assert reply.status_code == 200, reply.text
+            if i == 9:  # reading events writes the buffer first: the writer process starts
+                listed = httpx.get(f"{base}/v1/decision-events", headers=tenant_headers(org))
+                assert listed.json()["count"] == 10
+        server = next(
+            int(p.parent.name)
+            for p in Path("/proc").glob("[0-9]*/cmdline")
+            if f"{base.rsplit(':', 1)[1]}".encode() in p.read_bytes() and b"serve" in p.read_bytes()
+        )
+        (writer,) = children(server)  # ten events are still buffered in the server
+        os.kill(writer, signal.SIGTERM)
+        os.kill(server, signal.SIGTERM)
+        for _ in range(200):
+            if exited(server) and exited(writer):
+                break
+            time.sleep(0.05)
+        assert exited(server) and exited(writer)
+    stored = DecisionEventLog(db, writer="thread").query(Tenant(org, "prod"), limit=100).items
+    assert sorted(e.identity[1] for e in stored if e.identity) == sorted(
+        f"u{i}@example.com" for i in range(20)
+    )
+    db.dispose()
