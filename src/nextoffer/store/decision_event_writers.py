@@ -145,11 +145,12 @@ class ProcessWriter:
 
 
 def open_writer(db: Database, kind: str) -> EventWriter:
-    """The writer named by `NEXTOFFER_DECISION_EVENT_WRITER`."""
+    """The writer named by `NEXTOFFER_DECISION_EVENT_WRITER` (a thread off POSIX, where the
+    child's pipe cannot be waited on with `select`)."""
     if kind not in DECISION_EVENT_WRITERS:
         choices = ", ".join(DECISION_EVENT_WRITERS)
         raise ConfigError(f"NEXTOFFER_DECISION_EVENT_WRITER must be one of {choices}, not {kind!r}")
-    if kind == "thread":
+    if kind == "thread" or os.name != "posix":
         return ThreadWriter(db)
     return ProcessWriter(db)
 
