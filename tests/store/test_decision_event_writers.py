@@ -330,3 +330,25 @@ def test_a_server_signalled_with_its_writer_stores_every_decision_event(tmp_path
         f"u{i}@example.com" for i in range(20)
     )
     db.dispose()
+
+
+def test_a_writer_process_that_cannot_start_keeps_the_batch(
+    tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No interpreter to start (a broken install): the flush fails with the reason, the events
+    stay buffered and readable, and the first write once it can start stores them."""
+    db = Database(f"sqlite:///{tmp_path / 'nostart.db'}")
+    db.upgrade()
+    tenant = Tenant(new_org(), "prod")
+    log = DecisionEventLog(db, flush_interval=3600)
+    e = event(0)
+    log.record(tenant, [e])
+    monkeypatch.setattr(sys, "executable", str(tmp_path / "no-such-python"))
+    with pytest.raises(RuntimeError, match="writer process did not start"):
+        log.flush()
+    assert log.get(tenant, [e.proposition_id]) == {e.proposition_id: e}
+    monkeypatch.undo()
+    assert log.flush() == 1
+    log.close()
+    assert e.proposition_id in DecisionEventLog(db, writer="thread").get(tenant, [e.proposition_id])
+    db.dispose()

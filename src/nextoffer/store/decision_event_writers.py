@@ -110,12 +110,15 @@ class ProcessWriter:
             return self._child
         source = str(Path(nextoffer.__file__).resolve().parents[1])
         path = os.pathsep.join(p for p in (source, os.environ.get("PYTHONPATH")) if p)
-        child = subprocess.Popen(
-            [sys.executable, "-c", f"from {__name__} import main; main()"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            env={**os.environ, "PYTHONPATH": path},
-        )
+        try:
+            child = subprocess.Popen(
+                [sys.executable, "-c", f"from {__name__} import main; main()"],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                env={**os.environ, "PYTHONPATH": path},
+            )
+        except OSError as exc:
+            raise WriterError(f"the decision-event writer process did not start: {exc}") from exc
         assert child.stdin is not None
         try:
             _send(child.stdin, {"database_url": self.url, "nice": self.nice})
