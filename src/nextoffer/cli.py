@@ -257,10 +257,6 @@ def _scopes(
 ) -> list[tuple[str, str, int | None]]:
     out = []
     for text in scope or ():
-        parts = (
-            text.split(",") if "," in text else text.rsplit(":", 2) if text.count(":") >= 2 else []
-        )
-        # DECISION:PLACEMENT[:N] where ids themselves contain colons: split on the last ones
         parts = _split_scope(text)
         if parts is None:
             fail(f"--scope {text!r} is not DECISION,PLACEMENT[,N]")

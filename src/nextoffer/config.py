@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -126,75 +126,27 @@ class Settings:
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
         env = os.environ if env is None else env
         values: dict[str, object] = {}
-        if url := env.get(f"{ENV_PREFIX}DATABASE_URL"):
-            values["database_url"] = url
-        if url := env.get(f"{ENV_PREFIX}REDIS_URL"):
-            values["redis_url"] = url
+        for name, parse in _PARSERS.items():
+            var = ENV_PREFIX + _VARIABLES.get(name, name.upper())
+            raw = env.get(var)
+            if raw is not None and (value := parse(var, raw)) is not None:
+                values[name] = value
         creds = load_credentials(env)
         if creds:
             values["credentials"] = creds
-        if (raw := env.get(f"{ENV_PREFIX}OPEN")) is not None:
-            values["open_mode"] = _bool(f"{ENV_PREFIX}OPEN", raw)
-        if (raw := env.get(f"{ENV_PREFIX}AUTO_MIGRATE")) is not None:
-            values["auto_migrate"] = _bool(f"{ENV_PREFIX}AUTO_MIGRATE", raw)
-        if (raw := env.get(f"{ENV_PREFIX}MAX_BODY_BYTES")) is not None:
-            values["max_body_bytes"] = _positive_int(f"{ENV_PREFIX}MAX_BODY_BYTES", raw)
-        if (raw := env.get(f"{ENV_PREFIX}SNAPSHOT_CACHE_SANDBOXES")) is not None:
-            values["snapshot_cache_sandboxes"] = _positive_int(
-                f"{ENV_PREFIX}SNAPSHOT_CACHE_SANDBOXES", raw
-            )
-        if (raw := env.get(f"{ENV_PREFIX}CATALOG_MAX_AGE_MS")) is not None:
-            values["catalog_max_age_ms"] = _non_negative_int(f"{ENV_PREFIX}CATALOG_MAX_AGE_MS", raw)
-        for name in (
-            "max_bulk_bytes",
-            "profile_event_window_days",
-            "profile_max_events",
-            "decision_event_flush_ms",
-            "decision_event_batch_size",
-        ):
-            var = f"{ENV_PREFIX}{name.upper()}"
-            if (raw := env.get(var)) is not None:
-                values[name] = _positive_int(var, raw)
-        if raw := env.get(f"{ENV_PREFIX}DECISION_EVENT_WRITER"):
-            values["decision_event_writer"] = _choice(
-                f"{ENV_PREFIX}DECISION_EVENT_WRITER", raw, DECISION_EVENT_WRITERS
-            )
-        if raw := env.get(f"{ENV_PREFIX}CAPPING_STORE"):
-            values["capping_store"] = store = _choice(
-                f"{ENV_PREFIX}CAPPING_STORE", raw, CAPPING_STORES
-            )
-            if store == "redis" and not values.get("redis_url"):
-                raise ConfigError(f"{ENV_PREFIX}CAPPING_STORE=redis needs {ENV_PREFIX}REDIS_URL")
-        if raw := env.get(f"{ENV_PREFIX}CAPPING_KEY_PREFIX"):
-            values["capping_key_prefix"] = raw
+        if values.get("capping_store") == "redis" and not values.get("redis_url"):
+            raise ConfigError(f"{ENV_PREFIX}CAPPING_STORE=redis needs {ENV_PREFIX}REDIS_URL")
         values["limits"] = Limits.from_env(env)
-        values.update(_batch_settings(env))
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]
-
-
-def _batch_settings(env: Mapping[str, str]) -> dict[str, object]:
-    values: dict[str, object] = {}
-    if raw := env.get(f"{ENV_PREFIX}BATCH_OUTPUT_DIR"):
-        values["batch_output_dir"] = raw
-    if (raw := env.get(f"{ENV_PREFIX}BATCH_EXECUTOR")) is not None:
-        values["batch_executor"] = _choice(f"{ENV_PREFIX}BATCH_EXECUTOR", raw, BATCH_EXECUTORS)
-    if (raw := env.get(f"{ENV_PREFIX}BATCH_WORKERS")) is not None:
-        values["batch_workers"] = _non_negative_int(f"{ENV_PREFIX}BATCH_WORKERS", raw)
-    if raw := env.get(f"{ENV_PREFIX}BATCH_RAY_ADDRESS"):
-        values["batch_ray_address"] = raw
-    if (raw := env.get(f"{ENV_PREFIX}BATCH_RUN_JOBS")) is not None:
-        values["batch_run_jobs"] = _bool(f"{ENV_PREFIX}BATCH_RUN_JOBS", raw)
-    if (raw := env.get(f"{ENV_PREFIX}BATCH_LEASE_SECONDS")) is not None:
-        values["batch_lease_seconds"] = _positive_int(f"{ENV_PREFIX}BATCH_LEASE_SECONDS", raw)
-    return values
 
 
 class ConfigError(ValueError):
     """A configuration value is wrong; the message names the variable."""
 
 
-def _choice(var: str, raw: str, choices: tuple[str, ...]) -> str:
+def choice(var: str, raw: str, choices: tuple[str, ...]) -> str:
+    """`raw` (any case, spaces around) as one of `choices`; else a ConfigError naming `var`."""
     value = raw.strip().lower()
     if value not in choices:
         raise ConfigError(f"{var} must be one of {', '.join(choices)}, not {raw!r}")
@@ -291,3 +243,39 @@ def _positive_int(name: str, raw: str) -> int:
     if value <= 0:
         raise ConfigError(f"{name} must be a positive integer, not {raw!r}")
     return value
+
+
+def _text(name: str, raw: str) -> str | None:
+    return raw or None  # empty: not set
+
+
+def _one_of(choices: tuple[str, ...]) -> Callable[[str, str], str | None]:
+    return lambda name, raw: choice(name, raw, choices) if raw.strip() else None
+
+
+_PARSERS: dict[str, Callable[[str, str], object]] = {
+    "database_url": _text,
+    "redis_url": _text,
+    "open_mode": _bool,
+    "auto_migrate": _bool,
+    "max_body_bytes": _positive_int,
+    "max_bulk_bytes": _positive_int,
+    "snapshot_cache_sandboxes": _positive_int,
+    "catalog_max_age_ms": _non_negative_int,
+    "profile_event_window_days": _positive_int,
+    "profile_max_events": _positive_int,
+    "decision_event_flush_ms": _positive_int,
+    "decision_event_batch_size": _positive_int,
+    "decision_event_writer": _one_of(DECISION_EVENT_WRITERS),
+    "capping_store": _one_of(CAPPING_STORES),
+    "capping_key_prefix": _text,
+    "batch_output_dir": _text,
+    "batch_executor": _one_of(BATCH_EXECUTORS),
+    "batch_workers": _non_negative_int,
+    "batch_ray_address": _text,
+    "batch_run_jobs": _bool,
+    "batch_lease_seconds": _positive_int,
+}
+"""Each setting read from `NEXTOFFER_<NAME>` and how (a None result leaves the default)."""
+_VARIABLES = {"open_mode": "OPEN"}
+"""Settings whose variable is not their name in upper case."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,20 +19,25 @@ class Line:
     value: Any
 
 
-def read_lines(lines: Iterable[bytes | str]) -> Iterator[Line]:
-    """Parse each non-blank line; the first that is not JSON is a 400 naming its number."""
+def not_json(number: int, reason: str) -> Exception:
+    """The error of a line that is not JSON in a request body: a 400 naming the line."""
+    return InvalidInput(
+        f"line {number}: not valid JSON: {reason}",
+        code="malformed-json",
+        errors=(FieldError(f"not valid JSON: {reason}", pointer="", details={"line": number}),),
+        extra={"line": number},
+    )
+
+
+def read_lines(
+    lines: Iterable[bytes | str], error: Callable[[int, str], Exception] = not_json
+) -> Iterator[Line]:
+    """Parse each non-blank line; the first that is not JSON raises `error(number, reason)`."""
     for number, text in enumerate(lines, start=1):
         if not text.strip():
             continue
         try:
             value = orjson.loads(text)
         except orjson.JSONDecodeError as exc:
-            raise InvalidInput(
-                f"line {number}: not valid JSON: {exc}",
-                code="malformed-json",
-                errors=(
-                    FieldError(f"not valid JSON: {exc}", pointer="", details={"line": number}),
-                ),
-                extra={"line": number},
-            ) from None
+            raise error(number, str(exc)) from None
         yield Line(number, value)

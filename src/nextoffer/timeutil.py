@@ -77,3 +77,11 @@ def instant_or_none(text: str) -> datetime | None:
         return parse_rfc3339(text)
     except DateTimeFormatError:
         return None
+
+
+def epoch_or_none(value: object) -> float | None:
+    """Epoch seconds of a date-time string (a `startDate`, an `endDate`); None for anything else."""
+    if not isinstance(value, str):
+        return None
+    instant = instant_or_none(value)
+    return instant.timestamp() if instant is not None else None

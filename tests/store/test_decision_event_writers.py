@@ -10,6 +10,7 @@ import sys
 import textwrap
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx2 as httpx
@@ -39,6 +40,15 @@ def exited(pid: int) -> bool:
             return f.read().split(") ", 1)[1].startswith("Z")
     except FileNotFoundError:
         return True
+
+
+@pytest.fixture
+def file_db(tmp_path: Path) -> Iterator[Database]:
+    """A migrated SQLite file of this test's own (some tests break it or lock it)."""
+    db = Database(f"sqlite:///{tmp_path / 'events.db'}")
+    db.upgrade()
+    yield db
+    db.dispose()
 
 
 def child_of(log: DecisionEventLog) -> ProcessWriter:
@@ -154,10 +164,8 @@ def test_on_postgresql_a_value_too_long_is_refused_alone() -> None:
         assert set(stored) == {good.proposition_id}
 
 
-def test_an_unreachable_database_keeps_the_batch_for_the_next_try(tmp_path) -> None:
-    path = tmp_path / "events.db"
-    db = Database(f"sqlite:///{path}")
-    db.upgrade()
+def test_an_unreachable_database_keeps_the_batch_for_the_next_try(file_db: Database) -> None:
+    db = file_db
     tenant = Tenant(new_org(), "prod")
     log = DecisionEventLog(db, flush_interval=3600)
     e = event(0)
@@ -172,10 +180,9 @@ def test_an_unreachable_database_keeps_the_batch_for_the_next_try(tmp_path) -> N
     assert log.flush() == 1
     log.close()
     assert e.proposition_id in DecisionEventLog(db, writer="thread").get(tenant, [e.proposition_id])
-    db.dispose()
 
 
-def test_the_writer_is_chosen_by_the_settings(tmp_path) -> None:
+def test_the_writer_is_chosen_by_the_settings(file_db: Database) -> None:
     assert Settings().decision_event_writer == "process"
     env = {"NEXTOFFER_DECISION_EVENT_WRITER": "Thread"}
     assert Settings.from_env(env).decision_event_writer == "thread"
@@ -183,20 +190,16 @@ def test_the_writer_is_chosen_by_the_settings(tmp_path) -> None:
         ConfigError, match="NEXTOFFER_DECISION_EVENT_WRITER must be one of process, thread"
     ):
         Settings.from_env({"NEXTOFFER_DECISION_EVENT_WRITER": "cloud"})
-    file_db = Database(f"sqlite:///{tmp_path / 'w.db'}")
     assert isinstance(open_writer(file_db, "process"), ProcessWriter)
     assert isinstance(open_writer(file_db, "thread"), ThreadWriter)
     with pytest.raises(ConfigError, match="not 'cloud'"):
         open_writer(file_db, "cloud")
-    file_db.dispose()
 
 
-def test_processes_queue_on_the_sqlite_writer_lock(tmp_path) -> None:
+def test_processes_queue_on_the_sqlite_writer_lock(file_db: Database) -> None:
     """Another process holding the lock makes `write()` wait until it lets go, not fail and
     not sleep in SQLite's busy handler; and it lets go when it dies."""
-    path = tmp_path / "locked.db"
-    db = Database(f"sqlite:///{path}")
-    db.upgrade()
+    db, path = file_db, file_db.sqlite_path
     holder = subprocess.Popen(
         [
             sys.executable,
@@ -243,7 +246,6 @@ def test_processes_queue_on_the_sqlite_writer_lock(tmp_path) -> None:
     killed.wait()
     with db.write() as conn:  # the dead holder's lock went with it
         conn.execute(text("SELECT 1"))
-    db.dispose()
 
 
 def test_proposition_ids_are_version_7_uuids_in_increasing_order() -> None:
@@ -292,12 +294,13 @@ def children(pid: int) -> list[int]:
     return found
 
 
-def test_a_server_signalled_with_its_writer_stores_every_decision_event(tmp_path) -> None:
+def test_a_server_signalled_with_its_writer_stores_every_decision_event(
+    file_db: Database,
+) -> None:
     """SIGTERM to the server and its writer at once (as a service manager stopping the
     process group does): the server shuts down, hands its last events to the writer, and
     both exit with every decision's event stored."""
-    db = Database(f"sqlite:///{tmp_path / 'served.db'}")
-    db.upgrade()
+    db = file_db
     org = new_org()
     services = Services.build(Settings(database_url=str(db.url), auto_migrate=False), db=db)
     import_library(services.library, Tenant(org, "prod"), Actor("t", "t"), portable([]))
@@ -329,16 +332,14 @@ def test_a_server_signalled_with_its_writer_stores_every_decision_event(tmp_path
     assert sorted(e.identity[1] for e in stored if e.identity) == sorted(
         f"u{i}@example.com" for i in range(20)
     )
-    db.dispose()
 
 
 def test_a_writer_process_that_cannot_start_keeps_the_batch(
-    tmp_path, monkeypatch: pytest.MonkeyPatch
+    file_db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """No interpreter to start (a broken install): the flush fails with the reason, the events
     stay buffered and readable, and the first write once it can start stores them."""
-    db = Database(f"sqlite:///{tmp_path / 'nostart.db'}")
-    db.upgrade()
+    db = file_db
     tenant = Tenant(new_org(), "prod")
     log = DecisionEventLog(db, flush_interval=3600)
     e = event(0)
@@ -351,4 +352,3 @@ def test_a_writer_process_that_cannot_start_keeps_the_batch(
     assert log.flush() == 1
     log.close()
     assert e.proposition_id in DecisionEventLog(db, writer="thread").get(tenant, [e.proposition_id])
-    db.dispose()

@@ -51,11 +51,6 @@ class WorkloadRequest(msgspec.Struct, forbid_unknown_fields=False, omit_defaults
     )
 
 
-def _pointer(index: int, field_name: str) -> str:
-    name = "xdm:activityId" if field_name == "activity" else "xdm:placementId"
-    return f"/xdm:propositionRequests/{index}/{name}"
-
-
 async def post_workload(request: Request) -> Response:
     call = call_of(request)
     svc = services(request)
@@ -77,9 +72,7 @@ async def post_workload(request: Request) -> Response:
     container_id = request.path_params.get("container_id")
     job = await offload(
         request,
-        lambda: svc.batch.submit(
-            call.tenant, job_request, container_id=container_id, pointer=_pointer
-        ),
+        lambda: svc.batch.submit(call.tenant, job_request, container_id=container_id),
     )
     location = f"{request.url.path.rstrip('/')}/{job.id}"
     return json_response(status_document(job), 200, headers={"Location": location})

@@ -22,7 +22,7 @@ from starlette.routing import Route
 from nextoffer.api.bodies import read_body
 from nextoffer.api.context import call_of, offload, services
 from nextoffer.api.msgspec_errors import decode
-from nextoffer.decisioning.service import DecideCall, DecideResult
+from nextoffer.decisioning.service import DecideCall, DecideResult, proposition_request_pointer
 from nextoffer.decisioning.shaping import content_fields
 from nextoffer.engine import Offer, Placement, Proposition, ScopeRequest
 from nextoffer.errors import UnsupportedMediaType
@@ -345,11 +345,6 @@ def _call_v09(
     )
 
 
-def _pointer_v1(index: int, field_name: str) -> str:
-    name = "xdm:activityId" if field_name == "activity" else "xdm:placementId"
-    return f"/xdm:propositionRequests/{index}/{name}"
-
-
 def _pointer_v09(index: int, field_name: str) -> str:
     return f"/xdm:offerActivities/{index}/xdm:offerActivity"
 
@@ -365,7 +360,7 @@ async def post_decisions(request: Request) -> Response:
         assert isinstance(req1, DecisionRequest)
         decide_call, pointer, fmt = (
             _call_v1(req1, call, request_id),
-            _pointer_v1,
+            proposition_request_pointer,
             req1.response_format,
         )
     else:

@@ -23,7 +23,8 @@ async def post_events(request: Request) -> Response:
     lines = await read_jsonl(request, svc.settings.max_body_bytes, "events")
     now = svc.decisions.clock()
     events = []
-    for number, value in ((line.number, line.value) for line in lines):
+    for line in lines:
+        number, value = line.number, line.value
         if isinstance(value, dict) and isinstance(value.get("xdm"), dict):
             xdm, pointer = value["xdm"], f"/{number}/xdm"
         else:

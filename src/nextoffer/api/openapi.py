@@ -680,6 +680,12 @@ PROFILE_SCHEMAS: dict[str, Any] = {
 }
 
 
+def _jsonl_body(line: dict[str, Any]) -> dict[str, Any]:
+    """A JSON Lines request body whose every line is `line`."""
+    items = {"type": "array", "description": "Each item is one line of the body.", "items": line}
+    return {"required": True, "content": {"application/x-ndjson": {"schema": items}}}
+
+
 def profile_paths() -> dict[str, Any]:
     """`/v1/profiles`, `/v1/decision-events` and `/v1/events`."""
     key = [
@@ -732,18 +738,7 @@ def profile_paths() -> dict[str, Any]:
                 "operationId": "bulk-load-profiles",
                 "tags": tags,
                 "parameters": list(TENANT_PARAMETERS),
-                "requestBody": {
-                    "required": True,
-                    "content": {
-                        "application/x-ndjson": {
-                            "schema": {
-                                "type": "array",
-                                "description": "Each item is one line of the body.",
-                                "items": _ref("ProfileInput"),
-                            }
-                        }
-                    },
-                },
+                "requestBody": _jsonl_body(_ref("ProfileInput")),
                 "responses": {
                     "200": {"description": "Counts", "content": _json(_ref("BulkResult"))},
                     **_problems(400, 401, 403, 409, 413, 415),
@@ -768,18 +763,7 @@ def profile_paths() -> dict[str, Any]:
                         "description": "Check the events only.",
                     },
                 ],
-                "requestBody": {
-                    "required": True,
-                    "content": {
-                        "application/x-ndjson": {
-                            "schema": {
-                                "type": "array",
-                                "description": "Each item is one line of the body.",
-                                "items": {"type": "object"},
-                            }
-                        }
-                    },
-                },
+                "requestBody": _jsonl_body({"type": "object"}),
                 "responses": {
                     "200": {
                         "description": "What was done",

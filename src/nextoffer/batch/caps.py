@@ -24,9 +24,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
+from nextoffer.capping.rules import EventKind, compile_rules
 from nextoffer.engine import Catalog, Offer
-from nextoffer.engine.request import outside
-from nextoffer.timeutil import instant_or_none
 
 UsedCount = Callable[[Offer, int, str | None], int]
 """Decisions already counted against a total cap: (offer, rule index, placement or None)."""
@@ -40,30 +39,15 @@ class TotalRule:
     per_placement: bool
 
 
-def _epoch(value: object) -> float | None:
-    if not isinstance(value, str):
-        return None
-    instant = instant_or_none(value)
-    return instant.timestamp() if instant is not None else None
-
-
 def total_rules(offer: Offer, now: datetime) -> tuple[TotalRule, ...]:
-    """The offer's enabled total caps on decision events that are in force at `now`."""
-    out = []
+    """The offer's usable total caps on decision events that are in force at `now`, as the
+    online gate compiles them (impressions and clicks are counted elsewhere; batch makes none)."""
     at = now.timestamp()
-    for index, rule in enumerate(offer.capping):
-        if not rule.get("enabled", True) or rule.get("scope", "global") != "global":
-            continue
-        if rule.get("event", "decision") != "decision":
-            continue  # impressions and clicks are counted elsewhere; batch makes none
-        if outside(_epoch(rule.get("startDate")), _epoch(rule.get("endDate")), at):
-            continue
-        limit = rule.get("limit")
-        if not isinstance(limit, int) or isinstance(limit, bool) or limit <= 0:
-            continue
-        per_placement = rule.get("entity", "offer") == "placement"
-        out.append(TotalRule(offer.id, index, limit, per_placement))
-    return tuple(out)
+    return tuple(
+        TotalRule(offer.id, rule.index, rule.limit, rule.per_placement)
+        for rule in compile_rules(offer.capping)
+        if not rule.per_profile and rule.event is EventKind.DECISION and rule.period.applies(at)
+    )
 
 
 def cap_key(rule: TotalRule, placement_id: str) -> str:

@@ -8,7 +8,6 @@ never with an output file.
 from __future__ import annotations
 
 import time
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,7 +22,6 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from nextoffer.batch.counters import CapCounters
 from nextoffer.batch.executors import UnknownExecutor, executor_named
 from nextoffer.batch.output import OutputError, format_of
 from nextoffer.batch.plan import BatchPlan
@@ -107,7 +105,7 @@ def run_batch_command(
     except RuntimeError as exc:  # Ray is not installed
         return bad(str(exc))
     plan = BatchPlan(
-        job_id=str(uuid.uuid4()),
+        job_id=BatchPlan.new_job_id(),
         docs=library.docs,
         revision=library.revision,
         audience=args.audience,
@@ -117,9 +115,6 @@ def run_batch_command(
         include_content=args.include_content,
         batch_size=args.batch_size,
         sandbox_id=library.sandbox_id,
-    )
-    counters = (
-        CapCounters(capping, library.sandbox_id, library.catalog, plan.now) if capping else None
     )
     total = source.rows if isinstance(source, ParquetSource) else None
     columns = [
@@ -145,9 +140,7 @@ def run_batch_command(
                 executor,
                 args.out,
                 progress=advance,
-                used=counters.used if counters else None,
                 counter_store=capping.store if capping else None,
-                before_publish=(lambda s: counters.add(s.capped)) if counters else None,
             )
     except KeyboardInterrupt:
         console.print("[bold yellow]cancelled:[/] nothing was written")

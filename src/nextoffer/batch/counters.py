@@ -11,18 +11,17 @@ from collections.abc import Mapping
 from datetime import datetime
 
 from nextoffer.batch.caps import UsedCount
-from nextoffer.capping.gate import CappingGate
-from nextoffer.capping.plans import Counter, Moment
-from nextoffer.capping.store import Increment
+from nextoffer.capping.plans import CatalogPlan, Counter, Moment
+from nextoffer.capping.store import CounterStore, Increment
 from nextoffer.engine import Catalog, Offer
 
 
 class CapCounters:
-    """Reads and adds a batch job's total-cap counts in the gate's counter store."""
+    """Reads and adds a batch job's total-cap counts in the online decisions' counter store."""
 
-    def __init__(self, gate: CappingGate, sandbox_id: str, catalog: Catalog, now: datetime):
-        self.gate = gate
-        self.plan = gate.plan(sandbox_id, catalog)
+    def __init__(self, store: CounterStore, sandbox_id: str, catalog: Catalog, now: datetime):
+        self.store = store
+        self.plan = CatalogPlan(sandbox_id, catalog)
         self.catalog = catalog
         self.moment = Moment(now.timestamp(), None)  # total caps count for everyone
 
@@ -35,7 +34,7 @@ class CapCounters:
     def used(self) -> UsedCount:
         def used(offer: Offer, index: int, placement_id: str | None) -> int:
             counter = self._counter(offer, index, placement_id)
-            return self.gate.store.read([counter.key])[0] if counter else 0
+            return self.store.read([counter.key])[0] if counter else 0
 
         return used
 
@@ -50,4 +49,4 @@ class CapCounters:
             if counter is not None and count:
                 increments.append(Increment(counter.key, count, None, counter.ttl))
         if increments:
-            self.gate.store.add(increments)
+            self.store.add(increments)

@@ -19,7 +19,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from nextoffer.batch import schema
-from nextoffer.batch.caps import Budget, UsedCount
+from nextoffer.batch.caps import Budget
+from nextoffer.batch.counters import CapCounters
 from nextoffer.batch.decider import Decider, public
 from nextoffer.batch.executors import Executor
 from nextoffer.batch.output import DecisionWriter
@@ -100,7 +101,6 @@ def run_batch(
     output: str | Path,
     *,
     output_format: str | None = None,
-    used: UsedCount | None = None,
     counter_store: CounterStore | None = None,
     progress: Progress | None = None,
     cancelled: Callable[[], bool] | None = None,
@@ -108,9 +108,9 @@ def run_batch(
 ) -> Summary:
     """Decide for every member of the plan's audience in `source` and write `output`.
 
-    `used` reads total caps' counts from a counter store; `counter_store` (the online
-    decisions' counters) makes per-profile caps apply, and the job's proposals are added to
-    them once `before_publish` (run when every row is written, before the file is renamed into
+    With `counter_store` (the online decisions' counters), total caps start from what their
+    counters already hold and per-profile caps apply; the job's proposals are added to both
+    once `before_publish` (run when every row is written, before the file is renamed into
     place; a job turns INGESTING there; raising aborts) has passed. Raises BatchInputError
     (bad profiles, empty audience), BatchCancelled or OutputError; the output is then
     untouched.
@@ -119,7 +119,12 @@ def run_batch(
     writer = DecisionWriter(output, output_format)
     plan = replace(plan, stored_profiles=isinstance(source, StoreSource))
     coordinator = Decider(plan)
-    budget = Budget(coordinator.caps, coordinator.catalog, used)
+    totals = (
+        CapCounters(counter_store, plan.sandbox_id, coordinator.catalog, plan.now)
+        if counter_store is not None and coordinator.caps
+        else None
+    )
+    budget = Budget(coordinator.caps, coordinator.catalog, totals.used if totals else None)
     budget.prime()
     plan = replace(plan, exhausted=frozenset(budget.exhausted))
     counters = None
@@ -152,7 +157,9 @@ def run_batch(
         summary.profile_counts = counters.added if counters is not None else 0
         if before_publish is not None:
             before_publish(summary)
-        if counters is not None:  # batch proposals count toward the same counters as online
+        if totals is not None:  # batch proposals count toward the same counters as online
+            totals.add(summary.capped)
+        if counters is not None:
             counters.publish()
         writer.commit()
     except BaseException:

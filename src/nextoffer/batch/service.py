@@ -14,13 +14,12 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import quote
 
-from nextoffer.batch.counters import CapCounters
 from nextoffer.batch.decider import BadProfile
 from nextoffer.batch.executors import executor_named
 from nextoffer.batch.jobs import Job, JobRequest, JobStatus
@@ -36,7 +35,11 @@ from nextoffer.batch.sources import (
 )
 from nextoffer.capping.gate import CappingGate
 from nextoffer.config import Settings
-from nextoffer.decisioning.service import DecisionService
+from nextoffer.decisioning.service import (
+    DecisionService,
+    PointerFor,
+    proposition_request_pointer,
+)
 from nextoffer.engine import Catalog, ScopeRequest
 from nextoffer.errors import NextofferError, NotFound, RuleViolation
 from nextoffer.store.batch_jobs import JobStore
@@ -44,8 +47,6 @@ from nextoffer.store.database import Database
 from nextoffer.tenants import Tenant
 
 log = logging.getLogger("nextoffer.batch")
-
-PointerFor = Callable[[int, str], str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,17 +119,16 @@ class BatchService:
         request: JobRequest,
         *,
         container_id: str | None = None,
-        pointer: PointerFor,
     ) -> Job:
         """Validate and queue a job (422 for unknown scopes, unknown or empty audiences)."""
         scopes = [ScopeRequest(a, p, n) for a, p, n in request.scopes]
-        library = library_for(self.decisions, tenant, scopes, pointer)
+        library = library_for(self.decisions, tenant, scopes, proposition_request_pointer)
         try:
             check_audience(self.source(tenant, library.catalog), request.audience)
         except BatchInputError as exc:
             raise RuleViolation.at(str(exc), pointer="/xdm:segmentIds/0", code=exc.code) from None
         job = Job(
-            id=str(uuid.uuid4()),
+            id=BatchPlan.new_job_id(),
             org=tenant.org,
             sandbox=tenant.sandbox,
             status=JobStatus.QUEUED,
@@ -249,12 +249,7 @@ class BatchService:
         tenant = Tenant(job.org, job.sandbox)
         request = job.request
         scopes = tuple(ScopeRequest(a, p, n) for a, p, n in request.scopes)
-        library = library_for(
-            self.decisions,
-            tenant,
-            scopes,
-            lambda i, f: f"/xdm:propositionRequests/{i}/xdm:{f}Id",
-        )
+        library = library_for(self.decisions, tenant, scopes, proposition_request_pointer)
         decided_at = datetime.fromtimestamp((job.decided_at_ms or job.created_ms) / 1000, UTC)
         plan = BatchPlan(
             job_id=job.id,
@@ -286,18 +281,10 @@ class BatchService:
         def cancelled() -> bool:
             return self._stopping.is_set() or lost.is_set()
 
-        counters = (
-            CapCounters(self.capping, library.sandbox_id, library.catalog, decided_at)
-            if self.capping is not None
-            else None
-        )
-
         def ingest(summary: Summary) -> None:
             if cancelled() or not self.jobs.move(job, JobStatus.INGESTING, owner=self.owner):
                 lost.set()
                 raise BatchCancelled("the job was taken back before it could be published")
-            if counters is not None:  # batch proposals count toward the same caps as online
-                counters.add(summary.capped)
 
         return run_batch(
             plan,
@@ -305,7 +292,6 @@ class BatchService:
             executor,
             self.output_path(job),
             output_format=request.output_format,
-            used=counters.used if counters is not None else None,
             counter_store=self.capping.store if self.capping is not None else None,
             progress=progress,
             cancelled=cancelled,

@@ -18,6 +18,7 @@ import pyarrow.parquet as pq
 
 from nextoffer.batch import schema
 from nextoffer.batch.subjects import KNOWN_STATUSES, segments_of_row
+from nextoffer.jsonlines import read_lines
 from nextoffer.tenants import Tenant
 from nextoffer.vocabulary import MEMBER_STATUSES
 
@@ -89,18 +90,15 @@ class JsonlSource:
     def batches(
         self, audience: str, statuses: Sequence[str], batch_size: int
     ) -> Iterator[pa.RecordBatch]:
+        def not_json(number: int, reason: str) -> Exception:
+            return BatchInputError(f"{self.path} line {number} is not JSON: {reason}")
+
         rows: list[dict[str, Any]] = []
         with self.path.open("rb") as lines:
-            for number, line in enumerate(lines, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    doc = orjson.loads(line)
-                except orjson.JSONDecodeError as exc:
-                    raise BatchInputError(f"{self.path} line {number} is not JSON: {exc}") from None
-                if not isinstance(doc, dict):
-                    raise BatchInputError(f"{self.path} line {number} is not a JSON object")
-                rows.append(doc)
+            for line in read_lines(lines, not_json):
+                if not isinstance(line.value, dict):
+                    raise BatchInputError(f"{self.path} line {line.number} is not a JSON object")
+                rows.append(line.value)
                 if len(rows) >= batch_size:
                     yield profile_batch(rows)
                     rows = []

@@ -39,6 +39,8 @@ def _loads(text: str | None) -> Any:
 
 
 def segments_of_row(segment_json: str | None, attributes: Mapping[str, Any]) -> dict[str, str]:
+    """Audience -> status, from the row's own memberships column (as the profile store keeps
+    them, beside the attributes), else from the attributes' `segmentMembership`."""
     membership = _loads(segment_json)
     if membership is None:
         membership = attributes.get("segmentMembership")
@@ -56,10 +58,7 @@ def profile_of_row(
     attributes = _loads(attributes_json) or {}
     if not isinstance(attributes, dict):
         raise ValueError("attributes must be a JSON object")
-    membership = _loads(segment_json)  # audiences, beside the attributes as in the store
-    segments = flatten_segments(
-        membership if membership is not None else attributes.get("segmentMembership")
-    )
+    segments = segments_of_row(segment_json, attributes)
     identity = primary_identity(_loads(identity_json))
     if profile_id is None and identity is not None:
         profile_id = f"{identity[0]}:{identity[1]}"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from nextoffer.capping.store import CounterStore
-from nextoffer.config import ConfigError, Settings
+from nextoffer.config import CAPPING_STORES, ConfigError, Settings, choice
 from nextoffer.store.database import Database
 
 
@@ -38,10 +38,6 @@ STORES: dict[str, Callable[[Settings, Database], CounterStore]] = {
 
 def counter_store(settings: Settings, db: Database) -> CounterStore:
     """The configured store; an unknown name is a ConfigError listing the valid ones."""
-    make = STORES.get(settings.capping_store)
-    if make is None:
-        raise ConfigError(
-            f"NEXTOFFER_CAPPING_STORE must be one of {', '.join(STORES)}, "
-            f"not {settings.capping_store!r}"
-        )
-    return make(settings, db)
+    return STORES[choice("NEXTOFFER_CAPPING_STORE", settings.capping_store, CAPPING_STORES)](
+        settings, db
+    )

@@ -18,7 +18,7 @@ from typing import Any
 
 from nextoffer.capping.windows import Period
 from nextoffer.pql import Compiled, Env, PqlError, compile_cached
-from nextoffer.timeutil import instant_or_none
+from nextoffer.timeutil import epoch_or_none
 
 
 class EventKind(StrEnum):
@@ -52,13 +52,6 @@ class CappingRule:
         return self.condition.test(Env(event, now=now, events=(event,)))
 
 
-def _epoch(value: Any) -> float | None:
-    if not isinstance(value, str):
-        return None
-    instant = instant_or_none(value)
-    return instant.timestamp() if instant is not None else None
-
-
 def compile_rule(index: int, doc: Mapping[str, Any]) -> CappingRule | None:
     """One rule from its document; None when it is disabled or unusable (then it never caps)."""
     if doc.get("enabled", True) is False:
@@ -76,8 +69,8 @@ def compile_rule(index: int, doc: Mapping[str, Any]) -> CappingRule | None:
         period = Period(
             unit,
             int(repeat.get("unitCount") or 1),
-            _epoch(doc.get("startDate")),
-            _epoch(doc.get("endDate")),
+            epoch_or_none(doc.get("startDate")),
+            epoch_or_none(doc.get("endDate")),
         )
     except (TypeError, ValueError):
         return None

@@ -114,7 +114,7 @@ class FeedbackService:
             return result
         now = self.decisions.clock()
         sandbox = self.decisions.library.find_sandbox(tenant)
-        catalog = self.decisions.catalog(tenant)
+        catalog = self.decisions.catalogs.get(sandbox.pk) if sandbox else None
         by_identities: dict[tuple[tuple[str, str], ...], list[ExperienceEvent]] = {}
         for event in events:
             if event.kept:

@@ -72,6 +72,14 @@ class DecideResult:
 
 
 PointerFor = Callable[[int, str], str]
+"""Where scope `index`'s `activity` or `placement` is in a request (for 422s naming it)."""
+
+
+def proposition_request_pointer(index: int, field_name: str) -> str:
+    """The pointer into `xdm:propositionRequests`, the scope list of the Decisioning API (1.0)
+    and of the Batch Decisioning API."""
+    name = "xdm:activityId" if field_name == "activity" else "xdm:placementId"
+    return f"/xdm:propositionRequests/{index}/{name}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,7 +17,7 @@ from typing import Any
 from nextoffer.memory import paused_gc
 from nextoffer.pql import Compiled, PqlError, compile_cached
 from nextoffer.pql.compiled import cache_key
-from nextoffer.timeutil import instant_or_none
+from nextoffer.timeutil import epoch_or_none
 from nextoffer.vocabulary import filter_kind
 
 Doc = Mapping[str, Any]
@@ -187,13 +187,6 @@ def _compile(text: str, kind: str, aliases: tuple[str, ...]) -> Compiled:
     return compile_cached(text, kind, aliases)
 
 
-def _epoch(value: Any) -> float | None:
-    if not isinstance(value, str):
-        return None
-    instant = instant_or_none(value)
-    return instant.timestamp() if instant is not None else None
-
-
 def _segment_ids(items: Iterable[Doc] | None) -> tuple[str, ...]:
     return tuple(str(s.get("_id")) for s in items or () if s.get("_id"))
 
@@ -266,8 +259,8 @@ class _Builder:
             name=doc.get("name", ""),
             status=doc.get("status", "draft"),
             priority=(doc.get("rank") or {}).get("priority", 0),
-            start=_epoch(selection.get("startDate")),
-            end=_epoch(selection.get("endDate")),
+            start=epoch_or_none(selection.get("startDate")),
+            end=epoch_or_none(selection.get("endDate")),
             constraint=self.constraint(selection)
             if kind == "personalized-offer"
             else NO_CONSTRAINT,
@@ -420,8 +413,8 @@ def _build(docs: Mapping[str, Mapping[str, Doc]], revision: int, b: _Builder) ->
             etag=d.get("etag", 1),
             name=d.get("name", ""),
             status=d.get("status", "draft"),
-            start=_epoch(d.get("startDate")),
-            end=_epoch(d.get("endDate")),
+            start=epoch_or_none(d.get("startDate")),
+            end=epoch_or_none(d.get("endDate")),
             fallback=fallbacks.get(fallback_id) if fallback_id else None,
             fallback_id=fallback_id,
             criteria=tuple(criteria),

@@ -34,7 +34,7 @@ from typing import IO, Any, Protocol
 import orjson
 
 import nextoffer
-from nextoffer.config import DECISION_EVENT_WRITERS, ConfigError
+from nextoffer.config import DECISION_EVENT_WRITERS, choice
 from nextoffer.store.database import Database
 from nextoffer.store.decision_event_tables import EventRow, write_rows
 from nextoffer.store.sandbox_ids import SandboxIds
@@ -150,9 +150,7 @@ class ProcessWriter:
 def open_writer(db: Database, kind: str) -> EventWriter:
     """The writer named by `NEXTOFFER_DECISION_EVENT_WRITER` (a thread off POSIX, where the
     child's pipe cannot be waited on with `select`)."""
-    if kind not in DECISION_EVENT_WRITERS:
-        choices = ", ".join(DECISION_EVENT_WRITERS)
-        raise ConfigError(f"NEXTOFFER_DECISION_EVENT_WRITER must be one of {choices}, not {kind!r}")
+    kind = choice("NEXTOFFER_DECISION_EVENT_WRITER", kind, DECISION_EVENT_WRITERS)
     if kind == "thread" or os.name != "posix":
         return ThreadWriter(db)
     return ProcessWriter(db)
