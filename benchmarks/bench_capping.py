@@ -40,8 +40,9 @@ import sqlalchemy as sa
 
 from benchmarks.bench_engine import TIERS, library
 from benchmarks.harness import headers, machine
-from nextoffer.api.app import Services, create_app
+from nextoffer.api.app import create_app
 from nextoffer.api.decisioning_api import InlineProfile
+from nextoffer.composition import Services
 from nextoffer.config import Settings
 from nextoffer.decisioning.service import DecideCall
 from nextoffer.engine import ScopeRequest

@@ -177,7 +177,7 @@ def main() -> None:
         os.sched_setaffinity(0, {1})
     with tempfile.TemporaryDirectory() as tmp:
         url = f"sqlite:///{tmp}/bench.db"
-        from nextoffer.api.app import Services
+        from nextoffer.composition import Services
         from nextoffer.config import Settings
         from nextoffer.library.portable import import_library
         from nextoffer.tenants import Actor, Tenant

@@ -17,7 +17,8 @@ import pytest
 import sqlalchemy as sa
 from starlette.testclient import TestClient
 
-from nextoffer.api.app import Services, create_app
+from nextoffer.api.app import create_app
+from nextoffer.composition import Services
 from nextoffer.config import Limits, Settings, parse_credentials
 from nextoffer.store.database import Database
 from tests.helpers import Api

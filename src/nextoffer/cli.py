@@ -16,7 +16,7 @@ from nextoffer.config import ConfigError, Settings
 from nextoffer.errors import NextofferError
 
 if TYPE_CHECKING:
-    from nextoffer.api.app import Services
+    from nextoffer.composition import Services
     from nextoffer.tenants import Tenant
 
 app = typer.Typer(
@@ -101,7 +101,7 @@ def serve(
     """Run the HTTP server (Offer Library, health, OpenAPI at /openapi.json and /docs)."""
     import uvicorn
 
-    from nextoffer.api.app import Services
+    from nextoffer.composition import Services
 
     settings = load_settings(db)
     if demo and not settings.credentials:
@@ -156,7 +156,7 @@ def serve(
 
 def _tenant_services(db: str | None, org: str | None, sandbox: str) -> tuple[Services, Tenant]:
     """The services of the configured database, and the tenant a command works on."""
-    from nextoffer.api.app import Services
+    from nextoffer.composition import Services
     from nextoffer.tenants import Tenant
 
     settings = load_settings(db)
@@ -223,7 +223,7 @@ def library_import(
     db: DbOption = None,
 ) -> None:
     """Import a library file, all or nothing, keeping ids."""
-    from nextoffer.api.app import Services
+    from nextoffer.composition import Services
     from nextoffer.library.portable import import_library
     from nextoffer.tenants import Actor, Tenant
 
@@ -325,8 +325,8 @@ def decide(
     db: DbOption = None,
 ) -> None:
     """Decide for a profile and print the propositions (and, with --explain, why)."""
-    from nextoffer.api.app import Services
     from nextoffer.api.decisioning_api import InlineProfile, response_v1, segments_of
+    from nextoffer.composition import Services
     from nextoffer.decisioning.service import DecideCall
     from nextoffer.engine import ScopeRequest
     from nextoffer.tenants import Tenant

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from nextoffer.api.app import Services
 from nextoffer.batch.plan import BatchPlan
 from nextoffer.batch.service import library_for
+from nextoffer.composition import Services
 from nextoffer.demo import demo_library
 from nextoffer.engine import ScopeRequest
 from nextoffer.library.portable import import_library

@@ -12,11 +12,12 @@ import pytest
 from sqlalchemy import update
 from starlette.testclient import TestClient
 
-from nextoffer.api.app import Services, create_app
-from nextoffer.batch.jobs import JobStatus
+from nextoffer.api.app import create_app
 from nextoffer.batch.subjects import profile_seed
+from nextoffer.composition import Services
 from nextoffer.demo import demo_library
 from nextoffer.library.portable import import_library
+from nextoffer.records.batch_jobs import JobStatus
 from nextoffer.store.batch_jobs import batch_jobs
 from nextoffer.store.database import Database
 from nextoffer.tenants import Actor, Tenant
@@ -264,7 +265,7 @@ def test_jobs_survive_a_restart(database: Database, tmp_path: Path) -> None:
 
 
 def test_status_moves_only_forward(database: Database, tmp_path: Path) -> None:
-    from nextoffer.batch.jobs import IllegalTransition
+    from nextoffer.records.batch_jobs import IllegalTransition
 
     services = build_services(database, batch_output_dir=str(tmp_path), batch_run_jobs=False)
     with TestClient(create_app(services_=services), raise_server_exceptions=False) as client:

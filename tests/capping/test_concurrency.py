@@ -15,7 +15,7 @@ from collections.abc import Iterator
 import httpx2 as httpx
 import pytest
 
-from nextoffer.api.app import Services
+from nextoffer.composition import Services
 from nextoffer.config import Settings
 from nextoffer.library.portable import import_library
 from nextoffer.store.database import Database

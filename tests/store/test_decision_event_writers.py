@@ -19,7 +19,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import text
 
-from nextoffer.api.app import Services
+from nextoffer.composition import Services
 from nextoffer.config import ConfigError, Settings
 from nextoffer.ids import TimeOrderedIds
 from nextoffer.library.portable import import_library

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from typing import Any
 
 from fastapi import FastAPI
@@ -28,85 +27,11 @@ from nextoffer.api.event_routes import event_routes
 from nextoffer.api.library_routes import library_routes
 from nextoffer.api.middleware import NormalizePath, RequestId
 from nextoffer.api.profile_routes import profile_routes
-from nextoffer.batch.service import BatchService
-from nextoffer.capping.factory import counter_store
-from nextoffer.capping.gate import CappingGate
+from nextoffer.composition import Services
 from nextoffer.config import Settings
-from nextoffer.decisioning.catalogs import CatalogCache
-from nextoffer.decisioning.feedback import FeedbackService
-from nextoffer.decisioning.service import DecisionService
-from nextoffer.edge.datastreams import DatastreamService
 from nextoffer.errors import NextofferError
-from nextoffer.library.service import LibraryService
-from nextoffer.store.database import Database
-from nextoffer.store.datastreams import DatastreamResolver
-from nextoffer.store.decision_events import DecisionEventLog
-from nextoffer.store.profiles import ProfileStore
-from nextoffer.store.snapshots import SnapshotCache
 
 log = logging.getLogger("nextoffer")
-
-
-@dataclass
-class Services:
-    """Everything a request handler may use, built once per process."""
-
-    settings: Settings
-    db: Database
-    auth: Authenticator
-    library: LibraryService
-    decisions: DecisionService
-    datastreams: DatastreamResolver
-    datastream_admin: DatastreamService
-    profiles: ProfileStore
-    decision_events: DecisionEventLog
-    feedback: FeedbackService
-    capping: CappingGate
-    batch: BatchService
-
-    @classmethod
-    def build(cls, settings: Settings, db: Database | None = None) -> Services:
-        db = db or Database(settings.database_url)
-        if settings.auto_migrate:
-            db.upgrade()
-        snapshots = SnapshotCache(db, settings.snapshot_cache_sandboxes)
-        library = LibraryService(db, settings.limits, snapshots)
-        catalogs = CatalogCache(snapshots, max_age=settings.catalog_max_age_ms / 1000)
-        resolver = DatastreamResolver(db)
-        profiles = ProfileStore(
-            db,
-            event_window_days=settings.profile_event_window_days,
-            max_events=settings.profile_max_events,
-        )
-        events = DecisionEventLog(
-            db,
-            writer=settings.decision_event_writer,
-            flush_interval=settings.decision_event_flush_ms / 1000,
-            batch_size=settings.decision_event_batch_size,
-        )
-        capping = CappingGate(counter_store(settings, db))
-        decisions = DecisionService(
-            library, catalogs, profiles=profiles, events=events, capping=capping
-        )
-        return cls(
-            settings=settings,
-            db=db,
-            auth=Authenticator(settings.credentials, settings.open_mode),
-            library=library,
-            decisions=decisions,
-            datastreams=resolver,
-            datastream_admin=DatastreamService(library, resolver),
-            profiles=profiles,
-            decision_events=events,
-            feedback=FeedbackService(events, profiles, decisions, capping),
-            capping=capping,
-            batch=BatchService(db, decisions, settings, profiles=profiles, capping=capping),
-        )
-
-    def close(self) -> None:
-        """Write buffered decision events; the services stay usable (a server shuts down, or
-        a test client closes, and the next one records again)."""
-        self.decision_events.close()
 
 
 def create_app(settings: Settings | None = None, *, services_: Services | None = None) -> FastAPI:
@@ -134,6 +59,7 @@ def create_app(settings: Settings | None = None, *, services_: Services | None =
         redoc_url=None,
     )
     app.state.nextoffer = svc
+    app.state.auth = Authenticator(settings.credentials, settings.open_mode)
     app.add_exception_handler(NextofferError, problems.handle_nextoffer_error)
     app.add_exception_handler(HTTPException, problems.handle_http_exception)
     app.add_exception_handler(RequestValidationError, problems.handle_validation_error)

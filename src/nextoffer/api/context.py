@@ -16,7 +16,7 @@ from nextoffer.api.tenancy import tenant_from_headers
 from nextoffer.tenants import Actor, Tenant
 
 if TYPE_CHECKING:
-    from nextoffer.api.app import Services
+    from nextoffer.composition import Services
 
 T = TypeVar("T")
 _OBJECT_ID = re.compile(r"^[A-Za-z0-9._:@-]{1,256}$")
@@ -48,7 +48,7 @@ async def offload(request: Request, fn: Callable[..., T], *args: Any) -> T:
 
 def call_of(request: Request) -> Call:
     """Authenticate (401), read the tenant (400), then check the grant (403)."""
-    auth = services(request).auth
+    auth = request.app.state.auth
     credential = auth.authenticate(request.headers)
     tenant = tenant_from_headers(request.headers)
     return Call(tenant, auth.authorize(credential, tenant, request.headers))

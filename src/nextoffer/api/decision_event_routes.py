@@ -12,8 +12,8 @@ from starlette.routing import Route
 
 from nextoffer.api.context import call_of, json_response, services
 from nextoffer.errors import InvalidInput
-from nextoffer.store.decision_events import EventFilter, decode_cursor
-from nextoffer.store.query import parse_limit
+from nextoffer.library.query import parse_limit
+from nextoffer.records.decision_events import EventFilter, decode_cursor
 from nextoffer.timeutil import DateTimeFormatError, parse_rfc3339
 
 FILTERS = ("profileId", "identity", "activityId", "placementId", "offerId", "since", "until")

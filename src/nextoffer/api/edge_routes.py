@@ -32,7 +32,7 @@ from nextoffer.errors import (
     NotFound,
     UnsupportedMediaType,
 )
-from nextoffer.store.datastreams import Datastream
+from nextoffer.records.datastreams import Datastream
 from nextoffer.tenants import Tenant
 from nextoffer.vocabulary import component_uri
 

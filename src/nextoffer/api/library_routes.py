@@ -19,8 +19,7 @@ from nextoffer.api.bodies import read_json
 from nextoffer.api.context import call_of, is_object_id, json_response, services
 from nextoffer.errors import InvalidInput, MethodNotAllowed, NotFound
 from nextoffer.library.entities import ENTITIES, EntitySpec
-from nextoffer.library.service import etag_matches
-from nextoffer.store.query import (
+from nextoffer.library.query import (
     Cursor,
     ListQuery,
     Page,
@@ -29,6 +28,7 @@ from nextoffer.store.query import (
     parse_limit,
     parse_orderby,
 )
+from nextoffer.library.service import etag_matches
 
 PREFIX = "/data/core/dps"
 

@@ -22,7 +22,6 @@ from urllib.parse import quote
 
 from nextoffer.batch.decider import BadProfile
 from nextoffer.batch.executors import executor_named
-from nextoffer.batch.jobs import Job, JobRequest, JobStatus
 from nextoffer.batch.output import OutputError
 from nextoffer.batch.plan import BatchPlan, plain_docs
 from nextoffer.batch.runner import BatchCancelled, Summary, run_batch
@@ -42,6 +41,7 @@ from nextoffer.decisioning.service import (
 )
 from nextoffer.engine import Catalog, ScopeRequest
 from nextoffer.errors import NextofferError, NotFound, RuleViolation
+from nextoffer.records.batch_jobs import Job, JobRequest, JobStatus
 from nextoffer.store.batch_jobs import JobStore
 from nextoffer.store.database import Database
 from nextoffer.tenants import Tenant

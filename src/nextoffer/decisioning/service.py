@@ -24,7 +24,7 @@ from nextoffer.engine.protocols import CappingView, ModelScorer
 from nextoffer.errors import FieldError, RuleViolation
 from nextoffer.ids import time_ordered_uuid
 from nextoffer.library.service import LibraryService
-from nextoffer.store.library_repo import Sandbox
+from nextoffer.records.library import Sandbox
 from nextoffer.tenants import Tenant
 from nextoffer.timeutil import utcnow
 
@@ -218,7 +218,7 @@ class DecisionService:
         return found, found.profile_id
 
     def _events(self, call: DecideCall, result: DecideResult) -> list[Any]:
-        from nextoffer.store.decision_events import DecisionEvent
+        from nextoffer.records.decision_events import DecisionEvent
 
         identity = call.identities[0] if call.identities else None
         out = []

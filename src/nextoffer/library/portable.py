@@ -18,6 +18,7 @@ from nextoffer.library.integrity import Stored
 from nextoffer.library.references import find_references
 from nextoffer.library.service import LibraryService
 from nextoffer.library.validation import integrity_errors, parse_document, referrer_errors
+from nextoffer.records.library import ObjectRow
 from nextoffer.store import library_repo as repo
 from nextoffer.tenants import Actor, Tenant
 from nextoffer.timeutil import DateTimeFormatError, format_utc, normalize_rfc3339
@@ -247,7 +248,7 @@ def import_library(
         for spec, _, doc in prepared:
             old = stored.get(doc["id"])
             if old is None:
-                row = repo.ObjectRow(
+                row = ObjectRow(
                     doc["id"],
                     spec.kind,
                     doc["etag"],
@@ -267,7 +268,7 @@ def import_library(
                     "created": old.doc["created"],
                     "createdBy": old.doc["createdBy"],
                 }
-                row = repo.ObjectRow(
+                row = ObjectRow(
                     doc["id"],
                     spec.kind,
                     doc["etag"],

@@ -23,12 +23,13 @@ from nextoffer.ids import new_id
 from nextoffer.library import documents, patching
 from nextoffer.library.entities import KIND_TITLES, EntitySpec
 from nextoffer.library.integrity import Stored
+from nextoffer.library.query import DocTable, ListQuery, Page, Ranked, order_text, paginate
 from nextoffer.library.references import find_references
 from nextoffer.library.validation import check_integrity, check_referrers, parse_document
 from nextoffer.memory import settle_long_lived
+from nextoffer.records.library import ObjectRow, Sandbox
 from nextoffer.store import library_repo as repo
 from nextoffer.store.database import Database
-from nextoffer.store.query import DocTable, ListQuery, Page, Ranked, order_text, paginate
 from nextoffer.store.snapshots import SandboxSnapshot, SnapshotCache
 from nextoffer.tenants import Actor, Tenant
 from nextoffer.timeutil import utcnow
@@ -99,13 +100,13 @@ class LibraryService:
         self.limits = limits
         self.snapshots = snapshots
         self.clock = clock
-        self._sandboxes: dict[tuple[str, str], repo.Sandbox] = {}
+        self._sandboxes: dict[tuple[str, str], Sandbox] = {}
         self._tables: BuildCache[DocTable] = BuildCache(16)
         self._ranked: BuildCache[list[Ranked]] = BuildCache(64)
 
     # -- sandboxes ----------------------------------------------------------------------------
 
-    def sandbox(self, conn: Connection, tenant: Tenant, *, create: bool) -> repo.Sandbox | None:
+    def sandbox(self, conn: Connection, tenant: Tenant, *, create: bool) -> Sandbox | None:
         key = (tenant.org, tenant.sandbox)
         found = self._sandboxes.get(key)
         if found is None:
@@ -117,7 +118,7 @@ class LibraryService:
                 found = repo.ensure_sandbox(conn, *key)
         return found
 
-    def find_sandbox(self, tenant: Tenant) -> repo.Sandbox | None:
+    def find_sandbox(self, tenant: Tenant) -> Sandbox | None:
         """The tenant's sandbox row, from memory once seen (rows never change their ids)."""
         found = self._sandboxes.get((tenant.org, tenant.sandbox))
         if found is None:
@@ -126,7 +127,7 @@ class LibraryService:
         return found
 
     @contextmanager
-    def writing(self, tenant: Tenant) -> Iterator[tuple[Connection, repo.Sandbox, int]]:
+    def writing(self, tenant: Tenant) -> Iterator[tuple[Connection, Sandbox, int]]:
         """A write transaction on the tenant's sandbox, holding its next revision."""
         with self.db.write() as conn:
             sandbox = self.sandbox(conn, tenant, create=True)
@@ -187,7 +188,7 @@ class LibraryService:
             view = TransactionView(conn, sandbox.pk, self.limits)
             view.preload(target for _, target in targets)
             check_integrity(spec, doc, view, old=None)
-            row = repo.ObjectRow(
+            row = ObjectRow(
                 doc["id"], spec.kind, 1, revision, now, now, actor.client_id, actor.client_id, doc
             )
             repo.insert_object(conn, sandbox.pk, row)
@@ -267,7 +268,7 @@ class LibraryService:
                 check_referrers(
                     spec, object_id, doc, row.doc, view, repo.referrers(conn, sandbox.pk, object_id)
                 )
-            new_row = repo.ObjectRow(
+            new_row = ObjectRow(
                 object_id,
                 spec.kind,
                 row.etag + 1,
@@ -304,7 +305,7 @@ def _targets(spec: EntitySpec, doc: Doc) -> list[tuple[str, str]]:
     return [(pointer, target) for pointer, target, _ in find_references(spec.references, doc)]
 
 
-def _receipt(row: repo.ObjectRow, sandbox: repo.Sandbox) -> Doc:
+def _receipt(row: ObjectRow, sandbox: Sandbox) -> Doc:
     return documents.receipt(
         row.doc,
         sandbox_id=sandbox.sandbox_id,

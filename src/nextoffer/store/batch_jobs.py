@@ -24,7 +24,7 @@ from sqlalchemy import (
     update,
 )
 
-from nextoffer.batch.jobs import MAX_ATTEMPTS, Job, JobRequest, JobStatus, check_transition
+from nextoffer.records.batch_jobs import MAX_ATTEMPTS, Job, JobRequest, JobStatus, check_transition
 from nextoffer.store.database import Database
 from nextoffer.store.tables import JsonDocument, metadata
 

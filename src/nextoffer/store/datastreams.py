@@ -9,7 +9,6 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
@@ -28,6 +27,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql
 
+from nextoffer.records.datastreams import Datastream
 from nextoffer.store.database import Database
 from nextoffer.store.tables import metadata, sandboxes
 
@@ -43,24 +43,6 @@ datastreams = Table(
     Column("modified", String(40), nullable=False),
     Column("doc", JsonDocument, nullable=False),
 )
-
-
-@dataclass(frozen=True, slots=True)
-class Datastream:
-    id: str
-    org: str
-    sandbox: str
-    sandbox_pk: int
-    etag: int
-    doc: dict[str, Any]
-    """`{"id", "name", "allowedOrigins", "created", "modified", "etag"}`."""
-
-    @property
-    def allowed_origins(self) -> tuple[str, ...]:
-        return tuple(self.doc.get("allowedOrigins") or ())
-
-    def allows(self, origin: str) -> bool:
-        return "*" in self.allowed_origins or origin in self.allowed_origins
 
 
 _BY_ID = select(

@@ -9,19 +9,20 @@ click) before its event reaches the database. Events feed capping and reporting.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import logging
 import threading
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
-import orjson
 from sqlalchemy import and_, bindparam, or_, select
 
-from nextoffer.errors import InvalidInput
+from nextoffer.records.decision_events import (
+    DecisionEvent,
+    EventFilter,
+    EventPage,
+    decode_cursor,
+    encode_cursor,
+)
 from nextoffer.store.database import Database
 from nextoffer.store.decision_event_tables import EventRow, decision_event_offers, decision_events
 from nextoffer.store.decision_event_writers import EventWriter, open_writer
@@ -32,83 +33,6 @@ from nextoffer.timeutil import format_utc, parse_rfc3339
 log = logging.getLogger("nextoffer.decision_events")
 
 ev = decision_events
-OfferChoice = tuple[str, int, float | None]
-
-
-@dataclass(frozen=True, slots=True)
-class DecisionEvent:
-    """One decided scope: what was proposed, to whom, when."""
-
-    proposition_id: str
-    timestamp: datetime
-    profile_id: str | None
-    identity: tuple[str, str] | None
-    """The request's primary identity (namespace, id)."""
-    activity_id: str
-    placement_id: str
-    offers: list[OfferChoice]
-    """(offer id, rank from 1, score or None), best first; empty when the fallback was used."""
-    fallback_id: str | None
-    request_id: str | None
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "propositionId": self.proposition_id,
-            "timestamp": format_utc(self.timestamp),
-            "profileId": self.profile_id,
-            "identity": (
-                {"namespace": self.identity[0], "id": self.identity[1]} if self.identity else None
-            ),
-            "activityId": self.activity_id,
-            "placementId": self.placement_id,
-            "offers": [{"id": o, "rank": r, "score": s} for o, r, s in self.offers],
-            "fallbackId": self.fallback_id,
-            "requestId": self.request_id,
-        }
-
-    def offer_ids(self) -> list[str]:
-        ids = [o for o, _, _ in self.offers]
-        return [*ids, self.fallback_id] if self.fallback_id else ids
-
-
-@dataclass(frozen=True, slots=True)
-class EventFilter:
-    """What `query` keeps; every given field must match. `since` is inclusive, `until` not."""
-
-    profile_id: str | None = None
-    identity: tuple[str, str] | None = None
-    activity_id: str | None = None
-    placement_id: str | None = None
-    offer_id: str | None = None
-    since: datetime | None = None
-    until: datetime | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class EventPage:
-    items: list[DecisionEvent]
-    next_cursor: str | None
-
-
-def encode_cursor(event: DecisionEvent) -> str:
-    raw = orjson.dumps([format_utc(event.timestamp), event.proposition_id])
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def decode_cursor(token: str, parameter: str = "start") -> tuple[str, str]:
-    try:
-        stamp, pid = orjson.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
-        if not isinstance(stamp, str) or not isinstance(pid, str):
-            raise ValueError
-        return format_utc(parse_rfc3339(stamp)), pid
-    except (ValueError, TypeError, binascii.Error, orjson.JSONDecodeError):
-        raise InvalidInput.at(
-            f"{parameter} is not a paging cursor of this API; follow _links.next.href",
-            parameter=parameter,
-            code="bad-cursor",
-        ) from None
-
-
 _COLUMNS = (
     ev.c.proposition_id,
     ev.c.timestamp,

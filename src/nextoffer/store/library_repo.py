@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -29,6 +28,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 
+from nextoffer.records.library import Change, ObjectRow, Sandbox
 from nextoffer.store.tables import library_objects as objects
 from nextoffer.store.tables import library_references as refs
 from nextoffer.store.tables import library_tombstones as tombstones
@@ -36,37 +36,6 @@ from nextoffer.store.tables import sandboxes
 from nextoffer.timeutil import format_utc, utcnow
 
 TOMBSTONE_RETENTION = timedelta(days=7)
-
-
-@dataclass(frozen=True, slots=True)
-class Sandbox:
-    pk: int
-    org: str
-    name: str
-    sandbox_id: str
-
-
-@dataclass(frozen=True, slots=True)
-class ObjectRow:
-    id: str
-    kind: str
-    etag: int
-    revision: int
-    created: str
-    modified: str
-    created_by_client_id: str
-    last_modified_by_client_id: str
-    doc: dict[str, Any]
-
-
-@dataclass(frozen=True, slots=True)
-class Change:
-    """One row of a snapshot catch-up: a new version of an object, or its deletion (doc None)."""
-
-    revision: int
-    kind: str
-    id: str
-    doc: dict[str, Any] | None
 
 
 _OBJECT_COLUMNS = (

@@ -17,6 +17,7 @@ from typing import Any
 
 from nextoffer.caching import BuildCache
 from nextoffer.memory import paused_gc, settle_long_lived
+from nextoffer.records.library import Change
 from nextoffer.store import library_repo as repo
 from nextoffer.store.database import Database
 
@@ -40,7 +41,7 @@ class SandboxSnapshot:
                 return kind, doc
         return None
 
-    def apply(self, changes: list[repo.Change], revision: int) -> SandboxSnapshot:
+    def apply(self, changes: list[Change], revision: int) -> SandboxSnapshot:
         """A new snapshot with `changes` applied; untouched kinds share their mappings."""
         top = max([revision, self.revision, *(c.revision for c in changes)])
         if not changes:

@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from nextoffer.errors import InvalidInput
-from nextoffer.store.query import (
+from nextoffer.library.query import (
     Cursor,
     ListQuery,
     paginate,

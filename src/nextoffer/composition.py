@@ -1,0 +1,82 @@
+"""The composition root: every service of a process, built once from settings and wired to
+the stores that implement its ports. HTTP (`api.app`), the CLI and tests all start here; no
+service and no route knows which database or counter store it runs on."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from nextoffer.batch.service import BatchService
+from nextoffer.capping.factory import counter_store
+from nextoffer.capping.gate import CappingGate
+from nextoffer.config import Settings
+from nextoffer.decisioning.catalogs import CatalogCache
+from nextoffer.decisioning.feedback import FeedbackService
+from nextoffer.decisioning.service import DecisionService
+from nextoffer.edge.datastreams import DatastreamService
+from nextoffer.library.service import LibraryService
+from nextoffer.store.database import Database
+from nextoffer.store.datastreams import DatastreamResolver
+from nextoffer.store.decision_events import DecisionEventLog
+from nextoffer.store.profiles import ProfileStore
+from nextoffer.store.snapshots import SnapshotCache
+
+
+@dataclass
+class Services:
+    """Everything a request handler may use, built once per process."""
+
+    settings: Settings
+    db: Database
+    library: LibraryService
+    decisions: DecisionService
+    datastreams: DatastreamResolver
+    datastream_admin: DatastreamService
+    profiles: ProfileStore
+    decision_events: DecisionEventLog
+    feedback: FeedbackService
+    capping: CappingGate
+    batch: BatchService
+
+    @classmethod
+    def build(cls, settings: Settings, db: Database | None = None) -> Services:
+        db = db or Database(settings.database_url)
+        if settings.auto_migrate:
+            db.upgrade()
+        snapshots = SnapshotCache(db, settings.snapshot_cache_sandboxes)
+        library = LibraryService(db, settings.limits, snapshots)
+        catalogs = CatalogCache(snapshots, max_age=settings.catalog_max_age_ms / 1000)
+        resolver = DatastreamResolver(db)
+        profiles = ProfileStore(
+            db,
+            event_window_days=settings.profile_event_window_days,
+            max_events=settings.profile_max_events,
+        )
+        events = DecisionEventLog(
+            db,
+            writer=settings.decision_event_writer,
+            flush_interval=settings.decision_event_flush_ms / 1000,
+            batch_size=settings.decision_event_batch_size,
+        )
+        capping = CappingGate(counter_store(settings, db))
+        decisions = DecisionService(
+            library, catalogs, profiles=profiles, events=events, capping=capping
+        )
+        return cls(
+            settings=settings,
+            db=db,
+            library=library,
+            decisions=decisions,
+            datastreams=resolver,
+            datastream_admin=DatastreamService(library, resolver),
+            profiles=profiles,
+            decision_events=events,
+            feedback=FeedbackService(events, profiles, decisions, capping),
+            capping=capping,
+            batch=BatchService(db, decisions, settings, profiles=profiles, capping=capping),
+        )
+
+    def close(self) -> None:
+        """Write buffered decision events; the services stay usable (a server shuts down, or
+        a test client closes, and the next one records again)."""
+        self.decision_events.close()
