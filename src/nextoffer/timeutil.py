@@ -85,3 +85,8 @@ def epoch_or_none(value: object) -> float | None:
         return None
     instant = instant_or_none(value)
     return instant.timestamp() if instant is not None else None
+
+
+def outside(start: float | None, end: float | None, now: float) -> bool:
+    """Is `now` (epoch seconds) before `start` or after `end` (None: unbounded)?"""
+    return (start is not None and now < start) or (end is not None and now > end)

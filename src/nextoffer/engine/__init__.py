@@ -6,16 +6,10 @@ propositions = decide(catalog, DecisionRequest(scopes, now=clock(), subject=prof
 
 from nextoffer.engine.catalog import Catalog, Decision, Offer, Placement, build_catalog
 from nextoffer.engine.decide import decide
+from nextoffer.engine.proposition import Choice, Proposition
 from nextoffer.engine.protocols import CappingView, ModelScorer, Subject
-from nextoffer.engine.request import (
-    NOBODY,
-    Choice,
-    DecisionRequest,
-    Proposition,
-    ScopeProblem,
-    ScopeRequest,
-    scope_problems,
-)
+from nextoffer.engine.request import NOBODY, DecisionRequest, ScopeRequest
+from nextoffer.engine.scope_checks import ScopeProblem, scope_problems
 from nextoffer.engine.trace import CandidateTrace, Reason, ScopeTrace
 
 __all__ = [

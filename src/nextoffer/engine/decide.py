@@ -19,15 +19,11 @@ from collections.abc import Iterable
 
 from nextoffer.engine import reference
 from nextoffer.engine.catalog import Catalog, Criterion, Offer
+from nextoffer.engine.duplicates import DuplicatePolicy
 from nextoffer.engine.evaluation import Evaluation
-from nextoffer.engine.request import (
-    Choice,
-    DecisionRequest,
-    DuplicatePolicy,
-    Proposition,
-    ScopeRequest,
-    outside,
-)
+from nextoffer.engine.proposition import Choice, Proposition
+from nextoffer.engine.request import DecisionRequest, ScopeRequest
+from nextoffer.timeutil import outside
 
 
 def decide(catalog: Catalog, request: DecisionRequest) -> list[Proposition]:

@@ -9,7 +9,8 @@ from datetime import date, datetime
 from typing import Any
 
 from nextoffer.engine.catalog import Catalog, Constraint, Offer, Ranking
-from nextoffer.engine.request import DecisionRequest, TieBreaker
+from nextoffer.engine.request import DecisionRequest
+from nextoffer.engine.ties import TieBreaker
 from nextoffer.pql import Env
 from nextoffer.vocabulary import MEMBER_STATUSES
 

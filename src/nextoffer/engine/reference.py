@@ -9,16 +9,12 @@ the engine benchmark, and what explains decisions (`"nextoffer:explain": true`).
 from __future__ import annotations
 
 from nextoffer.engine.catalog import Catalog, Criterion, Decision, Offer
+from nextoffer.engine.duplicates import DuplicatePolicy
 from nextoffer.engine.evaluation import Evaluation
-from nextoffer.engine.request import (
-    Choice,
-    DecisionRequest,
-    DuplicatePolicy,
-    Proposition,
-    ScopeRequest,
-    outside,
-)
+from nextoffer.engine.proposition import Choice, Proposition
+from nextoffer.engine.request import DecisionRequest, ScopeRequest
 from nextoffer.engine.trace import CandidateTrace, Reason, ScopeTrace, capping_explanation
+from nextoffer.timeutil import outside
 
 
 def decide(catalog: Catalog, request: DecisionRequest) -> list[Proposition]:
