@@ -37,7 +37,7 @@ from nextoffer.batch.sources import (
     check_audience,
     open_profiles,
 )
-from nextoffer.capping.gate import CappingGate
+from nextoffer.decisioning.capping_gate import CappingGate
 from nextoffer.decisioning.service import DecisionService
 from nextoffer.engine import Catalog
 from nextoffer.tenants import Tenant

@@ -32,8 +32,8 @@ from nextoffer.batch.sources import (
     StoreSource,
     check_audience,
 )
-from nextoffer.capping.gate import CappingGate
 from nextoffer.config import Settings
+from nextoffer.decisioning.capping_gate import CappingGate
 from nextoffer.decisioning.service import (
     DecisionService,
     PointerFor,
