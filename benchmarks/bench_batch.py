@@ -105,7 +105,7 @@ def run_batch_job(src: Path, out: Path, workers: int, counted: bool = False) -> 
     )
     store = None
     if counted:
-        from nextoffer.capping.sql_store import SqlStore
+        from nextoffer.store.capping_sql import SqlStore
         from nextoffer.store.database import Database
 
         db = Database(f"sqlite:///{tempfile.mkdtemp()}/counters.db")

@@ -6,15 +6,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from nextoffer.batch.service import BatchService
-from nextoffer.capping.factory import counter_store
-from nextoffer.capping.gate import CappingGate
+from nextoffer.batch.batch_service import BatchService
 from nextoffer.config import Settings
+from nextoffer.decisioning.capping_gate import CappingGate
 from nextoffer.decisioning.catalogs import CatalogCache
 from nextoffer.decisioning.feedback import FeedbackService
 from nextoffer.decisioning.service import DecisionService
 from nextoffer.edge.datastreams import DatastreamService
 from nextoffer.library.service import LibraryService
+from nextoffer.store.batch_jobs import JobStore
+from nextoffer.store.capping_stores import counter_store
 from nextoffer.store.database import Database
 from nextoffer.store.datastreams import DatastreamResolver
 from nextoffer.store.decision_events import DecisionEventLog
@@ -73,7 +74,9 @@ class Services:
             decision_events=events,
             feedback=FeedbackService(events, profiles, decisions, capping),
             capping=capping,
-            batch=BatchService(db, decisions, settings, profiles=profiles, capping=capping),
+            batch=BatchService(
+                JobStore(db), decisions, settings, profiles=profiles, capping=capping
+            ),
         )
 
     def close(self) -> None:

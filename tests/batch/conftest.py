@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from nextoffer.batch.batch_service import library_for
 from nextoffer.batch.plan import BatchPlan
-from nextoffer.batch.service import library_for
 from nextoffer.composition import Services
 from nextoffer.demo import demo_library
 from nextoffer.engine import ScopeRequest

@@ -11,9 +11,9 @@ from starlette.testclient import TestClient
 from typer.testing import CliRunner
 
 from nextoffer.api.app import create_app
+from nextoffer.batch.batch_service import library_for
 from nextoffer.batch.executors.local import LocalExecutor
 from nextoffer.batch.runner import run_batch
-from nextoffer.batch.service import library_for
 from nextoffer.batch.sources import ParquetSource, StoreSource
 from nextoffer.cli import app
 from nextoffer.engine import ScopeRequest

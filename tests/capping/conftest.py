@@ -16,9 +16,9 @@ import redis
 import sqlalchemy as sa
 
 from nextoffer.capping.memory_store import MemoryStore
-from nextoffer.capping.redis_store import RedisStore
-from nextoffer.capping.sql_store import SqlStore
 from nextoffer.capping.store import CounterStore
+from nextoffer.store.capping_redis import RedisStore
+from nextoffer.store.capping_sql import SqlStore
 from nextoffer.store.database import Database
 from tests.conftest import postgres_database
 

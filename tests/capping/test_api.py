@@ -6,13 +6,13 @@ from collections.abc import Sequence
 
 import pytest
 
-from nextoffer.capping.factory import counter_store
 from nextoffer.capping.memory_store import MemoryStore
-from nextoffer.capping.redis_store import RedisStore
-from nextoffer.capping.sql_store import SqlStore
 from nextoffer.capping.store import Increment, Reservation
 from nextoffer.config import ConfigError, Settings
 from nextoffer.library.portable import import_library
+from nextoffer.store.capping_redis import RedisStore
+from nextoffer.store.capping_sql import SqlStore
+from nextoffer.store.capping_stores import counter_store
 from nextoffer.tenants import Actor, Tenant
 from tests.capping.conftest import redis_url
 from tests.capping.library import CAPPED, OTHER, P1, decision_body, portable, proposed, rule

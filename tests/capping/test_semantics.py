@@ -12,10 +12,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nextoffer.capping.gate import CappingGate, Feedback
 from nextoffer.capping.keys import capping_subject
 from nextoffer.capping.memory_store import MemoryStore
 from nextoffer.capping.store import CounterStore
+from nextoffer.decisioning.capping_gate import CappingGate, Feedback
 from nextoffer.engine import Catalog, DecisionRequest, ScopeRequest, build_catalog, decide
 from tests.capping.library import CAPPED, DECISION, OTHER, P1, P2, documents, rule
 
@@ -302,7 +302,7 @@ def test_when_reservations_keep_failing_capped_offers_sit_out(
     catalog = build_catalog(documents([rule(5)]))
     gate = CappingGate(store)
     now = datetime(2026, 6, 17, 9, tzinfo=UTC)
-    monkeypatch.setattr("nextoffer.capping.gate.MAX_ATTEMPTS", 0)
+    monkeypatch.setattr("nextoffer.capping.ledger.MAX_ATTEMPTS", 0)
     assert choose(gate, catalog, P1, ADA, now) == OTHER
     monkeypatch.undo()
     assert choose(gate, catalog, P1, ADA, now, count=False) == CAPPED  # nothing was counted

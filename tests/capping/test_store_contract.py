@@ -9,9 +9,9 @@ import time
 import redis
 
 from nextoffer.capping.memory_store import MemoryStore
-from nextoffer.capping.redis_store import RedisStore
-from nextoffer.capping.sql_store import SqlStore
 from nextoffer.capping.store import EXPIRY_GRACE, CounterStore, Increment
+from nextoffer.store.capping_redis import RedisStore
+from nextoffer.store.capping_sql import SqlStore
 from nextoffer.store.database import Database
 from tests.capping.conftest import drop_redis_keys, redis_url, unique_prefix
 

@@ -22,12 +22,12 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from nextoffer.batch.batch_service import library_for
 from nextoffer.batch.executors import UnknownExecutor, executor_named
 from nextoffer.batch.output import OutputError, format_of
 from nextoffer.batch.plan import BatchPlan
 from nextoffer.batch.runner import Summary, run_batch
 from nextoffer.batch.scopes import ScopeSyntaxError, parse_scope
-from nextoffer.batch.service import library_for
 from nextoffer.batch.sources import (
     BatchInputError,
     ParquetSource,
@@ -37,7 +37,7 @@ from nextoffer.batch.sources import (
     check_audience,
     open_profiles,
 )
-from nextoffer.capping.gate import CappingGate
+from nextoffer.decisioning.capping_gate import CappingGate
 from nextoffer.decisioning.service import DecisionService
 from nextoffer.engine import Catalog
 from nextoffer.tenants import Tenant

@@ -4,6 +4,10 @@ A `Decider` compiles the plan's library into a Catalog once and then calls the s
 `engine.decide` as the Decisioning API, per profile, with the job's instant and the profile's
 own seed. Output columns are built column by column (no per-row dicts), which is what keeps a
 worker near the engine's own speed.
+
+Caps are read through capping ledgers (`capping.ledger`), as online: total caps on decision
+events from the total counters the coordinator found spent (`exhausted`, marks), per-profile
+caps from the profile's counts the coordinator read for its input batch (see `runner`).
 """
 
 from __future__ import annotations
@@ -17,11 +21,18 @@ import orjson
 import pyarrow as pa
 
 from nextoffer.batch import schema
-from nextoffer.batch.caps import TotalCaps
 from nextoffer.batch.plan import BatchPlan
-from nextoffer.batch.profile_caps import ProfileCaps, subject_of
 from nextoffer.batch.sources import normalise
-from nextoffer.batch.subjects import BatchProfile, is_member, profile_of_row, profile_seed
+from nextoffer.batch.subjects import (
+    BatchProfile,
+    is_member,
+    profile_of_row,
+    profile_seed,
+    subject_of,
+)
+from nextoffer.capping.ledger import Ledger
+from nextoffer.capping.plans import CatalogPlan, Counter, Moment
+from nextoffer.capping.rules import CappingRule, EventKind
 from nextoffer.decisioning.shaping import content_fields
 from nextoffer.engine import (
     CappingView,
@@ -29,6 +40,7 @@ from nextoffer.engine import (
     DecisionRequest,
     Offer,
     Proposition,
+    ScopeRequest,
     build_catalog,
     decide,
 )
@@ -41,12 +53,62 @@ class BadProfile(ValueError):
     """A profile row that cannot be read (its JSON is broken or of the wrong shape)."""
 
 
+def _in_total(rule: CappingRule) -> bool:
+    """Total caps batch charges: decision events (it makes no impressions or clicks)."""
+    return not rule.per_profile and rule.event is EventKind.DECISION
+
+
+def _per_profile(rule: CappingRule) -> bool:
+    return rule.per_profile
+
+
+class JobCaps:
+    """A catalog's caps as one batch job applies them, at the job's instant."""
+
+    def __init__(
+        self, catalog: Catalog, sandbox_id: str, scopes: Sequence[ScopeRequest], now: float
+    ) -> None:
+        self.now = now
+        self.scopes = scopes
+        self.totals = CatalogPlan(sandbox_id, catalog, keep=_in_total)
+        self.total_moment = Moment(now, None)  # total caps count for everyone
+        self.total_counters: list[tuple[Offer, str | None, Counter]] = list(
+            Ledger(self.totals, self.total_moment).every_counter()
+        )
+        """Every total counter in force, with its offer and placement (None: all of them)."""
+        self.profiles = CatalogPlan(sandbox_id, catalog, keep=_per_profile)
+        self.candidates: list[tuple[Offer, str]] = []
+        """(offer, placement) of every scope's candidate with a per-profile rule, once each."""
+        seen: set[tuple[str, str]] = set()
+        for scope in scopes:
+            for offer in self.profiles.capped_members(scope.activity_id, scope.placement_id):
+                if self.profiles.rules(offer) and (offer.id, scope.placement_id) not in seen:
+                    seen.add((offer.id, scope.placement_id))
+                    self.candidates.append((offer, scope.placement_id))
+
+    def spent(self, exhausted: frozenset[str]) -> Ledger | None:
+        """The total caps' view: the counters the coordinator found spent (None: no total cap)."""
+        return (
+            Ledger(self.totals, self.total_moment, marks=exhausted) if self.total_counters else None
+        )
+
+    def of_profile(
+        self, subject: str, counts: dict[str, int], total: Ledger | None = None
+    ) -> Ledger:
+        """A profile's per-profile counters (its counts as read), after the total caps."""
+        return Ledger(self.profiles, Moment(self.now, subject), counts, before=total)
+
+    def profile_keys(self, subject: str) -> list[str]:
+        """Every per-profile counter the subject's decision may check (the coordinator reads
+        these per input batch)."""
+        return self.of_profile(subject, {}).scope_keys(self.scopes)
+
+
 class Decider:
     def __init__(self, plan: BatchPlan, catalog: Catalog | None = None) -> None:
         self.plan = plan
         self.catalog = catalog or build_catalog(plan.docs, revision=plan.revision)
-        self.caps = TotalCaps(self.catalog, plan.now)
-        self.profile_caps = ProfileCaps(self.catalog, plan.sandbox_id, plan.scopes, plan.now)
+        self.caps = JobCaps(self.catalog, plan.sandbox_id, plan.scopes, plan.now.timestamp())
         self._salt = uuid.UUID(plan.job_id).bytes
         self._millis = int(plan.now.timestamp() * 1000)
         self._content: dict[tuple[str, str], str | None] = {}
@@ -78,19 +140,23 @@ class Decider:
             request.capping = view
             return decide(self.catalog, request)
 
-        total = self.caps.view(exhausted) if self.caps else None
-        if not self.profile_caps:
+        total = self.caps.spent(exhausted)
+        if not self.caps.candidates:
             return run(total)
         subject = subject_of(profile.profile_id, profile.identity, self.plan.stored_profiles)
-        return self.profile_caps.decide(run, total, subject, counts or {})
+        if subject is None:  # nobody's counters: per-profile caps do not apply (as online)
+            return run(total)
+        ledger = self.caps.of_profile(subject, counts or {}, total)
+        return ledger.decide(run, ledger.refused)
 
     def cap_keys(self, props: Iterable[Proposition]) -> list[str]:
-        """The total caps these propositions draw on, one key per proposal."""
+        """The total counters these propositions draw on, one key per proposal."""
+        moment, totals = self.caps.total_moment, self.caps.totals
         return [
-            key
+            counter.key
             for prop in props
             for choice in prop.options
-            for key in self.caps.keys_for(choice.offer.id, prop.placement.id)
+            for counter in moment.counters(totals.rules(choice.offer), prop.placement.id)
         ]
 
     def proposition_id(self, profile_id: str | None, scope_index: int) -> str:
@@ -138,7 +204,7 @@ class Decider:
                 continue
             row_counts = counts[i] if counts is not None else None
             props = self.propositions(profile, exhausted, _counts(row_counts))
-            keys = self.cap_keys(props) if self.caps else []
+            keys = self.cap_keys(props) if self.caps.total_counters else []
             capped = orjson.dumps(keys).decode() if keys else None
             subject = orjson.dumps([row, row_counts]).decode() if keys else None
             self._add(out, profile, props, capped, subject)

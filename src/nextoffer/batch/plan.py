@@ -40,7 +40,7 @@ class BatchPlan:
     """The sandbox whose capping counters the job reads and moves (keys are per sandbox)."""
     stored_profiles: bool = False
     """Profiles come from the profile store: per-profile counters are the stored profile's
-    (`pid:<id>`), else the primary identity's, as online (`batch/profile_caps.py`)."""
+    (`pid:<id>`), else the primary identity's, as online (`batch/subjects.py`: `subject_of`)."""
 
     @staticmethod
     def new_seed() -> int:

@@ -1,5 +1,12 @@
 """Per-profile caps against the counter store, on the coordinator (workers have no store).
 
+Workers decide each profile like the online gate, in a capping ledger of the profile's counts
+(`Decider.propositions`): an offer is capped when one of its per-profile counters is at its
+limit, and when the proposals would overflow a counter (the same offer in several scopes), that
+counter is marked and the profile is decided again, the way a refused reservation is. Whose
+counters: the stored profile (`pid:<id>`) when profiles come from the profile store, else the
+primary identity (`id:<namespace>:<id>`); without an identity, per-profile caps do not apply.
+
 Reading: `CountedSource` wraps the job's profile source and adds to every input batch the
 profiles' non-zero per-profile counts (`schema.COUNTS`), from ONE store read per batch.
 
@@ -23,12 +30,13 @@ import pyarrow as pa
 import pyarrow.ipc as ipc
 
 from nextoffer.batch import schema
+from nextoffer.batch.decider import JobCaps
 from nextoffer.batch.plan import BatchPlan
-from nextoffer.batch.profile_caps import ProfileCaps, subject_of
 from nextoffer.batch.sources import ProfileSource, normalise
+from nextoffer.batch.subjects import subject_of
+from nextoffer.capping.plans import Moment
 from nextoffer.capping.rules import EventKind
 from nextoffer.capping.store import CounterStore, Increment, merge
-from nextoffer.engine import Catalog
 from nextoffer.profiles.xdm import primary_identity
 
 _SPOOL = pa.schema(
@@ -57,17 +65,14 @@ def _subjects(batch: pa.RecordBatch, stored: bool) -> list[str | None]:
 class ProfileCounters:
     """A job's per-profile counters: read per input batch, spooled and added at publish."""
 
-    def __init__(self, store: CounterStore, plan: BatchPlan, catalog: Catalog) -> None:
+    def __init__(self, store: CounterStore, plan: BatchPlan, caps: JobCaps) -> None:
         self.store = store
         self.plan = plan
-        self.caps = ProfileCaps(catalog, plan.sandbox_id, plan.scopes, plan.now)
+        self.caps = caps
         self._spool_path: Path | None = None
         self._spool: ipc.RecordBatchStreamWriter | None = None
         self.added = 0
         """Decisions counted so far (added to the per-profile counters at publish)."""
-
-    def __bool__(self) -> bool:
-        return bool(self.caps)
 
     # -- reading ---------------------------------------------------------------------------------
 
@@ -84,7 +89,7 @@ class ProfileCounters:
                 continue
             keys = moments.get(subject)
             if keys is None:
-                keys = moments[subject] = self.caps.keys(self.caps.moment(subject))
+                keys = moments[subject] = self.caps.profile_keys(subject)
                 wanted.update(dict.fromkeys(keys))
             per_row.append(keys)
         ordered = list(wanted)
@@ -137,9 +142,9 @@ class ProfileCounters:
             subject = subject_of(pid, (ns, ident) if ns and ident else None, stored)
             if subject is None:
                 continue
-            moment = self.caps.moment(subject)
+            moment = Moment(self.caps.now, subject)
             for offer in capped:
-                for counter in moment.counters(self.caps.rules(offer), placement):
+                for counter in moment.counters(self.caps.profiles.rules(offer), placement):
                     if counter.rule.event is EventKind.DECISION:
                         yield Increment(counter.key, 1, None, counter.ttl)
 

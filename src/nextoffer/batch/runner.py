@@ -1,9 +1,25 @@
 """Running one batch: the coordinator between an executor's workers and the output file.
 
-It charges total caps in input order (see `caps.py`), decides again where a cap ran out,
-reads per-profile counters for each input batch and counts what was proposed (see
-`profile_counters.py`), and publishes the output only when every row is written. Any failure
-or cancellation leaves the target (and the per-profile counters) as they were.
+It charges total caps in input order, decides again where a cap ran out, reads per-profile
+counters for each input batch and counts what was proposed (see `profile_counters.py`), and
+publishes the output only when every row is written. Any failure or cancellation leaves the
+target (and the counters) as they were.
+
+Total ("in total", `scope: global`) caps are honoured exactly: workers decide freely, and the
+coordinator charges each total cap **in input order**, profile by profile, in a capping ledger
+(`capping.ledger`). A profile proposed an offer whose cap has run out is decided again by the
+coordinator with that counter marked, so the result is exactly what deciding the audience one
+profile after another would give: a cap of 1,000 yields exactly 1,000 proposals, and the same
+ones whatever the worker count or executor.
+
+Why not reserve through shared counters from every worker: the winners would depend on which
+worker got there first, and runs would differ row for row. Why not allocate by score: that
+needs every proposal before any row is written (memory grows with the audience, and the output
+is rewritten). Workers get the spent counters with each batch, so after a cap runs out they
+stop proposing its offer and re-decisions stay few.
+
+The ledger starts from what the counter store (when one is configured) holds for each total
+counter in the current window; the job's charges are added there when the job is published.
 """
 
 from __future__ import annotations
@@ -19,14 +35,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from nextoffer.batch import schema
-from nextoffer.batch.caps import Budget
-from nextoffer.batch.counters import CapCounters
 from nextoffer.batch.decider import Decider, public
 from nextoffer.batch.executors import Executor
 from nextoffer.batch.output import DecisionWriter
 from nextoffer.batch.plan import BatchPlan
 from nextoffer.batch.profile_counters import CountedSource, ProfileCounters
 from nextoffer.batch.sources import BatchInputError, ProfileSource, StoreSource
+from nextoffer.capping.ledger import Ledger
 from nextoffer.capping.store import CounterStore
 
 Progress = Callable[[int, int], None]
@@ -119,24 +134,15 @@ def run_batch(
     writer = DecisionWriter(output, output_format)
     plan = replace(plan, stored_profiles=isinstance(source, StoreSource))
     coordinator = Decider(plan)
-    totals = (
-        CapCounters(counter_store, plan.sandbox_id, coordinator.catalog, plan.now)
-        if counter_store is not None and coordinator.caps
-        else None
-    )
-    budget = Budget(coordinator.caps, coordinator.catalog, totals.used if totals else None)
-    budget.prime()
-    plan = replace(plan, exhausted=frozenset(budget.exhausted))
+    budget, labels = _budget(coordinator, counter_store)
+    plan = replace(plan, exhausted=frozenset(budget.marks))
     counters = None
-    if counter_store is not None:
-        counters = ProfileCounters(counter_store, plan, coordinator.catalog)
-        if counters:
-            source = CountedSource(source, counters)
-        else:
-            counters = None  # no candidate offer has a per-profile cap
+    if counter_store is not None and coordinator.caps.candidates:
+        counters = ProfileCounters(counter_store, plan, coordinator.caps)
+        source = CountedSource(source, counters)
     summary = Summary()
     try:
-        for batch in executor.run(plan, source, lambda: frozenset(budget.exhausted)):
+        for batch in executor.run(plan, source, lambda: frozenset(budget.marks)):
             if cancelled is not None and cancelled():
                 raise BatchCancelled("the batch was cancelled")
             checked = _charge(batch, coordinator, budget, len(plan.scopes), summary)
@@ -151,14 +157,14 @@ def run_batch(
                 f"audience {plan.audience} is empty: nobody in {source.description} is in it",
                 "empty-audience",
             )
-        summary.capped = dict(budget.charged)
+        summary.capped = {labels[key]: n for key, n in budget.charged.items()}
         summary.output = str(writer.path)
         summary.seconds = time.perf_counter() - started
         summary.profile_counts = counters.added if counters is not None else 0
         if before_publish is not None:
             before_publish(summary)
-        if totals is not None:  # batch proposals count toward the same counters as online
-            totals.add(summary.capped)
+        if counter_store is not None and budget.charged:  # the same counters as online
+            counter_store.add(budget.pending())
         if counters is not None:
             counters.publish()
         writer.commit()
@@ -172,8 +178,24 @@ def run_batch(
     return summary
 
 
+def _budget(decider: Decider, store: CounterStore | None) -> tuple[Ledger, dict[str, str]]:
+    """The total caps' ledger, from what the store holds (ONE read), and each counter's label
+    in the summary (`<offer>#<rule>[@<placement>]`)."""
+    caps = decider.caps
+    budget = Ledger(caps.totals, caps.total_moment)
+    counters = [counter for _, _, counter in caps.total_counters]
+    keys = [counter.key for counter in counters]
+    used = store.read(keys) if store is not None and keys else [0] * len(keys)
+    budget.load(counters, used)
+    labels = {
+        counter.key: f"{offer.id}#{counter.rule.index}" + (f"@{placement}" if placement else "")
+        for offer, placement, counter in caps.total_counters
+    }
+    return budget, labels
+
+
 def _charge(
-    batch: pa.RecordBatch, decider: Decider, budget: Budget, scopes: int, summary: Summary
+    batch: pa.RecordBatch, decider: Decider, budget: Ledger, scopes: int, summary: Summary
 ) -> pa.RecordBatch:
     """Charge the batch's total-capped proposals in order; re-decide profiles that overflow."""
     capped = batch.column(schema.CAPPED)
@@ -185,9 +207,9 @@ def _charge(
     for i, keys_json in enumerate(capped.to_pylist()):
         if keys_json is None:
             continue
-        keys = orjson.loads(keys_json)
-        if not budget.short(keys):
-            budget.charge(keys)
+        charges = budget.by_key(orjson.loads(keys_json))
+        if not budget.short(charges):
+            budget.charge(charges)
             continue
         # a cap ran out before this profile's turn: decide it as if it had run out already
         redone = _redecide(decider, budget, subjects[i].as_py())
@@ -202,12 +224,13 @@ def _charge(
     return table.combine_chunks().to_batches()[0]
 
 
-def _redecide(decider: Decider, budget: Budget, subject: str) -> pa.RecordBatch:
-    exhausted = set(budget.exhausted)
+def _redecide(decider: Decider, budget: Ledger, subject: str) -> pa.RecordBatch:
+    exhausted = set(budget.marks)
     while True:
         rows, keys = decider.redecide(subject, frozenset(exhausted))
-        short = budget.short(keys)
+        charges = budget.by_key(keys)
+        short = budget.short(charges)
         if not short:
-            budget.charge(keys)
+            budget.charge(charges)
             return rows
         exhausted.update(short)

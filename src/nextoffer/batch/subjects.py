@@ -14,6 +14,7 @@ from typing import Any
 
 import orjson
 
+from nextoffer.capping.keys import capping_subject
 from nextoffer.profiles.xdm import flatten_segments, primary_identity
 from nextoffer.vocabulary import MEMBER_STATUSES
 
@@ -83,3 +84,11 @@ def profile_seed(seed: int, profile_id: str | None) -> int:
     key = (seed & (2**128 - 1)).to_bytes(16, "big")
     digest = hashlib.blake2b((profile_id or "").encode(), digest_size=8, key=key).digest()
     return int.from_bytes(digest, "big") >> 1
+
+
+def subject_of(
+    profile_id: str | None, identity: tuple[str, str] | None, stored: bool
+) -> str | None:
+    """Whose per-profile counters a batch decision reads and moves, as online (`capping.keys`):
+    the stored profile when profiles come from the profile store, else the primary identity."""
+    return capping_subject(profile_id if stored else None, [identity] if identity else [])

@@ -1,22 +1,19 @@
-"""Frequency capping: rules, windows, counter keys, counter stores and the decision gate.
+"""Frequency capping, pure: rules, windows, counter keys, catalog plans, the one ledger of
+counts and marks, and the counter store protocol (its in-memory implementation included).
 
-gate = CappingGate(counter_store(settings, db))
-propositions = gate.decide(sandbox_id, catalog, request, run, subject=..., count=True)
-gate.count_events(sandbox_id, catalog, subject, [Feedback("impression", offer_id, placement)])
+The online gate that reserves counters for decisions is a service (`decisioning.capping_gate`);
+the SQL and Redis counter stores are adapters (`store.capping_sql`, `store.capping_redis`).
 """
 
-from nextoffer.capping.gate import CappingGate, Feedback
 from nextoffer.capping.keys import capping_subject
 from nextoffer.capping.rules import CappingRule, EventKind, compile_rule, compile_rules
 from nextoffer.capping.store import CounterStore, Increment, Reservation
 from nextoffer.capping.windows import Period, Window
 
 __all__ = [
-    "CappingGate",
     "CappingRule",
     "CounterStore",
     "EventKind",
-    "Feedback",
     "Increment",
     "Period",
     "Reservation",

@@ -1,13 +1,16 @@
 """A catalog's capping rules, compiled once per catalog, and the counter keys they give.
 
 Rules are compiled on first use of an offer and kept with their fixed key prefixes, so a
-decision only formats the window, placement and subject part of each key.
+decision only formats the window, placement and subject part of each key. Which counters a
+feedback event moves is worked out here too (pure: the gate only stores what it gives).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, NamedTuple
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from nextoffer.capping.keys import ALL, counter_key, rule_prefix
 from nextoffer.capping.rules import CappingRule, EventKind, compile_rules
@@ -15,9 +18,27 @@ from nextoffer.capping.store import Increment
 from nextoffer.capping.windows import Window
 
 if TYPE_CHECKING:
-    from nextoffer.engine import Catalog, Offer, ScopeRequest
+    from nextoffer.engine import Catalog, Offer
 
-_NO_RULES: tuple[tuple[CappingRule, str], ...] = ()
+Rules = tuple[tuple[CappingRule, str], ...]
+"""An offer's rules, each with its key prefix."""
+
+_NO_RULES: Rules = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Feedback:
+    """One event that may move impression, click or custom counters."""
+
+    kind: str
+    """`impression`, `click` or `custom` (decision events are counted when deciding)."""
+    offer_id: str | None
+    """The offer displayed or clicked; for `custom`, None matches every offer's custom rules."""
+    placement_id: str | None = None
+    """Where it was shown; None: per-placement rules of impressions and clicks are left out,
+    and a custom event counts toward every placement of the offer."""
+    event: Mapping[str, Any] | None = None
+    """The experience event (custom rules match their `eventCondition` against it)."""
 
 
 class Counter(NamedTuple):
@@ -68,28 +89,43 @@ class Moment:
             out.append(Counter(rule, key, ttl))
         return out
 
+    def spread(self, rules: Rules, placements: Sequence[str]) -> list[Counter]:
+        """Counters of rules on any of several placements: an across-placements counter once,
+        a per-placement counter per placement (no placement: across-placements ones only)."""
+        out: dict[str, Counter] = {}
+        for placement in placements or (None,):
+            for counter in self.counters(rules, placement):
+                out.setdefault(counter.key, counter)
+        return list(out.values())
+
 
 class CatalogPlan:
-    """The capping rules of one sandbox's catalog."""
+    """The capping rules of one sandbox's catalog (all of them, or those `keep` selects: batch
+    charges its total caps and per-profile caps apart)."""
 
-    def __init__(self, sandbox: str, catalog: Catalog) -> None:
+    def __init__(
+        self, sandbox: str, catalog: Catalog, keep: Callable[[CappingRule], bool] | None = None
+    ) -> None:
         self.sandbox = sandbox
         self.catalog = catalog
         self.any_caps = any(o.has_caps for o in catalog.offers.values())
-        self._rules: dict[str, tuple[tuple[CappingRule, str], ...]] = {}
+        self._keep = keep
+        self._rules: dict[str, Rules] = {}
         self._members: dict[tuple[str, str], tuple[Offer, ...]] = {}
-        self._custom: list[tuple[Offer, tuple[tuple[CappingRule, str], ...]]] | None = None
+        self._custom: list[tuple[Offer, Rules]] | None = None
 
-    def rules(self, offer: Offer) -> tuple[tuple[CappingRule, str], ...]:
-        """The offer's usable rules, each with its key prefix."""
+    def rules(self, offer: Offer) -> Rules:
+        """The offer's usable rules (that the plan keeps), each with its key prefix."""
         found = self._rules.get(offer.id)
         if found is None:
             if not offer.has_caps:
                 found = _NO_RULES
             else:
+                keep = self._keep
                 found = tuple(
                     (rule, rule_prefix(self.sandbox, offer.id, rule.index))
                     for rule in compile_rules(offer.capping)
+                    if keep is None or keep(rule)
                 )
             self._rules[offer.id] = found
         return found
@@ -108,16 +144,7 @@ class CatalogPlan:
             found = self._members[(activity_id, placement_id)] = tuple(seen.values())
         return found
 
-    def scope_keys(self, scopes: Sequence[ScopeRequest], moment: Moment) -> list[str]:
-        """Every counter a request's scopes may need to read, once each."""
-        keys: dict[str, None] = {}
-        for scope in scopes:
-            for offer in self.capped_members(scope.activity_id, scope.placement_id):
-                for counter in moment.counters(self.rules(offer), scope.placement_id):
-                    keys[counter.key] = None
-        return list(keys)
-
-    def custom_rules(self) -> list[tuple[Offer, tuple[tuple[CappingRule, str], ...]]]:
+    def custom_rules(self) -> list[tuple[Offer, Rules]]:
         """The offers with `custom` rules, with just those rules."""
         if self._custom is None:
             out = []
@@ -127,3 +154,29 @@ class CatalogPlan:
                     out.append((offer, custom))
             self._custom = out
         return self._custom
+
+    def feedback_counters(
+        self, moment: Moment, events: Sequence[Feedback], when: datetime
+    ) -> list[Counter]:
+        """The counters impressions, clicks and custom events move (one per rule and event).
+
+        Unknown offers and decision events move nothing (decisions are counted when made)."""
+        out: list[Counter] = []
+        for fb in events:
+            kind = fb.kind
+            if kind == EventKind.CUSTOM:
+                targets = self.custom_rules()
+                if fb.offer_id is not None:
+                    targets = [t for t in targets if t[0].id == fb.offer_id]
+                event = fb.event or {}
+                for offer, rules in targets:
+                    matching = tuple(r for r in rules if r[0].matches(event, when))
+                    places = (fb.placement_id,) if fb.placement_id else tuple(offer.contents)
+                    out += moment.spread(matching, places)
+            elif kind in (EventKind.IMPRESSION, EventKind.CLICK):
+                offer = self.catalog.offers.get(fb.offer_id or "")
+                if offer is None:
+                    continue
+                rules = tuple(r for r in self.rules(offer) if r[0].event == kind)
+                out += moment.counters(rules, fb.placement_id)
+        return out

@@ -12,8 +12,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from nextoffer.capping.gate import CappingGate, Feedback
 from nextoffer.capping.keys import capping_subject
+from nextoffer.decisioning.capping_gate import CappingGate, Feedback
 from nextoffer.decisioning.service import DecisionService
 from nextoffer.edge.events import ExperienceEvent
 from nextoffer.errors import FieldError, RuleViolation

@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-from nextoffer.capping.gate import CappingGate
 from nextoffer.capping.keys import capping_subject
+from nextoffer.decisioning.capping_gate import CappingGate
 from nextoffer.decisioning.catalogs import CatalogCache
 from nextoffer.engine import (
     NOBODY,

@@ -10,13 +10,13 @@ from nextoffer.store.database import Database
 
 
 def _sql(settings: Settings, db: Database) -> CounterStore:
-    from nextoffer.capping.sql_store import SqlStore
+    from nextoffer.store.capping_sql import SqlStore
 
     return SqlStore(db)
 
 
 def _redis(settings: Settings, db: Database) -> CounterStore:
-    from nextoffer.capping.redis_store import RedisStore
+    from nextoffer.store.capping_redis import RedisStore
 
     if not settings.redis_url:
         raise ConfigError("NEXTOFFER_CAPPING_STORE=redis needs NEXTOFFER_REDIS_URL")

@@ -2,10 +2,11 @@
 
 Submitting validates what can be known at once (the scopes against the current library, the
 audience against the profile store) so a client gets a 422 instead of a job that fails later.
-Jobs are rows in the database; a background thread of each server that runs jobs
-(`NEXTOFFER_BATCH_RUN_JOBS`) claims the oldest queued one, runs it with the configured
-executor and renews its lease as it goes. A job whose runner died is queued again once its
-lease has run out (`NEXTOFFER_BATCH_LEASE_SECONDS`), by whichever node looks first.
+Jobs are kept by a job store (`ports.JobStore`; the composition root wires the database's); a
+background thread of each server that runs jobs (`NEXTOFFER_BATCH_RUN_JOBS`) claims the oldest
+queued one, runs it with the configured executor and renews its lease as it goes. A job whose
+runner died is queued again once its lease has run out (`NEXTOFFER_BATCH_LEASE_SECONDS`), by
+whichever node looks first.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from nextoffer.batch.decider import BadProfile
 from nextoffer.batch.executors import executor_named
 from nextoffer.batch.output import OutputError
 from nextoffer.batch.plan import BatchPlan, plain_docs
+from nextoffer.batch.ports import JobStore
 from nextoffer.batch.runner import BatchCancelled, Summary, run_batch
 from nextoffer.batch.sources import (
     BatchInputError,
@@ -32,8 +34,8 @@ from nextoffer.batch.sources import (
     StoreSource,
     check_audience,
 )
-from nextoffer.capping.gate import CappingGate
 from nextoffer.config import Settings
+from nextoffer.decisioning.capping_gate import CappingGate
 from nextoffer.decisioning.service import (
     DecisionService,
     PointerFor,
@@ -42,8 +44,6 @@ from nextoffer.decisioning.service import (
 from nextoffer.engine import Catalog, ScopeRequest
 from nextoffer.errors import NextofferError, NotFound, RuleViolation
 from nextoffer.records.batch_jobs import Job, JobRequest, JobStatus
-from nextoffer.store.batch_jobs import JobStore
-from nextoffer.store.database import Database
 from nextoffer.tenants import Tenant
 
 log = logging.getLogger("nextoffer.batch")
@@ -79,7 +79,7 @@ def _component(name: str) -> str:
 class BatchService:
     def __init__(
         self,
-        db: Database,
+        jobs: JobStore,
         decisions: DecisionService,
         settings: Settings,
         *,
@@ -87,7 +87,7 @@ class BatchService:
         capping: CappingGate | None = None,
         poll_seconds: float = 2.0,
     ) -> None:
-        self.jobs = JobStore(db)
+        self.jobs = jobs
         self.decisions = decisions
         self.settings = settings
         self.profiles = profiles
