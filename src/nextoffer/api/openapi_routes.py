@@ -20,6 +20,8 @@ JSON = "application/json"
 JSON_LINES = "application/x-ndjson"
 MERGE_PATCH = "application/merge-patch+json"
 PROBLEM_JSON = "application/problem+json"
+ALSO_JSON_LINES = {"x-request-media-types": [JSON, JSON_LINES]}
+"""Bulk bodies: a JSON array (documented, what generators send) or JSON Lines (streamed)."""
 
 
 @dataclass(frozen=True)
@@ -273,7 +275,7 @@ def _operations() -> list[Operation]:
             (400, 401, 403, 409, 413, 415),
             body=body(shapes.ProfileInput, many=True),
             description=bulk_description,
-            extra={"x-json-lines": True},
+            extra=ALSO_JSON_LINES,
         ),
         Operation(
             "post",
@@ -289,7 +291,7 @@ def _operations() -> list[Operation]:
             'item is `{"xdm": {...}}` or the bare XDM event. Display and interact '
             "notifications must name propositions made in this sandbox. The body is checked "
             "whole first; an error names its `line` (the 1-based item or line number).",
-            extra={"x-json-lines": True},
+            extra=ALSO_JSON_LINES,
         ),
         Operation(
             "get",
