@@ -179,6 +179,8 @@ def test_decision_events_errors(demo: Api) -> None:
     assert_problem(get(since="yesterday"), 400, "bad-filter", parameter="since")
     assert_problem(get(until="2020-01-01"), 400, "bad-filter", parameter="until")
     assert_problem(get(identity="no-namespace"), 400, "bad-filter", parameter="identity")
+    assert_problem(get(identity="email:\x00"), 400, "bad-filter", parameter="identity")
+    assert_problem(get(offerId="a\x00"), 400, "bad-filter", parameter="offerId")
     assert_problem(get(limit="0"), 400, "bad-limit", parameter="limit")
     assert_problem(get(limit="1001"), 400, "bad-limit", parameter="limit")
     assert_problem(get(start="garbage"), 400, "bad-cursor", parameter="start")

@@ -191,12 +191,20 @@ def test_bulk_load_is_all_or_nothing_and_names_the_line(api: Api) -> None:
     )
     assert body["line"] == 2
     assert_problem(api.get("/v1/profiles/email/fresh"), 404)
-    assert_problem(
+    assert_problem(  # application/json is taken as a JSON array of profiles: one line is not
         api.request(
             "POST",
             "/v1/profiles/bulk",
             content=jsonl(good),
             headers={"Content-Type": "application/json"},
+        ),
+        400,
+        "invalid-body",
+        "",
+    )
+    assert_problem(
+        api.request(
+            "POST", "/v1/profiles/bulk", content=jsonl(good), headers={"Content-Type": "text/csv"}
         ),
         415,
     )

@@ -5,11 +5,9 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
-from fastapi.openapi.utils import get_openapi
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
@@ -55,7 +53,7 @@ def create_app(settings: Settings | None = None, *, services_: Services | None =
         title="nextoffer",
         version=__version__,
         description="Offer decisioning that speaks Adobe Decision Management's APIs.",
-        docs_url="/docs",
+        docs_url=None,  # openapi.install serves /docs from local assets
         redoc_url=None,
     )
     app.state.nextoffer = svc
@@ -65,23 +63,11 @@ def create_app(settings: Settings | None = None, *, services_: Services | None =
     app.add_exception_handler(RequestValidationError, problems.handle_validation_error)
     app.add_exception_handler(Exception, problems.handle_unexpected)
 
-    public = {"security": []}  # probes answer without credentials
-
-    @app.get(
-        "/v1/health",
-        tags=["operations"],
-        summary="Liveness: answers without any I/O",
-        openapi_extra=public,
-    )
+    @app.get("/v1/health", include_in_schema=False)  # described in openapi_routes
     async def health() -> Response:
         return json_response({"status": "ok", "version": __version__})
 
-    @app.get(
-        "/v1/ready",
-        tags=["operations"],
-        summary="Readiness: the database answers",
-        openapi_extra=public,
-    )
+    @app.get("/v1/ready", include_in_schema=False)
     async def ready(request: Request) -> Response:
         db = services(request).db
         current = db.current_revision()
@@ -101,27 +87,7 @@ def create_app(settings: Settings | None = None, *, services_: Services | None =
     app.add_middleware(RequestId)
     app.add_middleware(NormalizePath)
 
-    def custom_openapi() -> dict[str, Any]:
-        if app.openapi_schema:
-            return app.openapi_schema
-        doc = get_openapi(
-            title=app.title, version=app.version, description=app.description, routes=app.routes
-        )
-        doc.setdefault("paths", {}).update(openapi.library_paths())
-        doc["paths"].update(openapi.decisioning_paths())
-        components = doc.setdefault("components", {})
-        components.setdefault("schemas", {}).update(openapi.library_components())
-        components["schemas"].update(openapi.decisioning_components())
-        doc["paths"].update(openapi.profile_paths())
-        components["schemas"].update(openapi.PROFILE_SCHEMAS)
-        doc["paths"].update(openapi.batch_paths())
-        components["schemas"].update(openapi.batch_components())
-        components["securitySchemes"] = openapi.SECURITY_SCHEMES
-        doc["security"] = [{"bearer": [], "apiKey": []}]
-        app.openapi_schema = doc
-        return doc
-
-    app.openapi = custom_openapi  # type: ignore[method-assign]
+    openapi.install(app)
     return app
 
 

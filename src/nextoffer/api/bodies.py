@@ -82,3 +82,35 @@ async def read_jsonl(request: Request, max_bytes: int, what: str) -> list[Line]:
     if not lines:
         raise InvalidInput.at(f"the body holds no {what}", pointer="", code="malformed-json")
     return lines
+
+
+def is_json_array_body(request: Request) -> bool:
+    """True when a bulk body is declared as plain JSON (an array) rather than JSON Lines.
+
+    Bulk routes take both: JSON Lines streams, an array is what client generators can send.
+    """
+    media = (request.headers.get("content-type") or "").split(";", 1)[0].strip().lower()
+    return media == "application/json"
+
+
+async def read_json_array(request: Request, max_bytes: int, what: str) -> list[Line]:
+    """The items of a JSON array body as `Line`s numbered from 1, as JSON Lines number theirs;
+    400 when the body is no JSON array."""
+    value = await read_json(request, max_bytes)
+    if not isinstance(value, list):
+        raise InvalidInput.at(
+            f"send the {what} as a JSON array, or as JSON Lines ({JSONL_MEDIA_TYPES[0]})",
+            pointer="",
+            code="invalid-body",
+        )
+    return [Line(number, item) for number, item in enumerate(value, start=1)]
+
+
+async def read_items(request: Request, max_bytes: int, what: str) -> list[Line]:
+    """A bulk body's items: a JSON array's, or every non-blank line of JSON Lines."""
+    if is_json_array_body(request):
+        items = await read_json_array(request, max_bytes, what)
+        if not items:
+            raise InvalidInput.at(f"the array holds no {what}", pointer="", code="invalid-body")
+        return items
+    return await read_jsonl(request, max_bytes, what)

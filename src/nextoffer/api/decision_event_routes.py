@@ -43,6 +43,11 @@ def _identity(raw: str | None) -> tuple[str, str] | None:
 
 def filters_of(request: Request) -> EventFilter:
     params = request.query_params
+    for name in FILTERS:
+        if "\x00" in params.get(name, ""):  # no database stores it: a 400, not a 500
+            raise InvalidInput.at(
+                "a filter may not contain the NUL character", parameter=name, code="bad-filter"
+            )
     return EventFilter(
         profile_id=params.get("profileId"),
         identity=_identity(params.get("identity")),

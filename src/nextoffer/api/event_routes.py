@@ -1,7 +1,9 @@
-"""`POST /v1/events`: experience events in bulk (JSON Lines), for servers and data pipelines.
+"""`POST /v1/events`: experience events in bulk (JSON Lines or a JSON array), for servers and
+data pipelines.
 
 Each line is one event, either `{"xdm": {...}}` as the Edge takes it or the bare XDM object.
-The whole body is checked first (a pointer's first segment is the 1-based line number); then
+The whole body is checked first (a pointer's first segment is the 1-based line number, or an
+array's 0-based index; `line` is 1-based in both); then
 every event is kept and counted, exactly as the Edge endpoints would. `?dryRun=true` checks only.
 """
 
@@ -11,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from nextoffer.api.bodies import read_jsonl
+from nextoffer.api.bodies import is_json_array_body, read_items
 from nextoffer.api.context import call_of, json_response, offload, services
 from nextoffer.edge.events import parse_event
 from nextoffer.errors import InvalidInput
@@ -20,15 +22,17 @@ from nextoffer.errors import InvalidInput
 async def post_events(request: Request) -> Response:
     call = call_of(request)
     svc = services(request)
-    lines = await read_jsonl(request, svc.settings.max_body_bytes, "events")
+    lines = await read_items(request, svc.settings.max_body_bytes, "events")
+    first = -1 if is_json_array_body(request) else 0  # an array's pointers count from 0
     now = svc.decisions.clock()
     events = []
     for line in lines:
         number, value = line.number, line.value
+        at = number + first
         if isinstance(value, dict) and isinstance(value.get("xdm"), dict):
-            xdm, pointer = value["xdm"], f"/{number}/xdm"
+            xdm, pointer = value["xdm"], f"/{at}/xdm"
         else:
-            xdm, pointer = value, f"/{number}"
+            xdm, pointer = value, f"/{at}"
         try:
             events.append(parse_event(xdm, pointer, now))
         except InvalidInput as exc:

@@ -11,7 +11,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from nextoffer.api.bodies import body_chunks, is_json_media_type, read_json, require_jsonl
+from nextoffer.api.bodies import (
+    body_chunks,
+    is_json_array_body,
+    is_json_media_type,
+    read_json,
+    read_json_array,
+    require_jsonl,
+)
 from nextoffer.api.context import call_of, json_response, services
 from nextoffer.errors import InvalidInput, UnsupportedMediaType
 from nextoffer.jsonlines import read_lines
@@ -81,9 +88,14 @@ async def item(request: Request) -> Response:
 
 
 async def bulk(request: Request) -> Response:
-    """POST /v1/profiles/bulk: JSON Lines, one profile per line, all or nothing."""
+    """POST /v1/profiles/bulk: JSON Lines, one profile per line (or a JSON array of profiles),
+    all or nothing."""
     call = call_of(request)
     svc = services(request)
+    if is_json_array_body(request):
+        items = await read_json_array(request, svc.settings.max_bulk_bytes, "profiles")
+        result = await run_in_threadpool(svc.profiles.bulk_upsert, call.tenant, items)
+        return json_response(result.as_dict())
     require_jsonl(request, "profiles")
     with tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024) as spool:
         async for chunk in body_chunks(request, svc.settings.max_bulk_bytes):

@@ -1,0 +1,375 @@
+"""The shapes of the bodies routes build by hand (receipts, problems, decisions, pages, probes).
+
+Each shape is declared once, as a msgspec struct, and `/openapi.json` takes its schema from
+here; the schemathesis suite checks that real responses fit, so a route that changes its body
+without its shape fails there. Request bodies are not here: their schemas come from the very
+structs and models the routes decode (see `openapi_routes`).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+import msgspec
+from msgspec import UNSET, Meta, UnsetType, field
+
+Count = Annotated[int, Meta(ge=0)]
+Etag = Annotated[int, Meta(ge=1)]
+
+
+class Shape(msgspec.Struct, omit_defaults=True):
+    """A response body; fields typed `X | UnsetType` are left out when they have nothing."""
+
+
+# -- shared -----------------------------------------------------------------------------------
+
+
+class Link(Shape):
+    href: str
+    type: str
+
+
+class FieldProblem(Shape):
+    """One wrong field: `pointer` (body) or `parameter` (query, header, path)."""
+
+    message: str
+    pointer: str | UnsetType = UNSET
+    parameter: str | UnsetType = UNSET
+    code: str | UnsetType = UNSET
+
+
+class Problem(Shape):
+    """An RFC 9457 problem; `errors` name the wrong fields."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    code: str
+    errors: list[FieldProblem]
+
+
+class Health(Shape):
+    status: Literal["ok"]
+    version: str
+
+
+class Ready(Shape):
+    """`ok` with 200 once the schema is at head; `migrations-pending` with 503 before."""
+
+    status: Literal["ok", "migrations-pending"]
+    schema: str | None
+
+
+# -- the Offer Library --------------------------------------------------------------------------
+
+
+class WriteReceipt(Shape):
+    """The write receipt returned by POST, PATCH and PUT."""
+
+    etag: Etag
+    createdBy: str
+    lastModifiedBy: str
+    id: str
+    sandboxId: str
+    createdDate: datetime
+    lastModifiedDate: datetime
+    createdByClientId: str
+    lastModifiedByClientId: str
+
+
+class PageLinks(Shape):
+    self: Link
+    next: Link | UnsetType = UNSET
+    prev: Link | UnsetType = UNSET
+
+
+class PatchOperation(Shape):
+    """One RFC 6902 operation."""
+
+    op: Literal["add", "remove", "replace", "move", "copy", "test"]
+    path: str
+    from_: str | UnsetType = field(name="from", default=UNSET)
+    value: Any = UNSET
+
+
+# -- the Decisioning API --------------------------------------------------------------------------
+
+
+class DecisionEntity(Shape):
+    id: str = field(name="xdm:id")
+    etag: str = field(name="repo:etag")
+    name: str | UnsetType = field(name="xdm:name", default=UNSET)
+    channel: str | UnsetType = field(name="xdm:channel", default=UNSET)
+    component_type: str | UnsetType = field(name="xdm:componentType", default=UNSET)
+
+
+class DecisionOption(Shape):
+    id: str = field(name="xdm:id")
+    etag: str = field(name="repo:etag")
+    type: str | UnsetType = field(name="@type", default=UNSET)
+    format: str | UnsetType = field(name="dc:format", default=UNSET)
+    language: list[str] | UnsetType = field(name="dc:language", default=UNSET)
+    content: str | UnsetType = field(name="xdm:content", default=UNSET)
+    delivery_url: str | UnsetType = field(name="xdm:deliveryURL", default=UNSET)
+    name: str | UnsetType = field(name="xdm:name", default=UNSET)
+    score: float | UnsetType = field(name="xdm:score", default=UNSET)
+    priority: float | UnsetType = field(name="xdm:priority", default=UNSET)
+    characteristics: dict[str, str] | UnsetType = field(name="xdm:characteristics", default=UNSET)
+
+
+class DecisionProposition(Shape):
+    activity: DecisionEntity = field(name="xdm:activity")
+    placement: DecisionEntity = field(name="xdm:placement")
+    scope: str = field(name="xdm:scope")
+    options: Annotated[list[DecisionOption], Meta(min_length=1)] | UnsetType = field(
+        name="xdm:options", default=UNSET
+    )
+    fallback: DecisionOption | UnsetType = field(name="xdm:fallback", default=UNSET)
+    explanation: dict[str, Any] | UnsetType = field(name="nextoffer:explanation", default=UNSET)
+
+
+class DecisionResponse(Shape):
+    proposition_id: str = field(name="xdm:propositionId")
+    propositions: list[DecisionProposition] = field(name="xdm:propositions")
+    create_date: int = field(name="ode:createDate")
+
+
+class DecisionPropositionV09(Shape):
+    activity: str = field(name="xdm:offerActivity")
+    scope: str = field(name="xdm:scope")
+    offers: list[str] | UnsetType = field(name="xdm:offers", default=UNSET)
+    fallback: str | UnsetType = field(name="xdm:fallbackOffer", default=UNSET)
+    explanation: dict[str, Any] | UnsetType = field(name="nextoffer:explanation", default=UNSET)
+
+
+class DecisionResponseV09(Shape):
+    proposition_id: str = field(name="xdm:propositionID")
+    propositions: list[DecisionPropositionV09] = field(name="xdm:propositions")
+    create_date: int = field(name="ode:createDate")
+
+
+# -- datastreams and the Edge ---------------------------------------------------------------------
+
+Origin = Annotated[str, Meta(pattern=r"^(\*|https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?)$")]
+
+
+class DatastreamInput(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+    """A datastream as created (POST); PATCH takes any part of it as a JSON merge patch."""
+
+    name: Annotated[str, Meta(min_length=1, max_length=256, pattern=r"\S")]
+    description: str | UnsetType = UNSET
+    allowedOrigins: list[Origin] | UnsetType = UNSET
+
+
+class DatastreamPatch(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+    """A JSON merge patch of a datastream."""
+
+    name: Annotated[str, Meta(min_length=1, max_length=256, pattern=r"\S")] | UnsetType = UNSET
+    description: str | UnsetType = UNSET
+    allowedOrigins: list[Origin] | UnsetType = UNSET
+
+
+class Datastream(Shape):
+    id: str
+    name: str
+    allowedOrigins: list[str]
+    created: datetime
+    modified: datetime
+    etag: int
+    description: str | UnsetType = UNSET
+
+
+class DatastreamList(Shape):
+    results: list[Datastream]
+    count: Count
+
+
+class EdgeEntity(Shape):
+    id: str
+    etag: str
+    name: str | UnsetType = UNSET
+    channel: str | UnsetType = UNSET
+    componentType: str | UnsetType = UNSET
+
+
+class EdgeItemData(Shape):
+    id: str
+    format: str
+    language: list[str] | UnsetType = UNSET
+    deliveryURL: str | UnsetType = UNSET
+    linkURL: str | UnsetType = UNSET
+    content: str | UnsetType = UNSET
+    characteristics: dict[str, str] | UnsetType = UNSET
+
+
+class EdgeItem(Shape):
+    id: str
+    etag: str
+    schema: str
+    data: EdgeItemData
+    name: str | UnsetType = UNSET
+    priority: float | UnsetType = UNSET
+
+
+class EdgeProposition(Shape):
+    id: str
+    scope: str
+    activity: EdgeEntity
+    placement: EdgeEntity
+    items: list[EdgeItem]
+
+
+class EdgeHandle(Shape):
+    payload: list[EdgeProposition]
+    type: Literal["personalization:decisions"]
+    eventIndex: Count
+
+
+class EdgeReport(Shape):
+    eventIndex: Count
+
+
+class EdgeWarning(Shape):
+    type: str
+    status: int
+    title: str
+    detail: str
+    report: EdgeReport
+
+
+class EdgeResponse(Shape):
+    """The interact answer: one `personalization:decisions` handle per event that asked."""
+
+    requestId: str
+    handle: list[EdgeHandle]
+    warnings: list[EdgeWarning] | UnsetType = UNSET
+
+
+# -- profiles, events and decision events ----------------------------------------------------
+
+
+Namespace = Annotated[str, Meta(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")]
+AudienceId = Annotated[str, Meta(min_length=1, max_length=256)]
+
+
+class IdentityValue(msgspec.Struct):
+    id: Annotated[str, Meta(min_length=1, max_length=1024)]
+
+
+class Membership(msgspec.Struct):
+    status: Literal["realized", "existing", "exited"]
+
+
+class ExperienceEvent(msgspec.Struct):
+    """An XDM experience event; `timestamp` is required."""
+
+    timestamp: datetime
+
+
+class ProfileInput(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+    """A profile, XDM style. Identity namespaces are case-insensitive; `profileId`, `etag`,
+    `created` and `modified` are read-only and ignored on write."""
+
+    identityMap: dict[Namespace, Annotated[list[IdentityValue], Meta(min_length=1)]] | UnsetType = (
+        UNSET
+    )
+    attributes: dict[str, Any] | UnsetType = UNSET
+    segmentMembership: dict[str, dict[AudienceId, Membership]] | UnsetType = UNSET
+    events: list[ExperienceEvent] | UnsetType = UNSET
+    profileId: Any = UNSET
+    etag: Any = UNSET
+    created: Any = UNSET
+    modified: Any = UNSET
+
+
+class ProfilePatch(msgspec.Struct):
+    """A JSON merge patch (RFC 7396) of a profile; creates the profile when absent."""
+
+
+class Profile(Shape):
+    profileId: str
+    identityMap: dict[str, list[IdentityValue]]
+    attributes: dict[str, Any]
+    segmentMembership: dict[str, Any]
+    events: list[ExperienceEvent]
+    etag: Etag
+    created: datetime
+    modified: datetime
+
+
+class BulkResult(Shape):
+    created: Count
+    replaced: Count
+    total: Count
+
+
+class IngestResult(Shape):
+    """What `POST /v1/events` did (or, with `dryRun`, would do)."""
+
+    events: Count
+    kept: Count
+    impressions: Count
+    clicks: Count
+    custom: Count
+    profiles: Count
+    dryRun: bool
+
+
+class EventIdentity(Shape):
+    namespace: str
+    id: str
+
+
+class EventOffer(Shape):
+    id: str
+    rank: Annotated[int, Meta(ge=1)]
+    score: float | None
+
+
+class DecisionEvent(Shape):
+    propositionId: str
+    timestamp: datetime
+    profileId: str | None
+    identity: EventIdentity | None
+    activityId: str
+    placementId: str
+    offers: list[EventOffer]
+    fallbackId: str | None
+    requestId: str | None
+
+
+class DecisionEventLinks(Shape):
+    self: Link
+    next: Link | UnsetType = UNSET
+
+
+class DecisionEventPage(Shape):
+    results: list[DecisionEvent]
+    count: Count
+    links: DecisionEventLinks = field(name="_links")
+
+
+# -- batch ----------------------------------------------------------------------------------------
+
+
+class WorkloadOutput(Shape):
+    dataSetId: str
+    format: Literal["parquet", "jsonl"]
+    path: str
+
+
+class Workload(Shape):
+    """A batch job, as Adobe's create and status responses show it."""
+
+    id: str = field(name="@id")
+    org: str = field(name="xdm:imsOrgId")
+    create_date: int = field(name="ode:createDate")
+    status: Literal["QUEUED", "PROCESSING", "INGESTING", "COMPLETED", "ERROR"] = field(
+        name="ode:status"
+    )
+    container_id: str | UnsetType = field(name="xdm:containerId", default=UNSET)
+    status_detail: dict[str, Any] | UnsetType = field(name="ode:statusDetail", default=UNSET)
+    output: WorkloadOutput | UnsetType = field(name="nextoffer:output", default=UNSET)
+    summary: dict[str, Any] | UnsetType = field(name="nextoffer:summary", default=UNSET)
