@@ -11,9 +11,10 @@ from nextoffer.capping.factory import counter_store
 from nextoffer.capping.gate import CappingGate
 from nextoffer.config import Settings
 from nextoffer.decisioning.catalogs import CatalogCache
+from nextoffer.decisioning.decision_service import DecisionService
 from nextoffer.decisioning.feedback import FeedbackService
-from nextoffer.decisioning.service import DecisionService
 from nextoffer.edge.datastreams import DatastreamService
+from nextoffer.edge.edge_service import EdgeService
 from nextoffer.library.service import LibraryService
 from nextoffer.store.database import Database
 from nextoffer.store.datastreams import DatastreamResolver
@@ -35,6 +36,7 @@ class Services:
     profiles: ProfileStore
     decision_events: DecisionEventLog
     feedback: FeedbackService
+    edge: EdgeService
     capping: CappingGate
     batch: BatchService
 
@@ -62,6 +64,7 @@ class Services:
         decisions = DecisionService(
             library, catalogs, profiles=profiles, events=events, capping=capping
         )
+        feedback = FeedbackService(events, profiles, decisions, capping)
         return cls(
             settings=settings,
             db=db,
@@ -71,7 +74,8 @@ class Services:
             datastream_admin=DatastreamService(library, resolver),
             profiles=profiles,
             decision_events=events,
-            feedback=FeedbackService(events, profiles, decisions, capping),
+            feedback=feedback,
+            edge=EdgeService(decisions, feedback),
             capping=capping,
             batch=BatchService(db, decisions, settings, profiles=profiles, capping=capping),
         )

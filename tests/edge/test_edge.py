@@ -8,9 +8,9 @@ import json
 import pytest
 
 from nextoffer.demo import demo_library
-from nextoffer.edge.scopes import decode_scope, encode_scope
 from nextoffer.library.portable import import_library
 from nextoffer.tenants import Actor, Tenant
+from nextoffer.wire.edge_scopes import decode_scope, encode_scope
 from tests.conftest import new_org
 from tests.edge.conftest import ORIGIN, documented_scopes, example, interact, scope
 from tests.helpers import Api, assert_problem, assert_same_shape

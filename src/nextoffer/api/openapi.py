@@ -441,7 +441,7 @@ def decisioning_components() -> dict[str, Any]:
     """The request structs' JSON Schema (from msgspec, what is really enforced) and responses."""
     import msgspec
 
-    from nextoffer.api.decisioning_api import DecisionRequest, DecisionRequestV09
+    from nextoffer.wire.decisioning import DecisionRequest, DecisionRequestV09
 
     _, components = msgspec.json.schema_components(
         [DecisionRequest, DecisionRequestV09], ref_template="#/components/schemas/{name}"

@@ -22,7 +22,6 @@ from nextoffer.batch.plan import BatchPlan
 from nextoffer.batch.profile_caps import ProfileCaps, subject_of
 from nextoffer.batch.sources import normalise
 from nextoffer.batch.subjects import BatchProfile, is_member, profile_of_row, profile_seed
-from nextoffer.decisioning.shaping import content_fields
 from nextoffer.engine import (
     CappingView,
     Catalog,
@@ -32,6 +31,7 @@ from nextoffer.engine import (
     build_catalog,
     decide,
 )
+from nextoffer.wire.content import content_fields
 
 Row = tuple[str | None, str | None, str | None, str | None, str | None]
 """A profile as the five columns of `schema.PROFILES`."""
