@@ -329,7 +329,8 @@ def decide(
     from nextoffer.engine import ScopeRequest
     from nextoffer.tenants import Tenant
     from nextoffer.wire.calls import DecideCall
-    from nextoffer.wire.decisioning import InlineProfile, response_v1, segments_of
+    from nextoffer.wire.decisioning import InlineProfile, segments_of
+    from nextoffer.wire.decisioning_responses import response_v1
 
     scopes = _scopes(scope, decision, placement, item_count)
     settings = load_settings(db)

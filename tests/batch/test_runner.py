@@ -20,7 +20,8 @@ from nextoffer.batch.sources import (
 from nextoffer.batch.subjects import profile_seed
 from nextoffer.decisioning.decision_service import DecisionService
 from nextoffer.wire.calls import DecideCall
-from nextoffer.wire.decisioning import InlineProfile, ResponseFormat, response_v1, segments_of
+from nextoffer.wire.decisioning import InlineProfile, ResponseFormat, segments_of
+from nextoffer.wire.decisioning_responses import response_v1
 from tests.batch.conftest import APP, EMAIL, HERO, NOW, Demo
 from tests.batch.profiles import AUDIENCE, profile_docs, write_jsonl, write_parquet
 

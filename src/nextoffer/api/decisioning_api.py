@@ -20,10 +20,10 @@ from nextoffer.wire.decisioning import (
     DecisionRequestV09,
     request_type,
     request_version,
-    respond,
     response_version,
     to_call,
 )
+from nextoffer.wire.decisioning_responses import respond
 
 
 async def post_decisions(request: Request) -> Response:
