@@ -8,7 +8,14 @@ import orjson
 import pytest
 
 from nextoffer.engine import Offer, build_catalog
-from nextoffer.wire.content import DECISIONING, EDGE, NO_CONTENT, content_fields, content_of, render
+from nextoffer.wire.content import (
+    DECISIONING,
+    EDGE,
+    NO_COMPONENT,
+    component_of,
+    content_fields,
+    render,
+)
 from tests.engine.library import WEB, Library
 
 
@@ -33,15 +40,15 @@ BY_REFERENCE = {
 
 
 def test_both_vocabularies_render_the_same_projection() -> None:
-    content = content_of(offer_with(INLINE), "p1")
-    assert content is not None and content.language == ("en-us",)
-    assert render(content, DECISIONING) == {
+    component = component_of(offer_with(INLINE), "p1")
+    assert component is not None
+    assert render(component, DECISIONING) == {
         "@type": "https://ns.adobe.com/experience/offer-management/content-component-json",
         "dc:format": "application/json",
         "dc:language": ["en-us"],
         "xdm:content": "{}",
     }
-    assert render(content, EDGE) == {
+    assert render(component, EDGE) == {
         "format": "application/json",
         "language": ["en-us"],
         "content": "{}",
@@ -49,12 +56,12 @@ def test_both_vocabularies_render_the_same_projection() -> None:
 
 
 def test_content_by_reference_names_its_link_in_each_vocabulary() -> None:
-    content = content_of(offer_with(BY_REFERENCE), "p1")
-    assert content is not None
-    decisioning = render(content, DECISIONING)
+    component = component_of(offer_with(BY_REFERENCE), "p1")
+    assert component is not None
+    decisioning = render(component, DECISIONING)
     assert list(decisioning) == ["@type", "dc:format", "xdm:deliveryURL", "xdm:content"]
     assert decisioning["xdm:content"] == BY_REFERENCE["linkURL"]  # the link is the content
-    assert render(content, EDGE) == {
+    assert render(component, EDGE) == {
         "format": "image/png",
         "deliveryURL": BY_REFERENCE["deliveryURL"],
         "linkURL": BY_REFERENCE["linkURL"],
@@ -62,9 +69,15 @@ def test_content_by_reference_names_its_link_in_each_vocabulary() -> None:
 
 
 def test_a_link_without_a_delivery_url_is_not_projected() -> None:
-    content = content_of(offer_with({"type": "html", "format": "text/html", "linkURL": "x"}), "p1")
-    assert content is not None and content.link_url is None
-    assert render(content, EDGE) == {"format": "text/html"}
+    component = component_of(
+        offer_with({"type": "html", "format": "text/html", "linkURL": "x"}), "p1"
+    )
+    assert component is not None
+    assert render(component, EDGE) == {"format": "text/html"}
+    assert render(component, DECISIONING) == {
+        "@type": "https://ns.adobe.com/experience/offer-management/content-component-html",
+        "dc:format": "text/html",
+    }
 
 
 def test_inline_content_wins_over_the_link_in_the_decisioning_vocabulary() -> None:
@@ -75,16 +88,16 @@ def test_inline_content_wins_over_the_link_in_the_decisioning_vocabulary() -> No
 
 
 def test_only_the_first_component_counts() -> None:
-    content = content_of(offer_with(INLINE, BY_REFERENCE), "p1")
-    assert content is not None and content.format == "application/json"
+    fields = content_fields(offer_with(INLINE, BY_REFERENCE), "p1")
+    assert fields["dc:format"] == "application/json" and "xdm:deliveryURL" not in fields
 
 
 @pytest.mark.parametrize("placement", ["p2", "unknown"])
 def test_no_representation_for_the_placement(placement: str) -> None:
     offer = offer_with(INLINE)
-    assert content_of(offer, placement) is None
+    assert component_of(offer, placement) is None
     assert content_fields(offer, placement) == {}
-    assert render(NO_CONTENT, EDGE) == {"format": ""}  # the Edge always says a format
+    assert render(NO_COMPONENT, EDGE) == {"format": ""}  # the Edge always says a format
 
 
 def test_the_rendering_is_byte_stable() -> None:

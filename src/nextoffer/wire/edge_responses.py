@@ -7,14 +7,14 @@ from typing import Any
 
 from nextoffer.engine import Offer, Placement, Proposition
 from nextoffer.vocabulary import component_uri
-from nextoffer.wire.content import EDGE, NO_CONTENT, content_of, render
+from nextoffer.wire.content import EDGE, NO_COMPONENT, component_of, render
 
 
 def item(offer: Offer, placement: Placement) -> dict[str, Any]:
     """One offer of a proposition, its metadata as the placement's `returnMetaData` asks."""
     flags = placement.doc.get("returnMetaData") or {}
-    content = content_of(offer, placement.id) or NO_CONTENT
-    data: dict[str, Any] = {"id": offer.id, **render(content, EDGE)}
+    component = component_of(offer, placement.id) or NO_COMPONENT
+    data: dict[str, Any] = {"id": offer.id, **render(component, EDGE)}
     if flags.get("offerAttributes", True) and offer.characteristics:
         data["characteristics"] = dict(offer.characteristics)
     out: dict[str, Any] = {"id": offer.id, "etag": str(offer.etag)}
@@ -22,9 +22,7 @@ def item(offer: Offer, placement: Placement) -> dict[str, Any]:
         out["name"] = offer.name
     if flags.get("offerPriority", True) and offer.kind == "personalized-offer":
         out["priority"] = offer.priority
-    out["schema"] = component_uri(
-        content.type if content.type is not None else placement.component_type
-    )
+    out["schema"] = component_uri(component.get("type", placement.component_type))
     out["data"] = data
     return out
 
