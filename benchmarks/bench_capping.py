@@ -41,13 +41,13 @@ import sqlalchemy as sa
 from benchmarks.bench_engine import TIERS, library
 from benchmarks.harness import headers, machine
 from nextoffer.api.app import create_app
-from nextoffer.api.decisioning_api import InlineProfile
 from nextoffer.composition import Services
 from nextoffer.config import Settings
-from nextoffer.decisioning.service import DecideCall
 from nextoffer.engine import ScopeRequest
 from nextoffer.library.portable import import_library
 from nextoffer.tenants import Actor, Tenant
+from nextoffer.wire.calls import DecideCall
+from nextoffer.wire.decisioning import InlineProfile
 
 CAPS = [
     {"limit": 1_000_000, "scope": "global", "repeat": {"enabled": True, "unit": "week"}},

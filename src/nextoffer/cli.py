@@ -325,11 +325,12 @@ def decide(
     db: DbOption = None,
 ) -> None:
     """Decide for a profile and print the propositions (and, with --explain, why)."""
-    from nextoffer.api.decisioning_api import InlineProfile, response_v1, segments_of
     from nextoffer.composition import Services
-    from nextoffer.decisioning.service import DecideCall
     from nextoffer.engine import ScopeRequest
     from nextoffer.tenants import Tenant
+    from nextoffer.wire.calls import DecideCall
+    from nextoffer.wire.decisioning import InlineProfile, segments_of
+    from nextoffer.wire.decisioning_responses import response_v1
 
     scopes = _scopes(scope, decision, placement, item_count)
     settings = load_settings(db)

@@ -10,9 +10,10 @@ from nextoffer.batch.batch_service import BatchService
 from nextoffer.config import Settings
 from nextoffer.decisioning.capping_gate import CappingGate
 from nextoffer.decisioning.catalogs import CatalogCache
+from nextoffer.decisioning.decision_service import DecisionService
 from nextoffer.decisioning.feedback import FeedbackService
-from nextoffer.decisioning.service import DecisionService
 from nextoffer.edge.datastreams import DatastreamService
+from nextoffer.edge.edge_service import EdgeService
 from nextoffer.library.service import LibraryService
 from nextoffer.store.batch_jobs import JobStore
 from nextoffer.store.capping_stores import counter_store
@@ -36,6 +37,7 @@ class Services:
     profiles: ProfileStore
     decision_events: DecisionEventLog
     feedback: FeedbackService
+    edge: EdgeService
     capping: CappingGate
     batch: BatchService
 
@@ -63,6 +65,7 @@ class Services:
         decisions = DecisionService(
             library, catalogs, profiles=profiles, events=events, capping=capping
         )
+        feedback = FeedbackService(events, profiles, decisions, capping)
         return cls(
             settings=settings,
             db=db,
@@ -72,7 +75,8 @@ class Services:
             datastream_admin=DatastreamService(library, resolver),
             profiles=profiles,
             decision_events=events,
-            feedback=FeedbackService(events, profiles, decisions, capping),
+            feedback=feedback,
+            edge=EdgeService(decisions, feedback),
             capping=capping,
             batch=BatchService(
                 JobStore(db), decisions, settings, profiles=profiles, capping=capping

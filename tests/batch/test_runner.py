@@ -8,7 +8,6 @@ import orjson
 import pyarrow.parquet as pq
 import pytest
 
-from nextoffer.api.decisioning_api import InlineProfile, ResponseFormat, response_v1, segments_of
 from nextoffer.batch.executors.local import LocalExecutor
 from nextoffer.batch.output import DecisionWriter, OutputError
 from nextoffer.batch.runner import BatchCancelled, run_batch
@@ -19,7 +18,10 @@ from nextoffer.batch.sources import (
     check_audience,
 )
 from nextoffer.batch.subjects import profile_seed
-from nextoffer.decisioning.service import DecideCall, DecisionService
+from nextoffer.decisioning.decision_service import DecisionService
+from nextoffer.wire.calls import DecideCall
+from nextoffer.wire.decisioning import InlineProfile, ResponseFormat, segments_of
+from nextoffer.wire.decisioning_responses import response_v1
 from tests.batch.conftest import APP, EMAIL, HERO, NOW, Demo
 from tests.batch.profiles import AUDIENCE, profile_docs, write_jsonl, write_parquet
 

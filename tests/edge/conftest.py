@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 
 from nextoffer.demo import demo_library
-from nextoffer.edge.scopes import encode_scope
 from nextoffer.library.portable import import_library
 from nextoffer.tenants import Actor, Tenant
+from nextoffer.wire.edge_scopes import encode_scope
 from tests.helpers import Api
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "fixtures" / "spec" / "examples"

@@ -2,31 +2,17 @@
 
 from __future__ import annotations
 
-import base64
 import json
 
 import pytest
 
 from nextoffer.demo import demo_library
-from nextoffer.edge.scopes import decode_scope, encode_scope
 from nextoffer.library.portable import import_library
 from nextoffer.tenants import Actor, Tenant
+from nextoffer.wire.edge_scopes import encode_scope
 from tests.conftest import new_org
-from tests.edge.conftest import ORIGIN, documented_scopes, example, interact, scope
+from tests.edge.conftest import ORIGIN, example, interact, scope
 from tests.helpers import Api, assert_problem, assert_same_shape
-
-
-def test_documented_scope_strings_decode() -> None:
-    for variant in documented_scopes():
-        decoded = decode_scope(variant["base64"])
-        assert decoded is not None
-        assert decoded.activity_id == variant["json"].get(
-            "activityId", variant["json"].get("xdm:activityId")
-        )
-        assert decoded.item_count == variant["json"].get("itemCount")
-    assert decode_scope("__view__") is None
-    assert decode_scope("not base64 at all!") is None
-    assert decode_scope(base64.b64encode(b'{"name": "mbox"}').decode()) is None
 
 
 def test_the_documented_server_api_request_decides(edge: dict) -> None:

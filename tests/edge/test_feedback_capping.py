@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from nextoffer.edge.scopes import encode_scope
 from nextoffer.library.portable import import_library
 from nextoffer.tenants import Actor, Tenant
+from nextoffer.wire.edge_scopes import encode_scope
 from tests.capping.library import CAPPED, DECISION, OTHER, P1, portable, rule
 from tests.helpers import Api
 

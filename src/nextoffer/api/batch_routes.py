@@ -17,11 +17,11 @@ from starlette.routing import Route
 
 from nextoffer.api.bodies import is_json_media_type, read_body
 from nextoffer.api.context import call_of, json_response, offload, services
-from nextoffer.api.decisioning_api import PropositionRequest
 from nextoffer.api.msgspec_errors import decode
 from nextoffer.batch.plan import BatchPlan
 from nextoffer.errors import InvalidInput, UnsupportedMediaType
 from nextoffer.records.batch_jobs import JobRequest, status_document
+from nextoffer.wire.decisioning import PropositionRequest
 
 DATASET_ID = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$"
 JOB_ID = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"

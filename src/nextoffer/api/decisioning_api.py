@@ -1,19 +1,12 @@
 """The Decisioning API: `POST /data/core/ods/decisions` and its `/data/core/ode/...` twin.
 
 The hot path: plain Starlette, msgspec decoding straight into typed structs, orjson out; no
-pydantic per request (DESIGN.md §1). Request schema versions 1.0 and 0.9 are both read; the
-response follows the `Accept` header's schema version, else the request's.
+pydantic per request (DESIGN.md §1). Reading the v1.0/v0.9 bodies and shaping the responses
+is `wire.decisioning`'s; this module only translates HTTP.
 """
 
 from __future__ import annotations
 
-import base64
-import re
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Annotated, Any, Literal
-
-import msgspec
 import orjson
 from starlette.requests import Request
 from starlette.responses import Response
@@ -22,331 +15,15 @@ from starlette.routing import Route
 from nextoffer.api.bodies import read_body
 from nextoffer.api.context import call_of, offload, services
 from nextoffer.api.msgspec_errors import decode
-from nextoffer.decisioning.service import DecideCall, DecideResult, proposition_request_pointer
-from nextoffer.decisioning.shaping import content_fields
-from nextoffer.engine import Offer, Placement, Proposition, ScopeRequest
-from nextoffer.errors import UnsupportedMediaType
-from nextoffer.profiles.xdm import flatten_segments, identity_pairs
-from nextoffer.vocabulary import component_uri
-
-SCHEMA = "https://ns.adobe.com/experience/offer-management/"
-XDM_JSON = "application/vnd.adobe.xdm+json"
-Count = Annotated[int, msgspec.Meta(ge=1, le=30)]
-
-
-class _Struct(msgspec.Struct, forbid_unknown_fields=False, omit_defaults=True):
-    """Adobe bodies carry fields we do not use (mergePolicy, enrichedAudience...): allowed."""
-
-
-class PropositionRequest(_Struct):
-    activity_id: str = msgspec.field(name="xdm:activityId")
-    placement_id: str = msgspec.field(name="xdm:placementId")
-    item_count: Count | None = msgspec.field(name="xdm:itemCount", default=None)
-
-
-class ContextData(_Struct):
-    type: str = msgspec.field(name="@type")
-    data: dict[str, Any] = msgspec.field(name="xdm:data", default_factory=dict)
-
-
-class ProfileRef(_Struct):
-    identity_map: dict[str, list[dict[str, Any]]] = msgspec.field(name="xdm:identityMap")
-    context: list[ContextData] = msgspec.field(name="xdm:contextData", default_factory=list)
-    decision_request_id: str | None = msgspec.field(name="xdm:decisionRequestId", default=None)
-    attributes: dict[str, Any] | None = msgspec.field(name="xdm:attributes", default=None)
-    """Adobe's undocumented inline profile; with it no profile is looked up."""
-    events: list[dict[str, Any]] | None = msgspec.field(name="nextoffer:events", default=None)
-    """nextoffer extension: experience events of an inline profile, most recent first."""
-
-
-class AllowDuplicates(_Struct):
-    across_activities: bool = msgspec.field(name="xdm:acrossActivities", default=False)
-    across_placements: bool = msgspec.field(name="xdm:acrossPlacements", default=False)
-
-
-class IncludeMetadata(_Struct):
-    activity: list[Literal["name"]] = msgspec.field(name="xdm:activity", default_factory=list)
-    option: list[Literal["name", "characteristics", "priority"]] = msgspec.field(
-        name="xdm:option", default_factory=list
-    )
-    placement: list[Literal["name", "channel", "componentType"]] = msgspec.field(
-        name="xdm:placement", default_factory=list
-    )
-
-
-class ResponseFormat(_Struct):
-    include_content: bool | None = msgspec.field(name="xdm:includeContent", default=None)
-    include_metadata: IncludeMetadata | None = msgspec.field(
-        name="xdm:includeMetadata", default=None
-    )
-
-
-class DecisionRequest(_Struct):
-    scopes: Annotated[list[PropositionRequest], msgspec.Meta(min_length=1, max_length=30)] = (
-        msgspec.field(name="xdm:propositionRequests")
-    )
-    profiles: Annotated[list[ProfileRef], msgspec.Meta(min_length=1, max_length=1)] = msgspec.field(
-        name="xdm:profiles"
-    )
-    allow_duplicates: AllowDuplicates | None = msgspec.field(
-        name="xdm:allowDuplicatePropositions", default=None
-    )
-    response_format: ResponseFormat | None = msgspec.field(name="xdm:responseFormat", default=None)
-    dry_run: bool = msgspec.field(name="xdm:dryRun", default=False)
-    explain: bool = msgspec.field(name="nextoffer:explain", default=False)
-    seed: int | None = msgspec.field(name="nextoffer:seed", default=None)
-
-
-class ActivityRef(_Struct):
-    activity_id: str = msgspec.field(name="xdm:offerActivity")
-
-
-class AllowDuplicatesV09(_Struct):
-    across_activities: bool = msgspec.field(name="xdm:acrossActivities", default=False)
-
-
-class DecisionRequestV09(_Struct):
-    activities: Annotated[list[ActivityRef], msgspec.Meta(min_length=1, max_length=30)] = (
-        msgspec.field(name="xdm:offerActivities")
-    )
-    identity_map: dict[str, list[dict[str, Any]]] = msgspec.field(name="xdm:identityMap")
-    context: list[ContextData] = msgspec.field(name="xdm:contextData", default_factory=list)
-    allow_duplicates: AllowDuplicatesV09 | None = msgspec.field(
-        name="xdm:allowDuplicatePropositions", default=None
-    )
-    dry_run: bool = msgspec.field(name="xdm:dryRun", default=False)
-    explain: bool = msgspec.field(name="nextoffer:explain", default=False)
-    seed: int | None = msgspec.field(name="nextoffer:seed", default=None)
-
-
-@dataclass(frozen=True, slots=True)
-class InlineProfile:
-    """A profile passed in the request (`xdm:attributes`)."""
-
-    attributes: Mapping[str, Any]
-    segments: Mapping[str, str]
-    events: Sequence[Mapping[str, Any]] = field(default_factory=tuple)
-
-
-def segments_of(attributes: Mapping[str, Any]) -> dict[str, str]:
-    """`segmentMembership.<namespace>.<audience id>.status`, flattened over namespaces."""
-    return flatten_segments(attributes.get("segmentMembership"))
-
-
-# -- versions -----------------------------------------------------------------------------------
-
-_VERSION = re.compile(r'schema="?[^";]*decision-(request|response);version=([0-9.]+)"?')
-
-
-def request_version(content_type: str | None, body: bytes) -> str:
-    if content_type is not None:
-        media = content_type.split(";", 1)[0].strip().lower()
-        if media not in ("application/json", XDM_JSON):
-            raise UnsupportedMediaType.at(
-                f"send the decision request as application/json or {XDM_JSON}",
-                parameter="Content-Type",
-            )
-        m = _VERSION.search(content_type)
-        if m:
-            if m.group(1) != "request" or m.group(2) not in ("1.0", "0.9"):
-                raise UnsupportedMediaType.at(
-                    f"unsupported schema in Content-Type: {content_type}; "
-                    "decision-request versions 1.0 and 0.9 are served",
-                    parameter="Content-Type",
-                )
-            return m.group(2)
-    return (
-        "0.9"
-        if b'"xdm:offerActivities"' in body and b'"xdm:propositionRequests"' not in body
-        else "1.0"
-    )
-
-
-def response_version(accept: str | None, default: str) -> tuple[str, str]:
-    """(version, media type) of the response."""
-    if accept:
-        m = _VERSION.search(accept)
-        if m and m.group(1) == "response" and m.group(2) in ("1.0", "0.9"):
-            version = m.group(2)
-            return version, f'{XDM_JSON}; schema="{SCHEMA}decision-response;version={version}"'
-    return default, "application/json"
-
-
-# -- responses ----------------------------------------------------------------------------------
-
-
-def scope_token(activity_id: str, placement_id: str | None = None) -> str:
-    """The base64 "encoded decision scope" Adobe returns with each proposition."""
-    scope = {"xdm:activityId": activity_id}
-    if placement_id is not None:
-        scope["xdm:placementId"] = placement_id
-    return base64.b64encode(orjson.dumps(scope)).decode()
-
-
-@dataclass(frozen=True, slots=True)
-class Shape:
-    """What to put in each proposition: content, and which metadata of which entity."""
-
-    content: bool
-    activity: frozenset[str]
-    option: frozenset[str]
-    placement: frozenset[str]
-
-    @classmethod
-    def of(cls, fmt: ResponseFormat | None, placement: Placement) -> Shape:
-        flags = placement.doc.get("returnMetaData") or {}
-        content = fmt.include_content if fmt and fmt.include_content is not None else None
-        if content is None:
-            content = bool(placement.return_content)
-        if fmt and fmt.include_metadata is not None:
-            meta = fmt.include_metadata
-            return cls(
-                content, frozenset(meta.activity), frozenset(meta.option), frozenset(meta.placement)
-            )
-        option = {
-            "name": "offerName",
-            "characteristics": "offerAttributes",
-            "priority": "offerPriority",
-        }
-        place = {"name": "placementName", "channel": "channelType", "componentType": "contentType"}
-        return cls(
-            content,
-            frozenset({"name"} if flags.get("decisionName") else ()),
-            frozenset(k for k, flag in option.items() if flags.get(flag)),
-            frozenset(k for k, flag in place.items() if flags.get(flag)),
-        )
-
-
-def option_detail(
-    offer: Offer, placement_id: str, shape: Shape, score: float | None
-) -> dict[str, Any]:
-    out: dict[str, Any] = {"xdm:id": offer.id, "repo:etag": str(offer.etag)}
-    if shape.content:
-        out.update(content_fields(offer, placement_id))
-    if "name" in shape.option:
-        out["xdm:name"] = offer.name
-    if "characteristics" in shape.option and offer.characteristics:
-        out["xdm:characteristics"] = dict(offer.characteristics)
-    if "priority" in shape.option:
-        out["xdm:priority"] = offer.priority
-    if score is not None:
-        out["xdm:score"] = score
-    return out
-
-
-def proposition_v1(prop: Proposition, fmt: ResponseFormat | None) -> dict[str, Any]:
-    placement = prop.placement
-    shape = Shape.of(fmt, placement)
-    activity: dict[str, Any] = {"xdm:id": prop.decision.id, "repo:etag": str(prop.decision.etag)}
-    if "name" in shape.activity:
-        activity["xdm:name"] = prop.decision.name
-    place: dict[str, Any] = {"xdm:id": placement.id, "repo:etag": str(placement.etag)}
-    if "name" in shape.placement:
-        place["xdm:name"] = placement.name
-    if "channel" in shape.placement:
-        place["xdm:channel"] = placement.channel
-    if "componentType" in shape.placement:
-        place["xdm:componentType"] = component_uri(placement.component_type)
-    out: dict[str, Any] = {
-        "xdm:activity": activity,
-        "xdm:placement": place,
-        "xdm:scope": scope_token(prop.decision.id, placement.id),
-    }
-    if prop.options:
-        out["xdm:options"] = [
-            option_detail(c.offer, placement.id, shape, c.score) for c in prop.options
-        ]
-    elif prop.fallback is not None:
-        out["xdm:fallback"] = option_detail(prop.fallback, placement.id, shape, None)
-    if prop.trace is not None:
-        out["nextoffer:explanation"] = prop.trace.as_dict()
-    return out
-
-
-def response_v1(result: DecideResult, fmt: ResponseFormat | None) -> dict[str, Any]:
-    return {
-        "xdm:propositionId": result.proposition_id,
-        "xdm:propositions": [proposition_v1(p, fmt) for p in result.propositions],
-        "ode:createDate": int(result.created.timestamp() * 1000),
-    }
-
-
-def response_v09(result: DecideResult) -> dict[str, Any]:
-    out = []
-    for prop in result.propositions:
-        entry: dict[str, Any] = {
-            "xdm:offerActivity": prop.decision.id,
-            "xdm:scope": scope_token(prop.decision.id),
-        }
-        if prop.options:
-            entry["xdm:offers"] = [c.offer.id for c in prop.options]
-        elif prop.fallback is not None:
-            entry["xdm:fallbackOffer"] = prop.fallback.id
-        if prop.trace is not None:
-            entry["nextoffer:explanation"] = prop.trace.as_dict()
-        out.append(entry)
-    return {
-        "xdm:propositionID": result.proposition_id,
-        "xdm:propositions": out,
-        "ode:createDate": int(result.created.timestamp() * 1000),
-    }
-
-
-# -- the route ----------------------------------------------------------------------------------
-
-
-def _context(items: list[ContextData]) -> dict[str, Any]:
-    return {item.type: item.data for item in items}
-
-
-def _call_v1(req: DecisionRequest, call: Any, request_id: str | None) -> DecideCall:
-    profile = req.profiles[0]
-    inline = None
-    if profile.attributes is not None:
-        inline = InlineProfile(
-            profile.attributes, segments_of(profile.attributes), tuple(profile.events or ())
-        )
-    dup = req.allow_duplicates
-    return DecideCall(
-        tenant=call.tenant,
-        scopes=[ScopeRequest(s.activity_id, s.placement_id, s.item_count) for s in req.scopes],
-        identities=identity_pairs(profile.identity_map, "/xdm:profiles/0/xdm:identityMap"),
-        inline=inline,
-        context=_context(profile.context),
-        allow_duplicates=(dup.across_activities, dup.across_placements) if dup else None,
-        dry_run=req.dry_run,
-        explain=req.explain,
-        seed=req.seed,
-        request_id=profile.decision_request_id or request_id,
-    )
-
-
-def _call_v09(
-    req: DecisionRequestV09, call: Any, request_id: str | None, request: Request
-) -> DecideCall:
-    catalog = services(request).decisions.catalog(call.tenant)
-    scopes = []
-    for ref in req.activities:
-        decision = catalog.decisions.get(ref.activity_id) if catalog else None
-        # 0.9 named activities only: decide for the activity's first placement
-        placements = decision.placement_ids if decision else ()
-        scopes.append(ScopeRequest(ref.activity_id, placements[0] if placements else ""))
-    dup = req.allow_duplicates
-    return DecideCall(
-        tenant=call.tenant,
-        scopes=scopes,
-        identities=identity_pairs(req.identity_map, "/xdm:identityMap"),
-        context=_context(req.context),
-        allow_duplicates=(dup.across_activities, True) if dup else None,
-        dry_run=req.dry_run,
-        explain=req.explain,
-        seed=req.seed,
-        request_id=request_id,
-    )
-
-
-def _pointer_v09(index: int, field_name: str) -> str:
-    return f"/xdm:offerActivities/{index}/xdm:offerActivity"
+from nextoffer.wire.decisioning import (
+    DecisionRequest,
+    DecisionRequestV09,
+    request_type,
+    request_version,
+    response_version,
+    to_call,
+)
+from nextoffer.wire.decisioning_responses import respond
 
 
 async def post_decisions(request: Request) -> Response:
@@ -354,23 +31,13 @@ async def post_decisions(request: Request) -> Response:
     svc = services(request)
     body = await read_body(request, svc.settings.max_body_bytes)
     version = request_version(request.headers.get("content-type"), body)
+    req = decode(body, request_type(version), "the decision request")
+    assert isinstance(req, DecisionRequest | DecisionRequestV09)
     request_id = request.headers.get("x-request-id")
-    if version == "1.0":
-        req1 = decode(body, DecisionRequest, "the decision request")
-        assert isinstance(req1, DecisionRequest)
-        decide_call, pointer, fmt = (
-            _call_v1(req1, call, request_id),
-            proposition_request_pointer,
-            req1.response_format,
-        )
-    else:
-        req09 = decode(body, DecisionRequestV09, "the decision request")
-        assert isinstance(req09, DecisionRequestV09)
-        decide_call = _call_v09(req09, call, request_id, request)
-        pointer, fmt = _pointer_v09, None
+    decide_call, pointer = to_call(req, call.tenant, request_id, svc.decisions.catalog)
     result = await offload(request, svc.decisions.decide, decide_call, pointer)
     out_version, media = response_version(request.headers.get("accept"), version)
-    payload = response_v1(result, fmt) if out_version == "1.0" else response_v09(result)
+    payload = respond(result, req, out_version)
     return Response(orjson.dumps(payload), media_type=media)
 
 

@@ -15,8 +15,8 @@ from starlette.routing import Route
 
 from nextoffer.api.bodies import is_json_array_body, read_items
 from nextoffer.api.context import call_of, json_response, offload, services
-from nextoffer.edge.events import parse_event
 from nextoffer.errors import InvalidInput
+from nextoffer.wire.events import parse_event
 
 
 async def post_events(request: Request) -> Response:

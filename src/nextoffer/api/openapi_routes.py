@@ -13,8 +13,8 @@ from typing import Any
 
 from nextoffer.api import openapi_shapes as shapes
 from nextoffer.api.batch_routes import JOB_ID, WorkloadRequest
-from nextoffer.api.decisioning_api import DecisionRequest, DecisionRequestV09
-from nextoffer.api.edge_routes import EdgeEvent, EdgeRequest
+from nextoffer.wire.decisioning import DecisionRequest, DecisionRequestV09
+from nextoffer.wire.edge import EdgeEvent, EdgeRequest
 
 JSON = "application/json"
 JSON_LINES = "application/x-ndjson"

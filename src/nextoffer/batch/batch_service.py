@@ -36,15 +36,12 @@ from nextoffer.batch.sources import (
 )
 from nextoffer.config import Settings
 from nextoffer.decisioning.capping_gate import CappingGate
-from nextoffer.decisioning.service import (
-    DecisionService,
-    PointerFor,
-    proposition_request_pointer,
-)
+from nextoffer.decisioning.decision_service import DecisionService
 from nextoffer.engine import Catalog, ScopeRequest
 from nextoffer.errors import NextofferError, NotFound, RuleViolation
 from nextoffer.records.batch_jobs import Job, JobRequest, JobStatus
 from nextoffer.tenants import Tenant
+from nextoffer.wire.calls import PointerFor, proposition_request_pointer
 
 log = logging.getLogger("nextoffer.batch")
 

@@ -38,7 +38,7 @@ from nextoffer.batch.sources import (
     open_profiles,
 )
 from nextoffer.decisioning.capping_gate import CappingGate
-from nextoffer.decisioning.service import DecisionService
+from nextoffer.decisioning.decision_service import DecisionService
 from nextoffer.engine import Catalog
 from nextoffer.tenants import Tenant
 from nextoffer.timeutil import utcnow

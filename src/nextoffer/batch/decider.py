@@ -33,7 +33,6 @@ from nextoffer.batch.subjects import (
 from nextoffer.capping.ledger import Ledger
 from nextoffer.capping.plans import CatalogPlan, Counter, Moment
 from nextoffer.capping.rules import CappingRule, EventKind
-from nextoffer.decisioning.shaping import content_fields
 from nextoffer.engine import (
     CappingView,
     Catalog,
@@ -44,6 +43,7 @@ from nextoffer.engine import (
     build_catalog,
     decide,
 )
+from nextoffer.wire.content import content_fields
 
 Row = tuple[str | None, str | None, str | None, str | None, str | None]
 """A profile as the five columns of `schema.PROFILES`."""

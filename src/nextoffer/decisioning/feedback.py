@@ -14,10 +14,10 @@ from typing import Any, Protocol
 
 from nextoffer.capping.keys import capping_subject
 from nextoffer.decisioning.capping_gate import CappingGate, Feedback
-from nextoffer.decisioning.service import DecisionService
-from nextoffer.edge.events import ExperienceEvent
+from nextoffer.decisioning.decision_service import DecisionService
 from nextoffer.errors import FieldError, RuleViolation
 from nextoffer.tenants import Tenant
+from nextoffer.wire.events import ExperienceEvent
 
 
 class KnownPropositions(Protocol):

@@ -1,2 +1,2 @@
-"""The Edge side of nextoffer: datastreams, decision scopes and experience events as the
-Adobe Web SDK and the Edge Network Server API send them."""
+"""The Edge side of nextoffer: datastreams and the Edge service (interact, collect) the Adobe
+Web SDK and the Edge Network Server API call; their wire formats are in `wire/`."""

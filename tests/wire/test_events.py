@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from nextoffer.edge.events import parse_event
 from nextoffer.errors import InvalidInput
+from nextoffer.wire.events import parse_event
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 

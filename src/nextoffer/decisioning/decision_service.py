@@ -1,9 +1,13 @@
-"""The decision service: from a tenant's request to propositions and decision events."""
+"""The decision service: from a tenant's call to propositions and decision events.
+
+Every way in (Decisioning API, Edge, CLI, batch) translates its request to a `DecideCall`
+(`wire/`) and comes here; scopes are checked in one place (`screen`) whichever way came.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -15,6 +19,7 @@ from nextoffer.engine import (
     Catalog,
     DecisionRequest,
     Proposition,
+    ScopeProblem,
     ScopeRequest,
     Subject,
     decide,
@@ -27,6 +32,7 @@ from nextoffer.library.service import LibraryService
 from nextoffer.records.library import Sandbox
 from nextoffer.tenants import Tenant
 from nextoffer.timeutil import utcnow
+from nextoffer.wire.calls import DecideCall, DecideResult, PointerFor
 
 
 class ProfileFinder(Protocol):
@@ -39,47 +45,19 @@ class EventRecorder(Protocol):
     def record(self, tenant: Tenant, events: Sequence[Any]) -> None: ...
 
 
-@dataclass(slots=True)
-class DecideCall:
-    """What a client asks, whatever API it came through."""
-
-    tenant: Tenant
-    scopes: list[ScopeRequest]
-    identities: list[tuple[str, str]] = field(default_factory=list)
-    """(namespace, id), the primary identity first."""
-    inline: Subject | None = None
-    """A profile passed in the request; no lookup is made when it is given."""
-    context: dict[str, Any] = field(default_factory=dict)
-    current_event: dict[str, Any] | None = None
-    """The experience event the request carries (Edge): rules see it first in `xEvent`."""
-    allow_duplicates: tuple[bool, bool] | None = None
-    dry_run: bool = False
-    explain: bool = False
-    seed: int | None = None
-    request_id: str | None = None
+_EMPTY = Catalog(0, {}, {}, {}, {})
+"""What a tenant without a sandbox (or a catalog) can decide: nothing."""
 
 
-@dataclass(slots=True)
-class DecideResult:
-    proposition_id: str
-    created: datetime
-    propositions: list[Proposition]
-    scope_ids: list[str]
-    """One proposition (decision event) id per scope."""
-    catalog: Catalog
-    profile_id: str | None
-    recorded: bool
+@dataclass(frozen=True, slots=True)
+class Screening:
+    """The scope check of a call (`DecisionService.screen`)."""
 
-
-PointerFor = Callable[[int, str], str]
-"""Where scope `index`'s `activity` or `placement` is in a request (for 422s naming it)."""
-
-
-def proposition_request_pointer(index: int, field_name: str) -> str:
-    """The pointer into `xdm:propositionRequests`, the scope list of the Decisioning API (1.0)
-    and of the Batch Decisioning API."""
-    name = "xdm:activityId" if field_name == "activity" else "xdm:placementId"
-    return f"/xdm:propositionRequests/{index}/{name}"
+    sandbox: Sandbox | None
+    catalog: Catalog | None
+    """None: the tenant has no sandbox yet, so no scope can be decided."""
+    problems: list[ScopeProblem]
+    """What stops each scope that cannot be decided, in scope order (`index` names it)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,22 +105,29 @@ class DecisionService:
         sandbox = self.library.find_sandbox(tenant)
         return self.catalogs.get(sandbox.pk) if sandbox else None
 
+    def screen(self, tenant: Tenant, scopes: Sequence[ScopeRequest]) -> Screening:
+        """The one scope check, for every way in: the tenant's sandbox and current catalog, and
+        what stops each scope that cannot be decided."""
+        sandbox = self.library.find_sandbox(tenant)
+        catalog = self.catalogs.get(sandbox.pk) if sandbox else None
+        problems = scope_problems(catalog or _EMPTY, scopes)
+        return Screening(sandbox, catalog, problems)
+
     def decidable(
         self, tenant: Tenant, scopes: Sequence[ScopeRequest], pointer: PointerFor
     ) -> tuple[Sandbox, Catalog]:
         """The tenant's sandbox and current catalog, once every scope is known to be decidable;
         else one 422 naming each scope that is not."""
-        sandbox = self.library.find_sandbox(tenant)
-        catalog = self.catalogs.get(sandbox.pk) if sandbox else None
-        problems = scope_problems(catalog or Catalog(0, {}, {}, {}, {}), scopes)
-        if problems:
+        screening = self.screen(tenant, scopes)
+        if screening.problems:
             raise RuleViolation.many(
                 "some decision scopes cannot be decided",
                 [
                     FieldError(p.message, pointer=pointer(p.index, p.field), code=p.code)
-                    for p in problems
+                    for p in screening.problems
                 ],
             )
+        sandbox, catalog = screening.sandbox, screening.catalog
         assert sandbox is not None and catalog is not None
         return sandbox, catalog
 
@@ -151,13 +136,17 @@ class DecisionService:
         call: DecideCall,
         pointer: PointerFor,
         capping: CappingView | None = None,
+        *,
+        screened: tuple[Sandbox, Catalog] | None = None,
     ) -> DecideResult:
         """Decide every scope of the call; unknown or unusable scopes are one 422.
 
-        With a capping gate and no `capping` view given, caps apply and, unless the call is a
-        dry run or an explanation, the chosen offers' decision counts are reserved.
+        `screened` is the sandbox and catalog a `screen` of exactly these scopes found without
+        problems: the check is not made twice. With a capping gate and no `capping` view given,
+        caps apply and, unless the call is a dry run or an explanation, the chosen offers'
+        decision counts are reserved.
         """
-        sandbox, catalog = self.decidable(call.tenant, call.scopes, pointer)
+        sandbox, catalog = screened or self.decidable(call.tenant, call.scopes, pointer)
         subject, profile_id = self._subject(call, catalog)
         now = self.clock()
         request = DecisionRequest(
