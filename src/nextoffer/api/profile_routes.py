@@ -13,6 +13,7 @@ from starlette.routing import Route
 
 from nextoffer.api.bodies import body_chunks, is_json_media_type, read_json, require_jsonl
 from nextoffer.api.context import call_of, json_response, services
+from nextoffer.api.preconditions import if_match
 from nextoffer.errors import InvalidInput, UnsupportedMediaType
 from nextoffer.jsonlines import read_lines
 from nextoffer.profiles.documents import MAX_ID_LENGTH, is_namespace, parse_profile, read_model
@@ -51,7 +52,7 @@ async def create(request: Request) -> Response:
     body = await read_json(request, svc.settings.max_body_bytes)
     data = parse_profile(body)
     result = await run_in_threadpool(
-        svc.profiles.put, call.tenant, data, if_match=request.headers.get("if-match")
+        svc.profiles.put, call.tenant, data, expected_etag=if_match(request)
     )
     return written(result)
 
@@ -60,22 +61,22 @@ async def item(request: Request) -> Response:
     call = call_of(request)
     svc = services(request)
     key = identity_of(request)
-    if_match = request.headers.get("if-match")
+    expected_etag = if_match(request)
     if request.method == "GET":
         profile = await run_in_threadpool(svc.profiles.get, call.tenant, key)
         return json_response(read_model(profile), 200, {"ETag": f'"{profile.etag}"'})
     if request.method == "DELETE":
-        await run_in_threadpool(svc.profiles.delete, call.tenant, key, if_match=if_match)
+        await run_in_threadpool(svc.profiles.delete, call.tenant, key, expected_etag=expected_etag)
         return Response(status_code=200)
     body = await read_json(request, svc.settings.max_body_bytes)
     if request.method == "PUT":
         data = parse_profile(body, extra_identities=[key])
         result = await run_in_threadpool(
-            svc.profiles.put, call.tenant, data, key=key, if_match=if_match
+            svc.profiles.put, call.tenant, data, key=key, expected_etag=expected_etag
         )
     else:
         result = await run_in_threadpool(
-            svc.profiles.patch, call.tenant, key, body, if_match=if_match
+            svc.profiles.patch, call.tenant, key, body, expected_etag=expected_etag
         )
     return written(result)
 

@@ -32,6 +32,7 @@ from nextoffer.profiles.documents import (
 from nextoffer.profiles.events import cutoff, newest_first, within
 from nextoffer.profiles.merge_patch import merge_patch
 from nextoffer.profiles.model import Profile
+from nextoffer.records.etags import ETagCondition
 from nextoffer.store.database import Database
 from nextoffer.store.profile_tables import profile_identities as idx
 from nextoffer.store.profile_tables import profile_segments as seg
@@ -205,14 +206,6 @@ def _describe(key: Identity) -> str:
     return f"{key[0]}:{key[1]}"
 
 
-def etag_matches(header: str, etag: int) -> bool:
-    for part in header.split(","):
-        token = part.strip()
-        if token == "*" or token.removeprefix("W/").strip('"') == str(etag):
-            return True
-    return False
-
-
 class ProfileStore:
     """Profiles of every sandbox, in the library's database."""
 
@@ -326,7 +319,7 @@ class ProfileStore:
         data: ProfileData,
         *,
         key: tuple[str, str] | None = None,
-        if_match: str | None = None,
+        expected_etag: ETagCondition | None = None,
     ) -> Written:
         """Create or replace the profile owning `data`'s identities (and `key`) as a whole.
 
@@ -341,13 +334,18 @@ class ProfileStore:
         def write(batch: _Batch) -> Written:
             batch.prefetch(data.identity_pairs())
             target = batch.owner.get(stored_key) if stored_key else None  # the key's profile
-            pid, created = batch.upsert(data, if_match=if_match, target=target)
+            pid, created = batch.upsert(data, expected_etag=expected_etag, target=target)
             return Written(batch.final_profile(pid), created)
 
         return self._writing(tenant, write)
 
     def patch(
-        self, tenant: Tenant, key: tuple[str, str], patch: Any, *, if_match: str | None = None
+        self,
+        tenant: Tenant,
+        key: tuple[str, str],
+        patch: Any,
+        *,
+        expected_etag: ETagCondition | None = None,
     ) -> Written:
         """Apply a JSON merge patch (RFC 7396) to the profile of `key`; create it when absent.
 
@@ -364,12 +362,14 @@ class ProfileStore:
             base = body_of(current) if current else {"identityMap": {}}
             data = parse_profile(merge_patch(base, changes), extra_identities=[stored_key])
             batch.prefetch(data.identity_pairs())
-            pid, created = batch.upsert(data, if_match=if_match, target=pid)
+            pid, created = batch.upsert(data, expected_etag=expected_etag, target=pid)
             return Written(batch.final_profile(pid), created)
 
         return self._writing(tenant, write)
 
-    def delete(self, tenant: Tenant, key: tuple[str, str], *, if_match: str | None = None) -> None:
+    def delete(
+        self, tenant: Tenant, key: tuple[str, str], *, expected_etag: ETagCondition | None = None
+    ) -> None:
         """Delete the profile of `key` with its identities and memberships (404 when none)."""
         stored_key = _keys([key])[0]
 
@@ -378,7 +378,7 @@ class ProfileStore:
             pid = batch.owner.get(stored_key)
             if pid is None:
                 raise _no_profile(key)
-            batch.check_etag(pid, if_match)
+            batch.check_etag(pid, expected_etag)
             batch.remove(pid)
 
         self._writing(tenant, write)
@@ -605,18 +605,22 @@ class _Batch:
                 profile = self.store._profile(r, True, "")
                 self.stored[r.profile_id] = self.final[r.profile_id] = profile
 
-    def check_etag(self, pid: str | None, if_match: str | None) -> None:
-        if if_match is None:
+    def check_etag(self, pid: str | None, expected_etag: ETagCondition | None) -> None:
+        if expected_etag is None:
             return
         current = self.final.get(pid) if pid else None
-        if current is None or not etag_matches(if_match, current.etag):
+        if current is None or not expected_etag.matches(current.etag):
             have = f"the current etag {current.etag}" if current else "no profile"
             raise PreconditionFailed.at(
-                f"If-Match {if_match} does not match {have}", parameter="If-Match"
+                f"If-Match {expected_etag.header} does not match {have}", parameter="If-Match"
             )
 
     def upsert(
-        self, data: ProfileData, *, if_match: str | None = None, target: str | None = None
+        self,
+        data: ProfileData,
+        *,
+        expected_etag: ETagCondition | None = None,
+        target: str | None = None,
     ) -> tuple[str, bool]:
         """Plan the profile owning `data`'s identities to become `data`: (its id, created?)."""
         keys = data.identity_pairs()
@@ -638,7 +642,7 @@ class _Batch:
                 code="identity-conflict",
             )
         pid = pids[0] if pids else None
-        self.check_etag(pid, if_match)
+        self.check_etag(pid, expected_etag)
         old = self.final.get(pid) if pid else None
         created = old is None
         if pid is None:
