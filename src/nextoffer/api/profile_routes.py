@@ -17,7 +17,7 @@ from nextoffer.api.preconditions import if_match
 from nextoffer.errors import InvalidInput, UnsupportedMediaType
 from nextoffer.jsonlines import read_lines
 from nextoffer.profiles.documents import MAX_ID_LENGTH, is_namespace, parse_profile, read_model
-from nextoffer.store.profiles import Written
+from nextoffer.profiles.merge import Written
 
 MERGE_PATCH = "application/merge-patch+json"
 
