@@ -7,6 +7,7 @@ import tempfile
 from urllib.parse import quote
 
 from starlette.concurrency import run_in_threadpool
+from starlette.convertors import PathConvertor, register_url_convertor
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -20,6 +21,16 @@ from nextoffer.profiles.documents import MAX_ID_LENGTH, is_namespace, parse_prof
 from nextoffer.profiles.merge import Written
 
 MERGE_PATCH = "application/merge-patch+json"
+
+
+class IdentityConvertor(PathConvertor):
+    """The rest of the path, whatever it holds: an identity may contain `/` and even a line
+    break (`:path` stops at one, and the route would answer "no such endpoint")."""
+
+    regex = r"[\s\S]*"
+
+
+register_url_convertor("identity", IdentityConvertor())
 
 
 def identity_of(request: Request) -> tuple[str, str]:
@@ -116,7 +127,7 @@ def profile_routes() -> list[Route]:
         Route("/v1/profiles/bulk", bulk, methods=["POST"]),
         Route("/v1/profiles:bulk", bulk, methods=["POST"]),
         Route(
-            "/v1/profiles/{namespace}/{identity:path}",
+            "/v1/profiles/{namespace}/{identity:identity}",
             dispatch_item,
             methods=["GET", "PUT", "PATCH", "DELETE"],
         ),
