@@ -14,12 +14,13 @@ from nextoffer.decisioning.decision_service import DecisionService
 from nextoffer.decisioning.feedback import FeedbackService
 from nextoffer.edge.datastreams import DatastreamService
 from nextoffer.edge.edge_service import EdgeService
-from nextoffer.library.service import LibraryService
+from nextoffer.library.library_service import LibraryService
 from nextoffer.store.batch_jobs import JobStore
 from nextoffer.store.capping_stores import counter_store
 from nextoffer.store.database import Database
-from nextoffer.store.datastreams import DatastreamResolver
+from nextoffer.store.datastreams import DatastreamResolver, SqlDatastreams
 from nextoffer.store.decision_events import DecisionEventLog
+from nextoffer.store.library_repo import SqlLibraryStore
 from nextoffer.store.profiles import ProfileStore
 from nextoffer.store.snapshots import SnapshotCache
 
@@ -47,7 +48,7 @@ class Services:
         if settings.auto_migrate:
             db.upgrade()
         snapshots = SnapshotCache(db, settings.snapshot_cache_sandboxes)
-        library = LibraryService(db, settings.limits, snapshots)
+        library = LibraryService(SqlLibraryStore(db), settings.limits, snapshots)
         catalogs = CatalogCache(snapshots, max_age=settings.catalog_max_age_ms / 1000)
         resolver = DatastreamResolver(db)
         profiles = ProfileStore(
@@ -72,7 +73,7 @@ class Services:
             library=library,
             decisions=decisions,
             datastreams=resolver,
-            datastream_admin=DatastreamService(library, resolver),
+            datastream_admin=DatastreamService(library, SqlDatastreams(db, resolver)),
             profiles=profiles,
             decision_events=events,
             feedback=feedback,

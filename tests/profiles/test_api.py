@@ -58,6 +58,15 @@ def test_identities_with_slashes_are_addressable(api: Api) -> None:
     assert api.get("/v1/profiles/crm/acct/42").status_code == 200
 
 
+def test_identities_with_line_breaks_are_addressable(api: Api) -> None:
+    """`:path` stops at a line break; the identity route takes the whole rest of the path."""
+    r = api.put("/v1/profiles/crm/a%0Ab", {"identityMap": {}})
+    assert r.status_code == 201 and r.headers["Location"] == "/v1/profiles/crm/a%0Ab"
+    assert r.json()["identityMap"] == {"crm": [{"id": "a\nb"}]}
+    assert api.get("/v1/profiles/crm/a%0Ab").json()["etag"] == 1
+    assert api.delete("/v1/profiles/crm/a%0Ab").status_code == 200
+
+
 def test_merge_patch(api: Api) -> None:
     r = api.patch(
         "/v1/profiles/email/new@example.com", {"attributes": {"a": {"b": 1, "c": 2}}}, headers=MERGE

@@ -9,6 +9,7 @@ from starlette.routing import Route
 
 from nextoffer.api.bodies import read_json
 from nextoffer.api.context import call_of, json_response, services
+from nextoffer.api.preconditions import if_match
 
 
 async def collection(request: Request) -> Response:
@@ -36,7 +37,7 @@ async def item(request: Request) -> Response:
         return Response(status_code=200)
     patch = await read_json(request, svc.settings.max_body_bytes)
     doc = await run_in_threadpool(
-        admin.update, call.tenant, datastream_id, patch, request.headers.get("if-match")
+        admin.update, call.tenant, datastream_id, patch, if_match(request)
     )
     return json_response(doc, 200, {"ETag": f'"{doc["etag"]}"'})
 

@@ -17,6 +17,7 @@ from starlette.routing import Route
 
 from nextoffer.api.bodies import read_json
 from nextoffer.api.context import call_of, is_object_id, json_response, services
+from nextoffer.api.preconditions import if_match, if_none_match
 from nextoffer.errors import InvalidInput, MethodNotAllowed, NotFound
 from nextoffer.library.entities import ENTITIES, EntitySpec
 from nextoffer.library.query import (
@@ -28,7 +29,6 @@ from nextoffer.library.query import (
     parse_limit,
     parse_orderby,
 )
-from nextoffer.library.service import etag_matches
 
 PREFIX = "/data/core/dps"
 
@@ -144,8 +144,8 @@ class CollectionResource:
         object_id = self._object_id(request, spec)
         doc = await run_in_threadpool(services(request).library.get, call.tenant, spec, object_id)
         headers = etag_header(doc["etag"])
-        if_none_match = request.headers.get("if-none-match")
-        if if_none_match is not None and etag_matches(if_none_match, doc["etag"]):
+        unless = if_none_match(request)
+        if unless is not None and unless.matches(doc["etag"]):
             return Response(status_code=304, headers=headers)
         return json_response(doc, 200, headers)
 
@@ -155,14 +155,14 @@ class CollectionResource:
         object_id = self._object_id(request, spec)
         svc = services(request)
         body = await read_json(request, svc.settings.max_body_bytes)
-        if_match = request.headers.get("if-match")
+        expected_etag = if_match(request)
         if isinstance(body, dict) and spec.replaceable:
             # the docs' curl PATCHes ranking formulas and rules with a whole object (AMB-12)
             method = svc.library.replace
         else:
             method = svc.library.patch
         written = await run_in_threadpool(
-            method, call.tenant, call.actor, spec, object_id, body, if_match
+            method, call.tenant, call.actor, spec, object_id, body, expected_etag
         )
         return json_response(written.receipt, 200, etag_header(written.doc["etag"]))
 
@@ -179,7 +179,7 @@ class CollectionResource:
             spec,
             object_id,
             body,
-            request.headers.get("if-match"),
+            if_match(request),
         )
         return json_response(written.receipt, 200, etag_header(written.doc["etag"]))
 
@@ -193,7 +193,7 @@ class CollectionResource:
             call.actor,
             spec,
             object_id,
-            request.headers.get("if-match"),
+            if_match(request),
         )
         return Response(status_code=200)
 

@@ -7,6 +7,7 @@ import tempfile
 from urllib.parse import quote
 
 from starlette.concurrency import run_in_threadpool
+from starlette.convertors import PathConvertor, register_url_convertor
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -20,12 +21,23 @@ from nextoffer.api.bodies import (
     require_jsonl,
 )
 from nextoffer.api.context import call_of, json_response, services
+from nextoffer.api.preconditions import if_match
 from nextoffer.errors import InvalidInput, UnsupportedMediaType
 from nextoffer.jsonlines import read_lines
 from nextoffer.profiles.documents import MAX_ID_LENGTH, is_namespace, parse_profile, read_model
-from nextoffer.store.profiles import Written
+from nextoffer.profiles.merge import Written
 
 MERGE_PATCH = "application/merge-patch+json"
+
+
+class IdentityConvertor(PathConvertor):
+    """The rest of the path, whatever it holds: an identity may contain `/` and even a line
+    break (`:path` stops at one, and the route would answer "no such endpoint")."""
+
+    regex = r"[\s\S]*"
+
+
+register_url_convertor("identity", IdentityConvertor())
 
 
 def identity_of(request: Request) -> tuple[str, str]:
@@ -58,7 +70,7 @@ async def create(request: Request) -> Response:
     body = await read_json(request, svc.settings.max_body_bytes)
     data = parse_profile(body)
     result = await run_in_threadpool(
-        svc.profiles.put, call.tenant, data, if_match=request.headers.get("if-match")
+        svc.profiles.put, call.tenant, data, expected_etag=if_match(request)
     )
     return written(result)
 
@@ -67,22 +79,22 @@ async def item(request: Request) -> Response:
     call = call_of(request)
     svc = services(request)
     key = identity_of(request)
-    if_match = request.headers.get("if-match")
+    expected_etag = if_match(request)
     if request.method == "GET":
         profile = await run_in_threadpool(svc.profiles.get, call.tenant, key)
         return json_response(read_model(profile), 200, {"ETag": f'"{profile.etag}"'})
     if request.method == "DELETE":
-        await run_in_threadpool(svc.profiles.delete, call.tenant, key, if_match=if_match)
+        await run_in_threadpool(svc.profiles.delete, call.tenant, key, expected_etag=expected_etag)
         return Response(status_code=200)
     body = await read_json(request, svc.settings.max_body_bytes)
     if request.method == "PUT":
         data = parse_profile(body, extra_identities=[key])
         result = await run_in_threadpool(
-            svc.profiles.put, call.tenant, data, key=key, if_match=if_match
+            svc.profiles.put, call.tenant, data, key=key, expected_etag=expected_etag
         )
     else:
         result = await run_in_threadpool(
-            svc.profiles.patch, call.tenant, key, body, if_match=if_match
+            svc.profiles.patch, call.tenant, key, body, expected_etag=expected_etag
         )
     return written(result)
 
@@ -127,7 +139,7 @@ def profile_routes() -> list[Route]:
         Route("/v1/profiles/bulk", bulk, methods=["POST"]),
         Route("/v1/profiles:bulk", bulk, methods=["POST"]),
         Route(
-            "/v1/profiles/{namespace}/{identity:path}",
+            "/v1/profiles/{namespace}/{identity:identity}",
             dispatch_item,
             methods=["GET", "PUT", "PATCH", "DELETE"],
         ),

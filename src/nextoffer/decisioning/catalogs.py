@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from nextoffer.caching import BuildCache
 from nextoffer.engine import Catalog, build_catalog
+from nextoffer.library.ports import SnapshotSource
 from nextoffer.memory import settle_long_lived
-from nextoffer.store.snapshots import SnapshotCache
 
 
 class CatalogCache:
-    def __init__(self, snapshots: SnapshotCache, *, max_age: float = 0.1, size: int = 64) -> None:
+    def __init__(self, snapshots: SnapshotSource, *, max_age: float = 0.1, size: int = 64) -> None:
         self.snapshots = snapshots
         self.max_age = max_age
         self._cache: BuildCache[Catalog] = BuildCache(size)

@@ -28,7 +28,7 @@ from nextoffer.engine import (
 from nextoffer.engine.protocols import CappingView, ModelScorer
 from nextoffer.errors import FieldError, RuleViolation
 from nextoffer.ids import time_ordered_uuid
-from nextoffer.library.service import LibraryService
+from nextoffer.library.library_service import LibraryService
 from nextoffer.records.library import Sandbox
 from nextoffer.tenants import Tenant
 from nextoffer.timeutil import utcnow

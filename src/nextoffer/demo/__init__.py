@@ -6,8 +6,8 @@ import json
 from importlib import resources
 from typing import Any
 
+from nextoffer.library.library_service import LibraryService
 from nextoffer.library.portable import import_library
-from nextoffer.library.service import LibraryService
 from nextoffer.store.profiles import ProfileStore
 from nextoffer.tenants import Actor, Tenant
 

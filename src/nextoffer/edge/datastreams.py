@@ -3,17 +3,50 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+import uuid
+from contextlib import AbstractContextManager
+from typing import Any, Protocol
 
 from nextoffer.errors import FieldError, InvalidInput, NotFound, PreconditionFailed
-from nextoffer.library.service import LibraryService, etag_matches
-from nextoffer.store import datastreams as repo
-from nextoffer.store.datastreams import DatastreamResolver
+from nextoffer.library.library_service import LibraryService
+from nextoffer.records.datastreams import Datastream
+from nextoffer.records.etags import ETagCondition
+from nextoffer.records.library import Sandbox
 from nextoffer.tenants import Tenant
 from nextoffer.timeutil import format_utc, utcnow
 
 _ORIGIN = re.compile(r"^(\*|https?://[A-Za-z0-9.-]+(:\d{1,5})?)$")
 _FIELDS = {"name", "description", "allowedOrigins"}
+
+
+class DatastreamWrite(Protocol):
+    """One write transaction over datastreams."""
+
+    def ensure_sandbox(self, org: str, name: str) -> Sandbox:
+        """The sandbox, created on first use (in this transaction)."""
+        ...
+
+    def get(self, datastream_id: str) -> Datastream | None: ...
+
+    def insert(self, sandbox_pk: int, doc: dict[str, Any]) -> None: ...
+
+    def update(self, doc: dict[str, Any], expected_etag: int) -> bool: ...
+
+    def delete(self, datastream_id: str) -> None: ...
+
+
+class DatastreamStore(Protocol):
+    """The port `DatastreamService` writes through (the store implements it)."""
+
+    def writing(self) -> AbstractContextManager[DatastreamWrite]: ...
+
+    def get(self, datastream_id: str) -> Datastream | None: ...
+
+    def list_for(self, sandbox_pk: int) -> list[Datastream]: ...
+
+    def forget(self, datastream_id: str) -> None:
+        """This process changed or deleted the datastream: stop serving a cached copy."""
+        ...
 
 
 def _validate(body: Any, *, partial: bool) -> dict[str, Any]:
@@ -45,15 +78,15 @@ def _validate(body: Any, *, partial: bool) -> dict[str, Any]:
 
 
 class DatastreamService:
-    def __init__(self, library: LibraryService, resolver: DatastreamResolver) -> None:
+    def __init__(self, library: LibraryService, store: DatastreamStore) -> None:
         self.library = library
-        self.resolver = resolver
+        self.store = store
 
     def create(self, tenant: Tenant, body: Any) -> dict[str, Any]:
         fields = _validate(body, partial=False)
         now = format_utc(utcnow())
         doc = {
-            "id": repo.new_datastream_id(),
+            "id": str(uuid.uuid4()),
             "name": fields["name"],
             "allowedOrigins": fields.get("allowedOrigins", []),
             "created": now,
@@ -62,22 +95,19 @@ class DatastreamService:
         }
         if "description" in fields:
             doc["description"] = fields["description"]
-        with self.library.db.write() as conn:
-            sandbox = self.library.sandbox(conn, tenant, create=True)
-            assert sandbox is not None
-            repo.insert_datastream(conn, sandbox.pk, doc)
+        with self.store.writing() as tx:
+            sandbox = tx.ensure_sandbox(tenant.org, tenant.sandbox)
+            tx.insert(sandbox.pk, doc)
         return doc
 
     def list(self, tenant: Tenant) -> list[dict[str, Any]]:
         sandbox = self.library.find_sandbox(tenant)
         if sandbox is None:
             return []
-        with self.library.db.read() as conn:
-            return [d.doc for d in repo.list_for(conn, sandbox.pk)]
+        return [d.doc for d in self.store.list_for(sandbox.pk)]
 
     def get(self, tenant: Tenant, datastream_id: str) -> dict[str, Any]:
-        with self.library.db.read() as conn:
-            found = repo.get(conn, datastream_id)
+        found = self.store.get(datastream_id)
         if found is None or (found.org, found.sandbox) != (tenant.org, tenant.sandbox):
             raise NotFound.at(
                 f"there is no datastream {datastream_id} in this sandbox", parameter="id"
@@ -85,19 +115,23 @@ class DatastreamService:
         return found.doc
 
     def update(
-        self, tenant: Tenant, datastream_id: str, patch: Any, if_match: str | None
+        self,
+        tenant: Tenant,
+        datastream_id: str,
+        patch: Any,
+        expected_etag: ETagCondition | None,
     ) -> dict[str, Any]:
         """A JSON merge patch (RFC 7396) of name, description and allowedOrigins."""
         changes = _validate(patch, partial=True)
-        with self.library.db.write() as conn:
-            found = repo.get(conn, datastream_id)
+        with self.store.writing() as tx:
+            found = tx.get(datastream_id)
             if found is None or (found.org, found.sandbox) != (tenant.org, tenant.sandbox):
                 raise NotFound.at(
                     f"there is no datastream {datastream_id} in this sandbox", parameter="id"
                 )
-            if if_match is not None and not etag_matches(if_match, found.etag):
+            if expected_etag is not None and not expected_etag.matches(found.etag):
                 raise PreconditionFailed.at(
-                    f"If-Match {if_match} does not match the current etag {found.etag}",
+                    f"If-Match {expected_etag.header} does not match the current etag {found.etag}",
                     parameter="If-Match",
                 )
             doc = dict(found.doc)
@@ -108,16 +142,16 @@ class DatastreamService:
                     elif key in changes:
                         doc[key] = changes[key]
             doc.update(etag=found.etag + 1, modified=format_utc(utcnow()))
-            repo.update_datastream(conn, doc, found.etag)
-        self.resolver.forget(datastream_id)
+            tx.update(doc, found.etag)
+        self.store.forget(datastream_id)
         return doc
 
     def delete(self, tenant: Tenant, datastream_id: str) -> None:
-        with self.library.db.write() as conn:
-            found = repo.get(conn, datastream_id)
+        with self.store.writing() as tx:
+            found = tx.get(datastream_id)
             if found is None or (found.org, found.sandbox) != (tenant.org, tenant.sandbox):
                 raise NotFound.at(
                     f"there is no datastream {datastream_id} in this sandbox", parameter="id"
                 )
-            repo.delete_datastream(conn, datastream_id)
-        self.resolver.forget(datastream_id)
+            tx.delete(datastream_id)
+        self.store.forget(datastream_id)

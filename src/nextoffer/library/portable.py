@@ -15,11 +15,10 @@ from nextoffer.errors import Conflict, FieldError, InvalidInput, RuleViolation
 from nextoffer.library import documents
 from nextoffer.library.entities import BY_KIND, ENTITIES, KIND_TITLES, EntitySpec
 from nextoffer.library.integrity import Stored
+from nextoffer.library.library_service import LibraryService
 from nextoffer.library.references import find_references
-from nextoffer.library.service import LibraryService
 from nextoffer.library.validation import integrity_errors, parse_document, referrer_errors
 from nextoffer.records.library import ObjectRow
-from nextoffer.store import library_repo as repo
 from nextoffer.tenants import Actor, Tenant
 from nextoffer.timeutil import DateTimeFormatError, format_utc, normalize_rfc3339
 
@@ -29,9 +28,8 @@ VERSION = 1
 
 def export_library(service: LibraryService, tenant: Tenant) -> dict[str, Any]:
     """Every object of the tenant's sandbox, grouped by kind in dependency order."""
-    with service.db.read() as conn:
-        sandbox = repo.find_sandbox(conn, tenant.org, tenant.sandbox)
-        rows = repo.all_objects(conn, sandbox.pk) if sandbox else []
+    sandbox = service.find_sandbox(tenant)
+    rows = service.store.all_objects(sandbox.pk) if sandbox else []
     by_kind: dict[str, list[dict[str, Any]]] = {spec.kind: [] for spec in ENTITIES}
     for row in rows:
         by_kind.setdefault(row.kind, []).append(row.doc)
@@ -197,8 +195,9 @@ def import_library(
             "the library file does not match the schemas", errors, code="bad-import"
         )
 
-    with service.writing(tenant) as (conn, sandbox, revision):
-        stored = {row.id: row for row in repo.all_objects(conn, sandbox.pk)}
+    with service.writing(tenant) as tx:
+        revision = tx.revision
+        stored = {row.id: row for row in tx.all_objects()}
         clashes = [i for i in pending if i in stored]
         if clashes and not replace:
             raise Conflict(
@@ -225,7 +224,7 @@ def import_library(
                 continue
             found = integrity_errors(spec, doc, view, None, creating=False)
             if old is not None and spec.contract_fields:
-                referrers = repo.referrers(conn, sandbox.pk, doc["id"])
+                referrers = tx.referrers(doc["id"])
                 found += referrer_errors(spec, doc["id"], doc, old.doc, view, referrers)
             errors.extend(
                 FieldError(e.message, pointer=where + (e.pointer or ""), code=e.code) for e in found
@@ -259,7 +258,7 @@ def import_library(
                     actor.client_id,
                     doc,
                 )
-                repo.insert_object(conn, sandbox.pk, row)
+                tx.insert(row)
                 created += 1
             else:
                 doc = {
@@ -279,8 +278,8 @@ def import_library(
                     actor.client_id,
                     doc,
                 )
-                repo.update_object(conn, sandbox.pk, row, expected_etag=old.etag)
+                tx.update(row, expected_etag=old.etag)
                 replaced += 1
             targets = [(p, t) for p, t, _ in find_references(spec.references, doc)]
-            repo.replace_references(conn, sandbox.pk, doc["id"], targets)
+            tx.replace_references(doc["id"], targets)
         return ImportResult(created, replaced, revision)

@@ -1,14 +1,16 @@
 """Datastreams: how a browser, which cannot send tenant headers, reaches a tenant.
 
 A datastream maps its id (the Web SDK's `configId` / `dataStreamId`) to an org and sandbox and
-lists the origins allowed to call the Edge endpoints with it.
+lists the origins allowed to call the Edge endpoints with it. `SqlDatastreams` implements the
+Edge's `DatastreamStore` port; `DatastreamResolver` serves the Edge hot path.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import (
@@ -28,7 +30,9 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql
 
 from nextoffer.records.datastreams import Datastream
+from nextoffer.records.library import Sandbox
 from nextoffer.store.database import Database
+from nextoffer.store.library_repo import ensure_sandbox
 from nextoffer.store.tables import metadata, sandboxes
 
 JsonDocument = JSON().with_variant(postgresql.JSONB(), "postgresql")
@@ -59,10 +63,6 @@ _LIST = _BY_ID.where(datastreams.c.sandbox_pk == bindparam("b_pk")).order_by(dat
 
 def _row(r: Any) -> Datastream:
     return Datastream(r.id, r.org, r.name, r.sandbox_pk, r.etag, r.doc)
-
-
-def new_datastream_id() -> str:
-    return str(uuid.uuid4())
 
 
 def get(conn: Connection, datastream_id: str) -> Datastream | None:
@@ -125,3 +125,49 @@ class DatastreamResolver:
     def forget(self, datastream_id: str) -> None:
         """This process changed or deleted the datastream: stop serving the cached one."""
         self._cache.pop(datastream_id, None)
+
+
+class SqlDatastreamWrite:
+    """The Edge's `DatastreamWrite` port over an open write transaction."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def ensure_sandbox(self, org: str, name: str) -> Sandbox:
+        return ensure_sandbox(self.conn, org, name)
+
+    def get(self, datastream_id: str) -> Datastream | None:
+        return get(self.conn, datastream_id)
+
+    def insert(self, sandbox_pk: int, doc: dict[str, Any]) -> None:
+        insert_datastream(self.conn, sandbox_pk, doc)
+
+    def update(self, doc: dict[str, Any], expected_etag: int) -> bool:
+        return update_datastream(self.conn, doc, expected_etag)
+
+    def delete(self, datastream_id: str) -> None:
+        delete_datastream(self.conn, datastream_id)
+
+
+class SqlDatastreams:
+    """The Edge's `DatastreamStore` port; changes reach this process's resolver at once."""
+
+    def __init__(self, db: Database, resolver: DatastreamResolver) -> None:
+        self.db = db
+        self.resolver = resolver
+
+    @contextmanager
+    def writing(self) -> Iterator[SqlDatastreamWrite]:
+        with self.db.write() as conn:
+            yield SqlDatastreamWrite(conn)
+
+    def get(self, datastream_id: str) -> Datastream | None:
+        with self.db.read() as conn:
+            return get(conn, datastream_id)
+
+    def list_for(self, sandbox_pk: int) -> list[Datastream]:
+        with self.db.read() as conn:
+            return list_for(conn, sandbox_pk)
+
+    def forget(self, datastream_id: str) -> None:
+        self.resolver.forget(datastream_id)

@@ -1,15 +1,17 @@
 """SQL for library objects: rows in, rows out; no knowledge of entity schemas.
 
-Every function takes the caller's connection, so a service composes several into one
-transaction. A write starts with `bump_revision`, which takes the sandbox's row lock on
-PostgreSQL (SQLite is already serialised by `BEGIN IMMEDIATE`): writes of one sandbox commit in
-revision order, which is what lets snapshots catch up from "everything after revision N".
+Every function takes the caller's connection, so several compose into one transaction;
+`SqlLibraryStore` and `SqlLibraryWrite` wrap them as the library's ports (`library.ports`).
+A write starts with `bump_revision`, which takes the sandbox's row lock on PostgreSQL (SQLite is
+already serialised by `BEGIN IMMEDIATE`): writes of one sandbox commit in revision order, which
+is what lets snapshots catch up from "everything after revision N".
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
@@ -29,6 +31,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 
 from nextoffer.records.library import Change, ObjectRow, Sandbox
+from nextoffer.store.database import Database
 from nextoffer.store.tables import library_objects as objects
 from nextoffer.store.tables import library_references as refs
 from nextoffer.store.tables import library_tombstones as tombstones
@@ -347,3 +350,87 @@ def _doc(value: Any) -> dict[str, Any]:
 
         return orjson.loads(value)
     return value
+
+
+class SqlLibraryWrite:
+    """The library's `LibraryWrite` port over an open write transaction."""
+
+    __slots__ = ("conn", "revision", "sandbox")
+
+    def __init__(self, conn: Connection, sandbox: Sandbox, revision: int) -> None:
+        self.conn = conn
+        self.sandbox = sandbox
+        self.revision = revision
+
+    def get(self, object_id: str) -> ObjectRow | None:
+        return get(self.conn, self.sandbox.pk, object_id)
+
+    def get_many(self, ids: Iterable[str]) -> dict[str, ObjectRow]:
+        return get_many(self.conn, self.sandbox.pk, ids)
+
+    def all_objects(self) -> list[ObjectRow]:
+        return all_objects(self.conn, self.sandbox.pk)
+
+    def count(self, kinds: Sequence[str]) -> int:
+        return count(self.conn, self.sandbox.pk, kinds)
+
+    def count_with_field(self, kind: str, field: str, value: str) -> int:
+        return count_with_field(self.conn, self.sandbox.pk, kind, field, value)
+
+    def insert(self, row: ObjectRow) -> None:
+        insert_object(self.conn, self.sandbox.pk, row)
+
+    def update(self, row: ObjectRow, expected_etag: int) -> bool:
+        return update_object(self.conn, self.sandbox.pk, row, expected_etag)
+
+    def delete(self, object_id: str, kind: str) -> None:
+        delete_object(self.conn, self.sandbox.pk, object_id, kind, self.revision)
+
+    def replace_references(
+        self, source_id: str, targets: Iterable[tuple[str, str]], *, new: bool = False
+    ) -> None:
+        replace_references(self.conn, self.sandbox.pk, source_id, targets, new=new)
+
+    def referrers(self, target_id: str) -> list[tuple[str, str, str]]:
+        return referrers(self.conn, self.sandbox.pk, target_id)
+
+
+class SqlLibraryStore:
+    """The library's `LibraryStore` port; sandbox rows are remembered once seen (their ids
+    never change)."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self._sandboxes: dict[tuple[str, str], Sandbox] = {}
+
+    def _sandbox(self, conn: Connection, org: str, name: str) -> Sandbox | None:
+        found = self._sandboxes.get((org, name))
+        if found is None:
+            found = find_sandbox(conn, org, name)
+            if found is not None:
+                self._sandboxes[(org, name)] = found
+        return found
+
+    def find_sandbox(self, org: str, name: str) -> Sandbox | None:
+        found = self._sandboxes.get((org, name))
+        if found is None:
+            with self.db.read() as conn:
+                found = self._sandbox(conn, org, name)
+        return found
+
+    def get(self, sandbox_pk: int, object_id: str) -> ObjectRow | None:
+        with self.db.read() as conn:
+            return get(conn, sandbox_pk, object_id)
+
+    def all_objects(self, sandbox_pk: int) -> list[ObjectRow]:
+        with self.db.read() as conn:
+            return all_objects(conn, sandbox_pk)
+
+    @contextmanager
+    def writing(self, org: str, name: str) -> Iterator[SqlLibraryWrite]:
+        """One transaction holding the sandbox's next revision (and, on PostgreSQL, its row
+        lock): writers of a sandbox queue here and commit in revision order."""
+        with self.db.write() as conn:
+            # a sandbox created here is not remembered: the transaction may still roll back
+            sandbox = self._sandbox(conn, org, name) or ensure_sandbox(conn, org, name)
+            yield SqlLibraryWrite(conn, sandbox, bump_revision(conn, sandbox.pk))

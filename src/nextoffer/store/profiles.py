@@ -1,16 +1,15 @@
 """The profile store: profiles found by any identity, written whole, merge-patched or in bulk.
 
 Reads are one indexed query (the identity index joined to the profile row) and cache nothing.
-Every write is one transaction that works out the final state of each profile it touches in
-memory (`_Batch`), then writes the differences: the profile rows, and the identity and audience
-index rows that were added, changed or removed. A failure anywhere rolls the whole write back.
+Every write is one transaction that reads the profiles it touches into a `MergePlan`
+(`profiles.merge`: the identity-merge rules, pure), then writes the differences it planned: the
+profile rows, and the identity and audience index rows that were added, changed or removed. A
+failure anywhere rolls the whole write back.
 """
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
@@ -18,20 +17,30 @@ from typing import Any
 from sqlalchemy import Connection, Row, and_, bindparam, delete, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from nextoffer.errors import Conflict, FieldError, InvalidInput, NotFound, PreconditionFailed
+from nextoffer.errors import Conflict, FieldError, InvalidInput
 from nextoffer.jsonlines import Line
 from nextoffer.profiles.documents import (
     Identity,
     ProfileData,
     body_of,
     canonical_patch,
-    namespace_key,
     parse_events,
     parse_profile,
 )
-from nextoffer.profiles.events import cutoff, newest_first, within
+from nextoffer.profiles.events import cutoff, within
+from nextoffer.profiles.merge import (
+    BulkResult,
+    MergePlan,
+    Written,
+    at_line,
+    data_of,
+    identity_keys,
+    no_profile,
+    with_identity,
+)
 from nextoffer.profiles.merge_patch import merge_patch
 from nextoffer.profiles.model import Profile
+from nextoffer.records.etags import ETagCondition
 from nextoffer.store.database import Database
 from nextoffer.store.profile_tables import profile_identities as idx
 from nextoffer.store.profile_tables import profile_segments as seg
@@ -175,44 +184,6 @@ _DELETE_SEGMENT = delete(seg).where(
 )
 
 
-@dataclass(frozen=True, slots=True)
-class Written:
-    """A write's outcome: the profile as stored, and whether the write created it."""
-
-    profile: Profile
-    created: bool
-
-
-@dataclass(frozen=True, slots=True)
-class BulkResult:
-    created: int
-    replaced: int
-
-    @property
-    def total(self) -> int:
-        return self.created + self.replaced
-
-    def as_dict(self) -> dict[str, int]:
-        return {"created": self.created, "replaced": self.replaced, "total": self.total}
-
-
-def _keys(identities: Iterable[tuple[str, str]]) -> list[Identity]:
-    """Identities as stored (namespaces lower-case), duplicates dropped, order kept."""
-    return list(dict.fromkeys((namespace_key(ns), value) for ns, value in identities))
-
-
-def _describe(key: Identity) -> str:
-    return f"{key[0]}:{key[1]}"
-
-
-def etag_matches(header: str, etag: int) -> bool:
-    for part in header.split(","):
-        token = part.strip()
-        if token == "*" or token.removeprefix("W/").strip('"') == str(etag):
-            return True
-    return False
-
-
 class ProfileStore:
     """Profiles of every sandbox, in the library's database."""
 
@@ -236,7 +207,7 @@ class ProfileStore:
         self, tenant: Tenant, identities: Iterable[tuple[str, str]], *, with_events: bool = False
     ) -> Profile | None:
         """The profile owning any of `identities` (the earliest one that has a profile wins)."""
-        keys = _keys(identities)
+        keys = identity_keys(identities)
         pk = self.sandboxes.find(tenant)
         if pk is None or not keys:
             return None
@@ -258,7 +229,7 @@ class ProfileStore:
         self, tenant: Tenant, identities: Iterable[tuple[str, str]]
     ) -> str | None:
         """The id of the profile owning any of `identities`, without reading the profile."""
-        keys = _keys(identities)
+        keys = identity_keys(identities)
         pk = self.sandboxes.find(tenant)
         if pk is None or not keys:
             return None
@@ -280,7 +251,7 @@ class ProfileStore:
         """The profile of one identity, events included; 404 when nobody has it."""
         found = self.find(tenant, [key], with_events=True)
         if found is None:
-            raise _no_profile(key)
+            raise no_profile(key)
         return found
 
     def iter_profiles(
@@ -326,7 +297,7 @@ class ProfileStore:
         data: ProfileData,
         *,
         key: tuple[str, str] | None = None,
-        if_match: str | None = None,
+        expected_etag: ETagCondition | None = None,
     ) -> Written:
         """Create or replace the profile owning `data`'s identities (and `key`) as a whole.
 
@@ -335,19 +306,24 @@ class ProfileStore:
         """
         stored_key = None
         if key is not None:
-            data = _with_identity(data, key)
-            stored_key = _keys([key])[0]
+            data = with_identity(data, key)
+            stored_key = identity_keys([key])[0]
 
         def write(batch: _Batch) -> Written:
             batch.prefetch(data.identity_pairs())
-            target = batch.owner.get(stored_key) if stored_key else None  # the key's profile
-            pid, created = batch.upsert(data, if_match=if_match, target=target)
-            return Written(batch.final_profile(pid), created)
+            target = batch.plan.owner.get(stored_key) if stored_key else None  # the key's profile
+            pid, created = batch.plan.upsert(data, expected_etag=expected_etag, target=target)
+            return Written(batch.plan.final_profile(pid), created)
 
         return self._writing(tenant, write)
 
     def patch(
-        self, tenant: Tenant, key: tuple[str, str], patch: Any, *, if_match: str | None = None
+        self,
+        tenant: Tenant,
+        key: tuple[str, str],
+        patch: Any,
+        *,
+        expected_etag: ETagCondition | None = None,
     ) -> Written:
         """Apply a JSON merge patch (RFC 7396) to the profile of `key`; create it when absent.
 
@@ -355,31 +331,33 @@ class ProfileStore:
         `segmentMembership`, `events`); plain `segments` are accepted too. `key` stays.
         """
         changes = canonical_patch(patch)
-        stored_key = _keys([key])[0]
+        stored_key = identity_keys([key])[0]
 
         def write(batch: _Batch) -> Written:
             batch.prefetch([stored_key])
-            pid = batch.owner.get(stored_key)
-            current = batch.final.get(pid) if pid else None
+            pid = batch.plan.owner.get(stored_key)
+            current = batch.plan.final.get(pid) if pid else None
             base = body_of(current) if current else {"identityMap": {}}
             data = parse_profile(merge_patch(base, changes), extra_identities=[stored_key])
             batch.prefetch(data.identity_pairs())
-            pid, created = batch.upsert(data, if_match=if_match, target=pid)
-            return Written(batch.final_profile(pid), created)
+            pid, created = batch.plan.upsert(data, expected_etag=expected_etag, target=pid)
+            return Written(batch.plan.final_profile(pid), created)
 
         return self._writing(tenant, write)
 
-    def delete(self, tenant: Tenant, key: tuple[str, str], *, if_match: str | None = None) -> None:
+    def delete(
+        self, tenant: Tenant, key: tuple[str, str], *, expected_etag: ETagCondition | None = None
+    ) -> None:
         """Delete the profile of `key` with its identities and memberships (404 when none)."""
-        stored_key = _keys([key])[0]
+        stored_key = identity_keys([key])[0]
 
         def write(batch: _Batch) -> None:
             batch.prefetch([stored_key])
-            pid = batch.owner.get(stored_key)
+            pid = batch.plan.owner.get(stored_key)
             if pid is None:
-                raise _no_profile(key)
-            batch.check_etag(pid, if_match)
-            batch.remove(pid)
+                raise no_profile(key)
+            batch.plan.check_etag(pid, expected_etag)
+            batch.plan.remove(pid)
 
         self._writing(tenant, write)
 
@@ -397,7 +375,7 @@ class ProfileStore:
                 line, value = (
                     (item.number, item.value) if isinstance(item, Line) else (position, item)
                 )
-                chunk.append((line, _data_of(value, line)))
+                chunk.append((line, data_of(value, line)))
                 if len(chunk) >= _CHUNK:
                     c, r = _load_chunk(batch, chunk)
                     created, replaced = created + c, replaced + r
@@ -422,7 +400,7 @@ class ProfileStore:
         here that no profile owns are added to the profile (stitching). Without a profile,
         one is created with these identities, unless `create` is false (404).
         """
-        keys = _keys(identities)
+        keys = identity_keys(identities)
         if not keys:
             raise InvalidInput.at(
                 "events need at least one identity", pointer="/identityMap", code="invalid-profile"
@@ -435,23 +413,7 @@ class ProfileStore:
 
         def write(batch: _Batch) -> str:
             batch.prefetch(keys)
-            pid = next((batch.owner[k] for k in keys if k in batch.owner), None)
-            if pid is None and not create:
-                raise _no_profile(keys[0])
-            current = batch.final.get(pid) if pid else None
-            identities_now: dict[str, list[str]] = {}
-            for ns, value in current.identity_pairs() if current else ():
-                identities_now.setdefault(ns, []).append(value)
-            for k in keys:
-                if batch.owner.get(k, pid) == pid and k[1] not in identities_now.get(k[0], []):
-                    identities_now.setdefault(k[0], []).append(k[1])
-            data = ProfileData(
-                {ns: tuple(ids) for ns, ids in identities_now.items()},
-                dict(current.attributes) if current else {},
-                dict(current.segments) if current else {},
-                tuple(newest_first([*new, *(current.events if current else ())])),
-            )
-            return batch.upsert(data, target=pid)[0]
+            return batch.plan.stitch(keys, new, create=create)[0]
 
         return self._writing(tenant, write)
 
@@ -518,209 +480,73 @@ def _owners(conn: Connection, pk: int, keys: Sequence[Identity]) -> dict[Identit
     return out
 
 
-def _no_profile(key: tuple[str, str]) -> NotFound:
-    return NotFound.at(  # type: ignore[return-value]
-        f"no profile has the identity {_describe(key)} in this sandbox",
-        parameter="identity",
-        code="no-profile",
-    )
-
-
-def _with_identity(data: ProfileData, key: tuple[str, str]) -> ProfileData:
-    ns, value = _keys([key])[0]
-    ids = data.identities.get(ns, ())
-    if value in ids:
-        return data
-    return ProfileData(
-        {**data.identities, ns: (*ids, value)}, data.attributes, data.segments, data.events
-    )
-
-
-def _data_of(item: Any, line: int) -> ProfileData:
-    if isinstance(item, ProfileData):
-        return item
-    try:
-        return parse_profile(item)
-    except InvalidInput as exc:
-        raise _at_line(exc, line) from None
-
-
-def _at_line(exc: InvalidInput | Conflict, line: int) -> InvalidInput | Conflict:
-    errors = tuple(
-        FieldError(e.message, e.pointer, e.parameter, e.code, {**(e.details or {}), "line": line})
-        for e in exc.errors
-    )
-    return type(exc)(
-        f"line {line}: {exc.detail}", code=exc.code, errors=errors, extra={"line": line}
-    )
-
-
 def _load_chunk(batch: _Batch, chunk: list[tuple[int, ProfileData]]) -> tuple[int, int]:
     batch.prefetch([k for _, data in chunk for k in data.identity_pairs()])
     created = 0
     for line, data in chunk:
         try:
-            created += batch.upsert(data)[1]
+            created += batch.plan.upsert(data)[1]
         except Conflict as exc:
-            raise _at_line(exc, line) from None
+            raise at_line(exc, line) from None
     return created, len(chunk) - created
 
 
 class _Batch:
-    """The profiles one write transaction touches: their stored and their final states.
-
-    `owner` maps every identity looked at to its profile id as of now (after the writes
-    planned so far); `stored` holds each touched profile as it is in the database (None: new),
-    `final` as it will be (None: deleted). `flush` writes the differences.
-    """
+    """One write transaction's `MergePlan`, fed the rows it needs and written back at the end."""
 
     def __init__(self, store: ProfileStore, conn: Connection, pk: int) -> None:
-        self.store = store
         self.conn = conn
         self.pk = pk
-        self.now = store.clock()
-        self.stamp = format_utc(self.now)
-        self.oldest = cutoff(self.now, store.event_window_days)
-        self.owner: dict[Identity, str] = {}
-        self._looked_up: set[Identity] = set()
-        self.stored: dict[str, Profile | None] = {}
-        self.final: dict[str, Profile | None] = {}
+        now = store.clock()
+        self.plan = MergePlan(
+            stamp=format_utc(now),
+            oldest=cutoff(now, store.event_window_days),
+            max_events=store.max_events,
+        )
+        self._profile = store._profile
 
     def prefetch(self, keys: Iterable[Identity]) -> None:
         """Learn who owns `keys` and load those profiles (locked on PostgreSQL)."""
-        wanted = [k for k in dict.fromkeys(keys) if k not in self._looked_up]
+        wanted = self.plan.unknown(keys)
         if not wanted:
             return
-        self._looked_up.update(wanted)
-        found = _owners(self.conn, self.pk, wanted)
-        for k, pid in found.items():
-            self.owner.setdefault(k, pid)
-        missing = list({pid for pid in found.values() if pid not in self.stored})
+        missing = self.plan.learn_owners(_owners(self.conn, self.pk, wanted))
         for start in range(0, len(missing), _CHUNK):
             stmt = _LOAD
             if self.conn.dialect.name == "postgresql":
                 stmt = stmt.with_for_update()
             params = {"b_pk": self.pk, "b_pids": missing[start : start + _CHUNK]}
             for r in self.conn.execute(stmt, params):
-                profile = self.store._profile(r, True, "")
-                self.stored[r.profile_id] = self.final[r.profile_id] = profile
-
-    def check_etag(self, pid: str | None, if_match: str | None) -> None:
-        if if_match is None:
-            return
-        current = self.final.get(pid) if pid else None
-        if current is None or not etag_matches(if_match, current.etag):
-            have = f"the current etag {current.etag}" if current else "no profile"
-            raise PreconditionFailed.at(
-                f"If-Match {if_match} does not match {have}", parameter="If-Match"
-            )
-
-    def upsert(
-        self, data: ProfileData, *, if_match: str | None = None, target: str | None = None
-    ) -> tuple[str, bool]:
-        """Plan the profile owning `data`'s identities to become `data`: (its id, created?)."""
-        keys = data.identity_pairs()
-        owners = {k: self.owner[k] for k in keys if k in self.owner}
-        pids = list(dict.fromkeys(([target] if target else []) + list(owners.values())))
-        if len(pids) > 1:
-            mine = pids[0]
-            raise Conflict.many(
-                "identities of this profile belong to another profile",
-                [
-                    FieldError(
-                        f"the identity {_describe(k)} belongs to profile {pid}",
-                        pointer=f"/identityMap/{k[0]}",
-                        code="identity-conflict",
-                    )
-                    for k, pid in owners.items()
-                    if pid != mine
-                ],
-                code="identity-conflict",
-            )
-        pid = pids[0] if pids else None
-        self.check_etag(pid, if_match)
-        old = self.final.get(pid) if pid else None
-        created = old is None
-        if pid is None:
-            pid = str(uuid.uuid4())
-            self.stored[pid] = None
-        elif pid not in self.stored:  # pragma: no cover - prefetch loads every owner
-            raise AssertionError(pid)
-        events = tuple(within(newest_first(data.events), self.oldest, self.store.max_events))
-        profile = Profile(
-            pid,
-            data.identities,
-            data.attributes,
-            data.segments,
-            events,
-            1 if old is None else old.etag + 1,
-            self.stamp if old is None else old.created,
-            self.stamp,
-        )
-        if old is not None:
-            for k in old.identity_pairs():
-                if self.owner.get(k) == pid:
-                    del self.owner[k]
-        for k in keys:
-            self.owner[k] = pid
-            self._looked_up.add(k)
-        self.final[pid] = profile
-        return pid, created
-
-    def remove(self, pid: str) -> None:
-        old = self.final.get(pid)
-        if old is not None:
-            for k in old.identity_pairs():
-                self.owner.pop(k, None)
-        self.final[pid] = None
-
-    def final_profile(self, pid: str) -> Profile:
-        profile = self.final[pid]
-        assert profile is not None
-        return profile
+                self.plan.learn_profile(self._profile(r, True, ""))
 
     def flush(self) -> None:
         """Write every difference between the stored and the final states."""
         pk = self.pk
         inserts, updates, deletes = [], [], []
         id_del, id_add, seg_del, seg_add, seg_set = [], [], [], [], []
-        for pid, new in self.final.items():
-            old = self.stored.get(pid)
-            if new is None and old is None:
-                continue
+        for change in self.plan.changes():
+            pid, old, new = change.profile_id, change.old, change.new
             if new is None:
                 deletes.append({"b_pk": pk, "b_pid": pid})
             elif old is None:
                 inserts.append(_row(pk, new))
-            elif new is not old:
-                updates.append(_update(pk, new))
             else:
-                continue
-            old_ids = set(old.identity_pairs()) if old else set()
-            new_ids = set(new.identity_pairs()) if new else set()
-            id_del += [{"b_pk": pk, "b_ns": ns, "b_id": v} for ns, v in old_ids - new_ids]
+                updates.append(_update(pk, new))
+            id_del += [{"b_pk": pk, "b_ns": ns, "b_id": v} for ns, v in change.identities_removed()]
             id_add += [
                 {"sandbox_pk": pk, "namespace": ns, "identity": v, "profile_id": pid}
-                for ns, v in new_ids - old_ids
+                for ns, v in change.identities_added()
             ]
-            old_segs = old.segments if old else {}
-            new_segs = new.segments if new else {}
-            for audience, status in new_segs.items():
-                if audience not in old_segs:
-                    seg_add.append(
-                        {
-                            "sandbox_pk": pk,
-                            "audience_id": audience,
-                            "profile_id": pid,
-                            "status": status,
-                        }
-                    )
-                elif old_segs[audience] != status:
-                    seg_set.append(
-                        {"b_pk": pk, "b_audience": audience, "b_pid": pid, "status": status}
-                    )
+            seg_add += [
+                {"sandbox_pk": pk, "audience_id": a, "profile_id": pid, "status": status}
+                for a, status in change.segments_added().items()
+            ]
+            seg_set += [
+                {"b_pk": pk, "b_audience": a, "b_pid": pid, "status": status}
+                for a, status in change.segments_changed().items()
+            ]
             seg_del += [
-                {"b_pk": pk, "b_audience": a, "b_pid": pid} for a in old_segs if a not in new_segs
+                {"b_pk": pk, "b_audience": a, "b_pid": pid} for a in change.segments_removed()
             ]
         conn = self.conn
         for stmt, rows in (

@@ -1,72 +1,22 @@
 """In-memory snapshots of sandboxes' libraries, kept current from the revision history.
 
-A `SandboxSnapshot` is an immutable view of every document of a sandbox at one revision. The
-cache checks the sandbox's revision (one indexed read) and catches up with only what changed
-since, so list queries run over memory instead of re-reading thousands of JSON documents, and
-several nodes stay consistent through the database alone. The decision engine's Catalog is
+A `SandboxSnapshot` (records.library) is an immutable view of every document of a sandbox at
+one revision. The cache (the library's `SnapshotSource` port) checks the sandbox's revision (one
+indexed read) and catches up with only what changed since, so list queries run over memory
+instead of re-reading thousands of JSON documents, and several nodes stay consistent through
+the database alone. The decision engine's Catalog is
 built from the same snapshots.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from types import MappingProxyType
-from typing import Any
 
 from nextoffer.caching import BuildCache
 from nextoffer.memory import paused_gc, settle_long_lived
-from nextoffer.records.library import Change
+from nextoffer.records.library import SandboxSnapshot
 from nextoffer.store import library_repo as repo
 from nextoffer.store.database import Database
-
-Doc = dict[str, Any]
-_EMPTY: Mapping[str, Doc] = MappingProxyType({})
-
-
-@dataclass(frozen=True, slots=True)
-class SandboxSnapshot:
-    sandbox_pk: int
-    revision: int
-    by_kind: Mapping[str, Mapping[str, Doc]] = field(default_factory=dict)
-
-    def of_kind(self, kind: str) -> Mapping[str, Doc]:
-        return self.by_kind.get(kind, _EMPTY)
-
-    def get(self, object_id: str) -> tuple[str, Doc] | None:
-        for kind, docs in self.by_kind.items():
-            doc = docs.get(object_id)
-            if doc is not None:
-                return kind, doc
-        return None
-
-    def apply(self, changes: list[Change], revision: int) -> SandboxSnapshot:
-        """A new snapshot with `changes` applied; untouched kinds share their mappings."""
-        top = max([revision, self.revision, *(c.revision for c in changes)])
-        if not changes:
-            return SandboxSnapshot(self.sandbox_pk, top, self.by_kind)
-        merged: dict[str, Mapping[str, Doc]] = dict(self.by_kind)
-        copied: dict[str, dict[str, Doc]] = {}
-
-        def writable(kind: str) -> dict[str, Doc]:
-            docs = copied.get(kind)
-            if docs is None:
-                docs = copied[kind] = dict(merged.get(kind, {}))
-                merged[kind] = docs
-            return docs
-
-        for change in changes:
-            # an id lives in one kind, but a deleted id may come back under another kind
-            stale = [k for k, docs in merged.items() if k != change.kind and change.id in docs]
-            for kind in stale:
-                writable(kind).pop(change.id, None)
-            docs = writable(change.kind)
-            if change.doc is None:
-                docs.pop(change.id, None)
-            else:
-                docs[change.id] = change.doc
-        return SandboxSnapshot(self.sandbox_pk, top, merged)
 
 
 class SnapshotCache:
@@ -120,3 +70,6 @@ class SnapshotCache:
                 base = SandboxSnapshot(sandbox_pk, 0, {})
                 return base.apply([c for c in changes if c.doc is not None], 0)
             return snap.apply(repo.changes_since(conn, sandbox_pk, snap.revision), snap.revision)
+
+
+__all__ = ["SandboxSnapshot", "SnapshotCache"]

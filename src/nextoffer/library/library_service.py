@@ -14,8 +14,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection
-
 from nextoffer.caching import BuildCache
 from nextoffer.config import Limits
 from nextoffer.errors import Conflict, FieldError, NotFound, PreconditionFailed, RuleViolation
@@ -23,26 +21,24 @@ from nextoffer.ids import new_id
 from nextoffer.library import documents, patching
 from nextoffer.library.entities import KIND_TITLES, EntitySpec
 from nextoffer.library.integrity import Stored
+from nextoffer.library.ports import LibraryStore, LibraryWrite, Referrer, SnapshotSource
 from nextoffer.library.query import DocTable, ListQuery, Page, Ranked, order_text, paginate
 from nextoffer.library.references import find_references
 from nextoffer.library.validation import check_integrity, check_referrers, parse_document
 from nextoffer.memory import settle_long_lived
-from nextoffer.records.library import ObjectRow, Sandbox
-from nextoffer.store import library_repo as repo
-from nextoffer.store.database import Database
-from nextoffer.store.snapshots import SandboxSnapshot, SnapshotCache
+from nextoffer.records.etags import ETagCondition
+from nextoffer.records.library import ObjectRow, Sandbox, SandboxSnapshot
 from nextoffer.tenants import Actor, Tenant
 from nextoffer.timeutil import utcnow
 
 Doc = dict[str, Any]
 
 
-class TransactionView:
-    """`LibraryView` over an open write transaction; objects read once are remembered."""
+class WriteView:
+    """`LibraryView` over an open write; objects read once are remembered."""
 
-    def __init__(self, conn: Connection, sandbox_pk: int, limits: Limits) -> None:
-        self.conn = conn
-        self.sandbox_pk = sandbox_pk
+    def __init__(self, tx: LibraryWrite, limits: Limits) -> None:
+        self.tx = tx
         self.limits = limits
         self._seen: dict[str, Stored | None] = {}
 
@@ -51,7 +47,7 @@ class TransactionView:
         wanted = [i for i in dict.fromkeys(ids) if i not in self._seen]
         if not wanted:
             return
-        rows = repo.get_many(self.conn, self.sandbox_pk, wanted)
+        rows = self.tx.get_many(wanted)
         for object_id in wanted:
             row = rows.get(object_id)
             self._seen[object_id] = Stored(row.kind, row.doc) if row else None
@@ -62,10 +58,10 @@ class TransactionView:
         return self._seen[object_id]
 
     def count(self, kinds: tuple[str, ...]) -> int:
-        return repo.count(self.conn, self.sandbox_pk, kinds)
+        return self.tx.count(kinds)
 
     def count_live_decisions(self) -> int:
-        return repo.count_with_field(self.conn, self.sandbox_pk, "offer-activity", "status", "live")
+        return self.tx.count_with_field("offer-activity", "status", "live")
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,64 +72,33 @@ class Written:
     receipt: Doc
 
 
-def etag_matches(header: str, etag: int) -> bool:
-    """Does an `If-Match`/`If-None-Match` value (`"3"`, `3`, `W/"3"`, `*`, lists) name `etag`?"""
-    for part in header.split(","):
-        token = part.strip()
-        if token == "*":
-            return True
-        token = token.removeprefix("W/").strip('"')
-        if token == str(etag):
-            return True
-    return False
-
-
 class LibraryService:
     def __init__(
         self,
-        db: Database,
+        store: LibraryStore,
         limits: Limits,
-        snapshots: SnapshotCache,
+        snapshots: SnapshotSource,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
-        self.db = db
+        self.store = store
         self.limits = limits
         self.snapshots = snapshots
         self.clock = clock
-        self._sandboxes: dict[tuple[str, str], Sandbox] = {}
         self._tables: BuildCache[DocTable] = BuildCache(16)
         self._ranked: BuildCache[list[Ranked]] = BuildCache(64)
 
     # -- sandboxes ----------------------------------------------------------------------------
 
-    def sandbox(self, conn: Connection, tenant: Tenant, *, create: bool) -> Sandbox | None:
-        key = (tenant.org, tenant.sandbox)
-        found = self._sandboxes.get(key)
-        if found is None:
-            found = repo.find_sandbox(conn, *key)
-            if found is not None:
-                self._sandboxes[key] = found
-            elif create:
-                # not cached: the transaction creating it may still roll back
-                found = repo.ensure_sandbox(conn, *key)
-        return found
-
     def find_sandbox(self, tenant: Tenant) -> Sandbox | None:
-        """The tenant's sandbox row, from memory once seen (rows never change their ids)."""
-        found = self._sandboxes.get((tenant.org, tenant.sandbox))
-        if found is None:
-            with self.db.read() as conn:
-                found = self.sandbox(conn, tenant, create=False)
-        return found
+        """The tenant's sandbox, or None when nothing was ever written to it."""
+        return self.store.find_sandbox(tenant.org, tenant.sandbox)
 
     @contextmanager
-    def writing(self, tenant: Tenant) -> Iterator[tuple[Connection, Sandbox, int]]:
+    def writing(self, tenant: Tenant) -> Iterator[LibraryWrite]:
         """A write transaction on the tenant's sandbox, holding its next revision."""
-        with self.db.write() as conn:
-            sandbox = self.sandbox(conn, tenant, create=True)
-            assert sandbox is not None
-            yield conn, sandbox, repo.bump_revision(conn, sandbox.pk)
-        self.snapshots.note_write(sandbox.pk)  # committed: this process sees it at once
+        with self.store.writing(tenant.org, tenant.sandbox) as tx:
+            yield tx
+        self.snapshots.note_write(tx.sandbox.pk)  # committed: this process sees it at once
 
     def snapshot(self, tenant: Tenant) -> SandboxSnapshot | None:
         sandbox = self.find_sandbox(tenant)
@@ -142,9 +107,8 @@ class LibraryService:
     # -- reads --------------------------------------------------------------------------------
 
     def get(self, tenant: Tenant, spec: EntitySpec, object_id: str) -> Doc:
-        with self.db.read() as conn:
-            sandbox = self.sandbox(conn, tenant, create=False)
-            row = repo.get(conn, sandbox.pk, object_id) if sandbox else None
+        sandbox = self.find_sandbox(tenant)
+        row = self.store.get(sandbox.pk, object_id) if sandbox else None
         if row is None or row.kind != spec.kind:
             raise _not_found(spec, object_id)
         return row.doc
@@ -173,7 +137,7 @@ class LibraryService:
     def create(self, tenant: Tenant, actor: Actor, spec: EntitySpec, raw: Any) -> Written:
         body = parse_document(spec, raw)
         now = documents.timestamp(spec, self.clock())
-        with self.writing(tenant) as (conn, sandbox, revision):
+        with self.writing(tenant) as tx:
             doc = documents.read_model(
                 spec,
                 object_id=new_id(spec.kind),
@@ -185,15 +149,23 @@ class LibraryService:
                 body=body,
             )
             targets = _targets(spec, doc)
-            view = TransactionView(conn, sandbox.pk, self.limits)
+            view = WriteView(tx, self.limits)
             view.preload(target for _, target in targets)
             check_integrity(spec, doc, view, old=None)
             row = ObjectRow(
-                doc["id"], spec.kind, 1, revision, now, now, actor.client_id, actor.client_id, doc
+                doc["id"],
+                spec.kind,
+                1,
+                tx.revision,
+                now,
+                now,
+                actor.client_id,
+                actor.client_id,
+                doc,
             )
-            repo.insert_object(conn, sandbox.pk, row)
-            repo.replace_references(conn, sandbox.pk, row.id, targets, new=True)
-            return Written(doc, _receipt(row, sandbox))
+            tx.insert(row)
+            tx.replace_references(row.id, targets, new=True)
+            return Written(doc, _receipt(row, tx.sandbox))
 
     def patch(
         self,
@@ -202,7 +174,7 @@ class LibraryService:
         spec: EntitySpec,
         object_id: str,
         raw_ops: Any,
-        if_match: str | None,
+        expected_etag: ETagCondition | None,
     ) -> Written:
         ops = patching.validate_operations(raw_ops)
         return self._update(
@@ -210,7 +182,7 @@ class LibraryService:
             actor,
             spec,
             object_id,
-            if_match,
+            expected_etag,
             lambda old: documents.body_of(patching.apply_operations(old, ops)),
         )
 
@@ -221,7 +193,7 @@ class LibraryService:
         spec: EntitySpec,
         object_id: str,
         raw: Any,
-        if_match: str | None,
+        expected_etag: ETagCondition | None,
     ) -> Written:
         if isinstance(raw, dict):
             raw = {k: v for k, v in raw.items() if k not in documents.SYSTEM_FIELDS or k == "id"}
@@ -232,7 +204,7 @@ class LibraryService:
                     code="system-field",
                 )
             raw.pop("id", None)
-        return self._update(tenant, actor, spec, object_id, if_match, lambda old: raw)
+        return self._update(tenant, actor, spec, object_id, expected_etag, lambda old: raw)
 
     def _update(
         self,
@@ -240,14 +212,14 @@ class LibraryService:
         actor: Actor,
         spec: EntitySpec,
         object_id: str,
-        if_match: str | None,
+        expected_etag: ETagCondition | None,
         new_body: Callable[[Doc], Any],
     ) -> Written:
-        with self.writing(tenant) as (conn, sandbox, revision):
-            row = repo.get(conn, sandbox.pk, object_id)
+        with self.writing(tenant) as tx:
+            row = tx.get(object_id)
             if row is None or row.kind != spec.kind:
                 raise _not_found(spec, object_id)
-            _check_if_match(if_match, row.etag)
+            _check_etag(expected_etag, row.etag)
             body = parse_document(spec, new_body(row.doc))
             now = documents.timestamp(spec, self.clock())
             doc = documents.read_model(
@@ -261,44 +233,47 @@ class LibraryService:
                 body=body,
             )
             targets = _targets(spec, doc)
-            view = TransactionView(conn, sandbox.pk, self.limits)
+            view = WriteView(tx, self.limits)
             view.preload(target for _, target in targets)
             check_integrity(spec, doc, view, old=row.doc)
             if spec.contract_fields:
-                check_referrers(
-                    spec, object_id, doc, row.doc, view, repo.referrers(conn, sandbox.pk, object_id)
-                )
+                check_referrers(spec, object_id, doc, row.doc, view, tx.referrers(object_id))
             new_row = ObjectRow(
                 object_id,
                 spec.kind,
                 row.etag + 1,
-                revision,
+                tx.revision,
                 row.created,
                 now,
                 row.created_by_client_id,
                 actor.client_id,
                 doc,
             )
-            if not repo.update_object(conn, sandbox.pk, new_row, expected_etag=row.etag):
+            if not tx.update(new_row, expected_etag=row.etag):
                 raise PreconditionFailed.at(
                     f"{object_id} changed while this update ran; read it again and retry",
                     parameter="If-Match",
                 )
-            repo.replace_references(conn, sandbox.pk, object_id, targets)
-            return Written(doc, _receipt(new_row, sandbox))
+            tx.replace_references(object_id, targets)
+            return Written(doc, _receipt(new_row, tx.sandbox))
 
     def delete(
-        self, tenant: Tenant, actor: Actor, spec: EntitySpec, object_id: str, if_match: str | None
+        self,
+        tenant: Tenant,
+        actor: Actor,
+        spec: EntitySpec,
+        object_id: str,
+        expected_etag: ETagCondition | None,
     ) -> None:
-        with self.writing(tenant) as (conn, sandbox, revision):
-            row = repo.get(conn, sandbox.pk, object_id)
+        with self.writing(tenant) as tx:
+            row = tx.get(object_id)
             if row is None or row.kind != spec.kind:
                 raise _not_found(spec, object_id)
-            _check_if_match(if_match, row.etag)
-            referrers = repo.referrers(conn, sandbox.pk, object_id)
+            _check_etag(expected_etag, row.etag)
+            referrers = tx.referrers(object_id)
             if referrers:
                 raise _referenced(spec, object_id, referrers)
-            repo.delete_object(conn, sandbox.pk, object_id, spec.kind, revision)
+            tx.delete(object_id, spec.kind)
 
 
 def _targets(spec: EntitySpec, doc: Doc) -> list[tuple[str, str]]:
@@ -314,10 +289,10 @@ def _receipt(row: ObjectRow, sandbox: Sandbox) -> Doc:
     )
 
 
-def _check_if_match(if_match: str | None, etag: int) -> None:
-    if if_match is not None and not etag_matches(if_match, etag):
+def _check_etag(expected: ETagCondition | None, etag: int) -> None:
+    if expected is not None and not expected.matches(etag):
         raise PreconditionFailed.at(
-            f"If-Match {if_match} does not match the current etag {etag}; "
+            f"If-Match {expected.header} does not match the current etag {etag}; "
             "read the object again and reapply your change",
             parameter="If-Match",
             current_etag=etag,
@@ -330,9 +305,7 @@ def _not_found(spec: EntitySpec, object_id: str) -> NotFound:
     )
 
 
-def _referenced(
-    spec: EntitySpec, object_id: str, referrers: Sequence[tuple[str, str, str]]
-) -> Conflict:
+def _referenced(spec: EntitySpec, object_id: str, referrers: Sequence[Referrer]) -> Conflict:
     names = sorted({f"{KIND_TITLES.get(kind, kind)} {source}" for source, kind, _ in referrers})
     errors = [
         FieldError(

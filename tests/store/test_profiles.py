@@ -10,6 +10,7 @@ import pytest
 from nextoffer.errors import Conflict, InvalidInput, NotFound, PreconditionFailed
 from nextoffer.jsonlines import read_lines
 from nextoffer.profiles import parse_profile
+from nextoffer.records.etags import ETagCondition
 from nextoffer.store.database import Database
 from nextoffer.store.profiles import ProfileStore
 from nextoffer.tenants import Tenant
@@ -135,13 +136,20 @@ def test_an_identity_belongs_to_one_profile_only(store: ProfileStore, tenant: Te
 def test_if_match_guards_writes(store: ProfileStore, tenant: Tenant) -> None:
     store.put(tenant, parse_profile(body(("email", "a"))))
     with pytest.raises(PreconditionFailed):
-        store.put(tenant, parse_profile(body(("email", "a"))), if_match='"7"')
-    assert store.put(tenant, parse_profile(body(("email", "a"))), if_match='"1"').profile.etag == 2
+        store.put(tenant, parse_profile(body(("email", "a"))), expected_etag=ETagCondition.of(7))
+    assert (
+        store.put(
+            tenant, parse_profile(body(("email", "a"))), expected_etag=ETagCondition.of(1)
+        ).profile.etag
+        == 2
+    )
     with pytest.raises(PreconditionFailed):
-        store.delete(tenant, ("email", "a"), if_match='"1"')
+        store.delete(tenant, ("email", "a"), expected_etag=ETagCondition.of(1))
     with pytest.raises(PreconditionFailed):
-        store.patch(tenant, ("email", "new"), {}, if_match="*")  # nothing there to match
-    store.delete(tenant, ("email", "a"), if_match='W/"2"')
+        store.patch(
+            tenant, ("email", "new"), {}, expected_etag=ETagCondition.parse("*")
+        )  # nothing there to match
+    store.delete(tenant, ("email", "a"), expected_etag=ETagCondition.parse('W/"2"'))
 
 
 def test_merge_patch_changes_only_what_it_names_and_creates_when_absent(

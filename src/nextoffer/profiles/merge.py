@@ -1,0 +1,291 @@
+"""Identity-merge rules (pure): which profile a write lands on, and what it changes.
+
+A write names identities; the profile owning any of them is the one it replaces, two owners are
+a 409, identities the old profile had and the new body lacks are released, and events are kept
+within the window. A `MergePlan` holds the profiles one write touches — as stored and as they
+will be — and who owns each identity looked at; the store feeds it the rows it read and writes
+the `ProfileChange`s it plans. No I/O, no clock: the store passes the time in.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from nextoffer.errors import Conflict, FieldError, InvalidInput, NotFound, PreconditionFailed
+from nextoffer.profiles.documents import Identity, ProfileData, namespace_key, parse_profile
+from nextoffer.profiles.events import newest_first, within
+from nextoffer.profiles.model import Profile
+
+
+class ExpectedEtag(Protocol):
+    """What a write's `If-Match` named (`records.etags.ETagCondition` is one)."""
+
+    @property
+    def header(self) -> str: ...
+
+    def matches(self, etag: int) -> bool: ...
+
+
+def identity_keys(identities: Iterable[tuple[str, str]]) -> list[Identity]:
+    """Identities as stored (namespaces lower-case), duplicates dropped, order kept."""
+    return list(dict.fromkeys((namespace_key(ns), value) for ns, value in identities))
+
+
+def describe(key: Identity) -> str:
+    return f"{key[0]}:{key[1]}"
+
+
+def no_profile(key: tuple[str, str]) -> NotFound:
+    return NotFound.at(  # type: ignore[return-value]
+        f"no profile has the identity {describe(key)} in this sandbox",
+        parameter="identity",
+        code="no-profile",
+    )
+
+
+def with_identity(data: ProfileData, key: tuple[str, str]) -> ProfileData:
+    """`data` owning `key` too (the identity in a PUT's path)."""
+    ns, value = identity_keys([key])[0]
+    ids = data.identities.get(ns, ())
+    if value in ids:
+        return data
+    return ProfileData(
+        {**data.identities, ns: (*ids, value)}, data.attributes, data.segments, data.events
+    )
+
+
+def at_line(exc: InvalidInput | Conflict, line: int) -> InvalidInput | Conflict:
+    """A bulk load's error, naming the line (1-based) that caused it."""
+    errors = tuple(
+        FieldError(e.message, e.pointer, e.parameter, e.code, {**(e.details or {}), "line": line})
+        for e in exc.errors
+    )
+    return type(exc)(
+        f"line {line}: {exc.detail}", code=exc.code, errors=errors, extra={"line": line}
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ProfileChange:
+    """One profile's difference between its stored and its planned state (None: absent)."""
+
+    profile_id: str
+    old: Profile | None
+    new: Profile | None
+
+    def identities_removed(self) -> set[Identity]:
+        return self._ids(self.old) - self._ids(self.new)
+
+    def identities_added(self) -> set[Identity]:
+        return self._ids(self.new) - self._ids(self.old)
+
+    def segments_added(self) -> dict[str, str]:
+        old = self.old.segments if self.old else {}
+        return {a: s for a, s in (self.new.segments if self.new else {}).items() if a not in old}
+
+    def segments_changed(self) -> dict[str, str]:
+        old = self.old.segments if self.old else {}
+        new = self.new.segments if self.new else {}
+        return {a: s for a, s in new.items() if a in old and old[a] != s}
+
+    def segments_removed(self) -> list[str]:
+        new = self.new.segments if self.new else {}
+        return [a for a in (self.old.segments if self.old else {}) if a not in new]
+
+    @staticmethod
+    def _ids(profile: Profile | None) -> set[Identity]:
+        return set(profile.identity_pairs()) if profile else set()
+
+
+class MergePlan:
+    """The profiles one write transaction touches: their stored and their final states.
+
+    `owner` maps every identity looked at to its profile id as of now (after the writes
+    planned so far); `stored` holds each touched profile as it is in the store (None: new),
+    `final` as it will be (None: deleted). `changes` lists the differences.
+    """
+
+    def __init__(
+        self,
+        *,
+        stamp: str,
+        oldest: str,
+        max_events: int,
+        new_id: Callable[[], str] = lambda: str(uuid.uuid4()),
+    ) -> None:
+        self.stamp = stamp
+        """The write's time, in the stored spelling (created/modified)."""
+        self.oldest = oldest
+        """Events older than this are dropped."""
+        self.max_events = max_events
+        self.new_id = new_id
+        self.owner: dict[Identity, str] = {}
+        self._looked_up: set[Identity] = set()
+        self.stored: dict[str, Profile | None] = {}
+        self.final: dict[str, Profile | None] = {}
+
+    # -- what the store reads for the plan ------------------------------------------------------
+
+    def unknown(self, keys: Iterable[Identity]) -> list[Identity]:
+        """Those of `keys` whose owner the plan has not looked up yet (now marked looked up)."""
+        wanted = [k for k in dict.fromkeys(keys) if k not in self._looked_up]
+        self._looked_up.update(wanted)
+        return wanted
+
+    def learn_owners(self, owners: Mapping[Identity, str]) -> list[str]:
+        """Record who owns what as stored; the profile ids whose rows the plan still needs."""
+        for k, pid in owners.items():
+            self.owner.setdefault(k, pid)
+        return list({pid for pid in owners.values() if pid not in self.stored})
+
+    def learn_profile(self, profile: Profile) -> None:
+        """A touched profile as stored (events included, untrimmed)."""
+        self.stored[profile.profile_id] = self.final[profile.profile_id] = profile
+
+    # -- rules ----------------------------------------------------------------------------------
+
+    def check_etag(self, pid: str | None, expected_etag: ExpectedEtag | None) -> None:
+        if expected_etag is None:
+            return
+        current = self.final.get(pid) if pid else None
+        if current is None or not expected_etag.matches(current.etag):
+            have = f"the current etag {current.etag}" if current else "no profile"
+            raise PreconditionFailed.at(
+                f"If-Match {expected_etag.header} does not match {have}", parameter="If-Match"
+            )
+
+    def upsert(
+        self,
+        data: ProfileData,
+        *,
+        expected_etag: ExpectedEtag | None = None,
+        target: str | None = None,
+    ) -> tuple[str, bool]:
+        """Plan the profile owning `data`'s identities to become `data`: (its id, created?).
+
+        `target` is the profile the write addresses besides its identities (a path's key);
+        the owners of `data`'s identities must have been looked up (`unknown`/`learn_*`).
+        """
+        keys = data.identity_pairs()
+        owners = {k: self.owner[k] for k in keys if k in self.owner}
+        pids = list(dict.fromkeys(([target] if target else []) + list(owners.values())))
+        if len(pids) > 1:
+            mine = pids[0]
+            raise Conflict.many(
+                "identities of this profile belong to another profile",
+                [
+                    FieldError(
+                        f"the identity {describe(k)} belongs to profile {pid}",
+                        pointer=f"/identityMap/{k[0]}",
+                        code="identity-conflict",
+                    )
+                    for k, pid in owners.items()
+                    if pid != mine
+                ],
+                code="identity-conflict",
+            )
+        pid = pids[0] if pids else None
+        self.check_etag(pid, expected_etag)
+        old = self.final.get(pid) if pid else None
+        created = old is None
+        if pid is None:
+            pid = self.new_id()
+            self.stored[pid] = None
+        elif pid not in self.stored:  # pragma: no cover - the store loads every owner
+            raise AssertionError(pid)
+        events = tuple(within(newest_first(data.events), self.oldest, self.max_events))
+        profile = Profile(
+            pid,
+            data.identities,
+            data.attributes,
+            data.segments,
+            events,
+            1 if old is None else old.etag + 1,
+            self.stamp if old is None else old.created,
+            self.stamp,
+        )
+        if old is not None:
+            for k in old.identity_pairs():
+                if self.owner.get(k) == pid:
+                    del self.owner[k]
+        for k in keys:
+            self.owner[k] = pid
+            self._looked_up.add(k)
+        self.final[pid] = profile
+        return pid, created
+
+    def stitch(
+        self, keys: list[Identity], events: Iterable[Mapping[str, Any]], *, create: bool
+    ) -> tuple[str, bool]:
+        """Add `events` to the profile owning any of `keys`, which also takes those of `keys`
+        nobody owns; without an owner, a new profile with `keys` (unless not `create`: 404)."""
+        pid = next((self.owner[k] for k in keys if k in self.owner), None)
+        if pid is None and not create:
+            raise no_profile(keys[0])
+        current = self.final.get(pid) if pid else None
+        identities_now: dict[str, list[str]] = {}
+        for ns, value in current.identity_pairs() if current else ():
+            identities_now.setdefault(ns, []).append(value)
+        for k in keys:
+            if self.owner.get(k, pid) == pid and k[1] not in identities_now.get(k[0], []):
+                identities_now.setdefault(k[0], []).append(k[1])
+        data = ProfileData(
+            {ns: tuple(ids) for ns, ids in identities_now.items()},
+            dict(current.attributes) if current else {},
+            dict(current.segments) if current else {},
+            tuple(newest_first([*events, *(current.events if current else ())])),
+        )
+        return self.upsert(data, target=pid)
+
+    def remove(self, pid: str) -> None:
+        old = self.final.get(pid)
+        if old is not None:
+            for k in old.identity_pairs():
+                self.owner.pop(k, None)
+        self.final[pid] = None
+
+    def final_profile(self, pid: str) -> Profile:
+        profile = self.final[pid]
+        assert profile is not None
+        return profile
+
+    def changes(self) -> Iterator[ProfileChange]:
+        """Every profile whose final state differs from its stored one."""
+        for pid, new in self.final.items():
+            old = self.stored.get(pid)
+            if new is not old:
+                yield ProfileChange(pid, old, new)
+
+
+@dataclass(frozen=True, slots=True)
+class Written:
+    """A write's outcome: the profile as stored, and whether the write created it."""
+
+    profile: Profile
+    created: bool
+
+
+@dataclass(frozen=True, slots=True)
+class BulkResult:
+    created: int
+    replaced: int
+
+    @property
+    def total(self) -> int:
+        return self.created + self.replaced
+
+    def as_dict(self) -> dict[str, int]:
+        return {"created": self.created, "replaced": self.replaced, "total": self.total}
+
+
+def data_of(item: Any, line: int) -> ProfileData:
+    """A bulk load's item as a profile body (a 400 naming its line when it is none)."""
+    if isinstance(item, ProfileData):
+        return item
+    try:
+        return parse_profile(item)
+    except InvalidInput as exc:
+        raise at_line(exc, line) from None
