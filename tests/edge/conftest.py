@@ -12,7 +12,7 @@ import pytest
 from nextoffer.demo import demo_library
 from nextoffer.library.portable import import_library
 from nextoffer.tenants import Actor, Tenant
-from nextoffer.wire.edge_scopes import encode_scope
+from nextoffer.wire.scopes import scope_token
 from tests.helpers import Api
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "fixtures" / "spec" / "examples"
@@ -113,4 +113,4 @@ def interact(
 
 
 def scope(activity: str, placement: str, count: int | None = None) -> str:
-    return encode_scope(f"dps:offer-activity:{activity}", f"dps:offer-placement:{placement}", count)
+    return scope_token(f"dps:offer-activity:{activity}", f"dps:offer-placement:{placement}", count)

@@ -9,7 +9,7 @@ import pytest
 from nextoffer.demo import demo_library
 from nextoffer.library.portable import import_library
 from nextoffer.tenants import Actor, Tenant
-from nextoffer.wire.edge_scopes import encode_scope
+from nextoffer.wire.scopes import scope_token
 from tests.conftest import new_org
 from tests.edge.conftest import ORIGIN, example, interact, scope
 from tests.helpers import Api, assert_problem, assert_same_shape
@@ -142,7 +142,7 @@ def test_a_datastream_never_reaches_another_tenants_library(edge: dict, services
         "query": {
             "personalization": {
                 "decisionScopes": [
-                    encode_scope(
+                    scope_token(
                         "xcore:offer-activity:14efca8941895181",
                         "xcore:offer-placement:12d544ae54e7e7db",
                     )
@@ -178,7 +178,7 @@ def test_a_datastream_never_reaches_another_tenants_library(edge: dict, services
                         {
                             "xdm": {},
                             "query": {
-                                "personalization": {"decisionScopes": [encode_scope("a", "b", 31)]}
+                                "personalization": {"decisionScopes": [scope_token("a", "b", 31)]}
                             },
                         }
                     ]
@@ -196,9 +196,7 @@ def test_a_datastream_never_reaches_another_tenants_library(edge: dict, services
                             "xdm": {},
                             "query": {
                                 "personalization": {
-                                    "decisionScopes": [
-                                        encode_scope("a", f"b{i}") for i in range(31)
-                                    ]
+                                    "decisionScopes": [scope_token("a", f"b{i}") for i in range(31)]
                                 }
                             },
                         }

@@ -13,14 +13,14 @@ from nextoffer.errors import InvalidInput, RuleViolation
 from nextoffer.library.portable import import_library
 from nextoffer.tenants import Actor, Tenant
 from nextoffer.wire.edge import EdgeRequest
-from nextoffer.wire.edge_scopes import encode_scope
+from nextoffer.wire.scopes import scope_token
 from tests.conftest import new_org
 from tests.edge.conftest import scope
 
 EMAIL = "ada@example.com"
 IDENTITY = {"email": [{"id": EMAIL, "primary": True}]}
 HERO = scope("homepage-and-email", "web-hero")
-UNKNOWN = encode_scope("dps:offer-activity:nope", "dps:offer-placement:web-hero")
+UNKNOWN = scope_token("dps:offer-activity:nope", "dps:offer-placement:web-hero")
 
 
 @pytest.fixture

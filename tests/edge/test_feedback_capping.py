@@ -9,13 +9,13 @@ import pytest
 
 from nextoffer.library.portable import import_library
 from nextoffer.tenants import Actor, Tenant
-from nextoffer.wire.edge_scopes import encode_scope
+from nextoffer.wire.scopes import scope_token
 from tests.capping.library import CAPPED, DECISION, OTHER, P1, portable, rule
 from tests.helpers import Api
 
 EMAIL = "ada@example.com"
 IDENTITY = {"email": [{"id": EMAIL, "primary": True}]}
-SCOPE = encode_scope(DECISION, P1, None)
+SCOPE = scope_token(DECISION, P1, None)
 
 
 @pytest.fixture

@@ -9,12 +9,12 @@ from hypothesis import strategies as st
 from nextoffer.errors import InvalidInput
 from nextoffer.library.query import (
     Cursor,
+    DocTable,
     ListQuery,
     paginate,
     parse_filter,
     parse_filters,
     parse_orderby,
-    sort_documents,
     split_expressions,
 )
 
@@ -98,9 +98,9 @@ def test_sorting_puts_numbers_then_strings_then_missing() -> None:
         {"id": "e", "x": 1.5},
         {"id": "f", "x": None},
     ]
-    asc = [r[1] for r in sort_documents(docs, parse_orderby("x"), ())]
+    asc = [r[1] for r in DocTable(docs).rank(parse_orderby("x"), ())]
     assert asc == ["e", "c", "d", "a", "b", "f"]
-    desc = [r[1] for r in sort_documents(docs, parse_orderby("-x"), ())]
+    desc = [r[1] for r in DocTable(docs).rank(parse_orderby("-x"), ())]
     assert desc == ["b", "f", "a", "d", "c", "e"]  # reversed; ties still by id ascending
 
 
@@ -136,7 +136,7 @@ filters = st.lists(
 
 def walk(docs: list[dict], order: str, filters: list[str], limit: int) -> list[str]:
     query = ListQuery(parse_filters(filters), parse_orderby(order), limit)
-    ranked = sort_documents(docs, query.order, query.filters)
+    ranked = DocTable(docs).rank(query.order, query.filters)
     ids: list[str] = []
     page = paginate(ranked, query)
     ids += [d["id"] for d in page.items]
@@ -150,7 +150,7 @@ def walk(docs: list[dict], order: str, filters: list[str], limit: int) -> list[s
 @settings(max_examples=300, deadline=None)
 @given(docs_strategy, orders, filters, st.integers(1, 12), st.randoms())
 def test_paging_sees_every_match_once_in_order(docs, order, filters, limit, rnd) -> None:
-    full = [r[1] for r in sort_documents(docs, parse_orderby(order), parse_filters(filters))]
+    full = [r[1] for r in DocTable(docs).rank(parse_orderby(order), parse_filters(filters))]
     assert walk(docs, order, filters, limit) == full
     shuffled = list(docs)
     rnd.shuffle(shuffled)
@@ -177,7 +177,7 @@ def test_negation_is_the_complement(docs, expr: str) -> None:
 @given(docs_strategy, st.integers(1, 10))
 def test_prev_cursors_walk_back_over_the_same_pages(docs, limit: int) -> None:
     order = parse_orderby("s,-n")
-    ranked = sort_documents(docs, order, ())
+    ranked = DocTable(docs).rank(order, ())
     pages = []
     query = ListQuery((), order, limit)
     page = paginate(ranked, query)

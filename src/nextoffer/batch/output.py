@@ -7,7 +7,6 @@ never sees half a file. The target directory is checked for writability before a
 
 from __future__ import annotations
 
-import base64
 import os
 import uuid
 from collections.abc import Iterator
@@ -19,6 +18,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from nextoffer.batch import schema
+from nextoffer.wire.scopes import scope_token
 
 FORMATS = ("parquet", "jsonl")
 _ROW_GROUP = 65_536
@@ -158,9 +158,3 @@ def decision_event(row: dict[str, Any]) -> dict[str, Any]:
     if row["profileId"] is not None:
         event["nextoffer:profileId"] = row["profileId"]
     return event
-
-
-def scope_token(activity_id: str, placement_id: str) -> str:
-    """The base64 decision scope the Decisioning API returns with each proposition."""
-    scope = {"xdm:activityId": activity_id, "xdm:placementId": placement_id}
-    return base64.b64encode(orjson.dumps(scope)).decode()

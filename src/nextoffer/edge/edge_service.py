@@ -20,8 +20,8 @@ from nextoffer.tenants import Tenant
 from nextoffer.wire.calls import DecideCall
 from nextoffer.wire.edge import EdgeEvent, EdgeRequest, dry_run, event_pointer, events_of, scopes_of
 from nextoffer.wire.edge_responses import handle, interact_response, proposition, warning
-from nextoffer.wire.edge_scopes import DecisionScope
 from nextoffer.wire.events import ExperienceEvent, parse_event
+from nextoffer.wire.scopes import DecisionScope
 
 
 @dataclass(frozen=True, slots=True)

@@ -477,13 +477,6 @@ class DocTable:
         return ranked
 
 
-def sort_documents(
-    docs: Iterable[Doc], order: Sequence[SortKey], filters: Sequence[Filter]
-) -> list[Ranked]:
-    """Matching documents with their sort keys, in page order (ties broken by id)."""
-    return DocTable(docs).rank(order, filters)
-
-
 def _side(item: Ranked, cursor: Cursor, order: Sequence[SortKey]) -> int:
     """-1, 0 or 1: is `item` before, at or after the cursor position in page order?"""
     for key, mine, theirs in zip(order, item[0], cursor.keys, strict=True):

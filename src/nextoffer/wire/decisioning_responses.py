@@ -3,25 +3,15 @@ the request's response format (or the placement's `returnMetaData`) asks for."""
 
 from __future__ import annotations
 
-import base64
 from dataclasses import dataclass
 from typing import Any
-
-import orjson
 
 from nextoffer.engine import Offer, Placement, Proposition
 from nextoffer.vocabulary import component_uri
 from nextoffer.wire.calls import DecideResult
 from nextoffer.wire.content import content_fields
 from nextoffer.wire.decisioning import AnyRequest, DecisionRequest, ResponseFormat
-
-
-def scope_token(activity_id: str, placement_id: str | None = None) -> str:
-    """The base64 "encoded decision scope" Adobe returns with each proposition."""
-    scope = {"xdm:activityId": activity_id}
-    if placement_id is not None:
-        scope["xdm:placementId"] = placement_id
-    return base64.b64encode(orjson.dumps(scope)).decode()
+from nextoffer.wire.scopes import scope_token
 
 
 @dataclass(frozen=True, slots=True)

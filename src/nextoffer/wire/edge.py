@@ -12,7 +12,7 @@ from typing import Any
 import msgspec
 
 from nextoffer.errors import InvalidInput
-from nextoffer.wire.edge_scopes import DecisionScope, ScopeError, decode_scope
+from nextoffer.wire.scopes import DecisionScope, ScopeError, decode_scope
 
 MAX_SCOPES = 30
 

@@ -59,8 +59,15 @@ def decode_scope(token: str) -> DecisionScope | None:
     return DecisionScope(token, activity, placement, count)
 
 
-def encode_scope(activity_id: str, placement_id: str, item_count: int | None = None) -> str:
-    scope: dict[str, object] = {"xdm:activityId": activity_id, "xdm:placementId": placement_id}
+def scope_token(
+    activity_id: str, placement_id: str | None = None, item_count: int | None = None
+) -> str:
+    """The base64 "encoded decision scope": what the Web SDK sends in `decisionScopes` and what
+    every decision response (Decisioning API, Edge, batch) returns with a proposition; v0.9
+    responses name the activity only."""
+    scope: dict[str, object] = {"xdm:activityId": activity_id}
+    if placement_id is not None:
+        scope["xdm:placementId"] = placement_id
     if item_count is not None:
         scope["xdm:itemCount"] = item_count
     return base64.b64encode(orjson.dumps(scope)).decode()

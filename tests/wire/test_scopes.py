@@ -7,7 +7,7 @@ import base64
 import orjson
 import pytest
 
-from nextoffer.wire.edge_scopes import DecisionScope, ScopeError, decode_scope, encode_scope
+from nextoffer.wire.scopes import DecisionScope, ScopeError, decode_scope, scope_token
 from tests.edge.conftest import documented_scopes
 
 
@@ -25,7 +25,7 @@ def test_documented_scope_strings_decode() -> None:
 
 
 def test_a_scope_encodes_and_decodes_back() -> None:
-    token = encode_scope("a1", "p1", 3)
+    token = scope_token("a1", "p1", 3)
     assert decode_scope(token) == DecisionScope(token, "a1", "p1", 3)
     unpadded = token.rstrip("=")
     assert decode_scope(unpadded) == DecisionScope(unpadded, "a1", "p1", 3)
