@@ -216,10 +216,7 @@ class LibraryService:
         new_body: Callable[[Doc], Any],
     ) -> Written:
         with self.writing(tenant) as tx:
-            row = tx.get(object_id)
-            if row is None or row.kind != spec.kind:
-                raise _not_found(spec, object_id)
-            _check_etag(expected_etag, row.etag)
+            row = _current(tx, spec, object_id, expected_etag)
             body = parse_document(spec, new_body(row.doc))
             now = documents.timestamp(spec, self.clock())
             doc = documents.read_model(
@@ -266,10 +263,7 @@ class LibraryService:
         expected_etag: ETagCondition | None,
     ) -> None:
         with self.writing(tenant) as tx:
-            row = tx.get(object_id)
-            if row is None or row.kind != spec.kind:
-                raise _not_found(spec, object_id)
-            _check_etag(expected_etag, row.etag)
+            _current(tx, spec, object_id, expected_etag)
             referrers = tx.referrers(object_id)
             if referrers:
                 raise _referenced(spec, object_id, referrers)
@@ -287,6 +281,17 @@ def _receipt(row: ObjectRow, sandbox: Sandbox) -> Doc:
         created_by_client_id=row.created_by_client_id,
         last_modified_by_client_id=row.last_modified_by_client_id,
     )
+
+
+def _current(
+    tx: LibraryWrite, spec: EntitySpec, object_id: str, expected: ETagCondition | None
+) -> ObjectRow:
+    """The object as this write sees it: 404 if it is not one of `spec`'s, 412 if stale."""
+    row = tx.get(object_id)
+    if row is None or row.kind != spec.kind:
+        raise _not_found(spec, object_id)
+    _check_etag(expected, row.etag)
+    return row
 
 
 def _check_etag(expected: ETagCondition | None, etag: int) -> None:
