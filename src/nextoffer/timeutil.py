@@ -11,8 +11,10 @@ from datetime import UTC, datetime, timedelta, timezone
 from functools import lru_cache
 
 _RFC3339 = re.compile(
-    r"^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?([Zz]|[+-]\d{2}:\d{2})$"
+    r"(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?([Zz]|[+-]\d{2}:\d{2})",
+    re.ASCII,
 )
+"""Matched whole (`fullmatch`: `$` would let a final newline in), ASCII digits only."""
 
 
 class DateTimeFormatError(ValueError):
@@ -21,7 +23,7 @@ class DateTimeFormatError(ValueError):
 
 def parse_rfc3339(text: str) -> datetime:
     """Parse an RFC 3339 date-time (offset required) into an aware UTC datetime."""
-    m = _RFC3339.match(text)
+    m = _RFC3339.fullmatch(text)
     if not m:
         raise DateTimeFormatError(
             f"{text!r} is not an RFC 3339 date-time with a time zone, e.g. 2024-05-01T00:00:00Z"

@@ -23,8 +23,10 @@ from nextoffer.errors import InvalidInput, UnsupportedMediaType
 from nextoffer.records.batch_jobs import JobRequest, status_document
 from nextoffer.wire.decisioning import PropositionRequest
 
-DATASET_ID = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$"
-JOB_ID = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+DATASET_ID = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}\Z"
+r"""`\Z`, not `$`: msgspec searches with Python's `re`, where `$` matches before a final newline
+(the OpenAPI document publishes it with `$`, which means the end in ECMA-262)."""
+JOB_ID = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\Z"
 _JOB_ID = re.compile(JOB_ID)
 AudienceId = Annotated[str, msgspec.Meta(min_length=1, max_length=256)]
 

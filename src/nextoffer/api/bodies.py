@@ -9,7 +9,7 @@ import orjson
 from starlette.requests import Request
 
 from nextoffer.errors import InvalidInput, TooLarge, UnsupportedMediaType
-from nextoffer.jsonlines import Line, read_lines
+from nextoffer.jsonlines import Line, check_depth, read_lines
 
 
 def is_json_media_type(content_type: str | None) -> bool:
@@ -48,6 +48,7 @@ async def read_json(request: Request, max_bytes: int) -> Any:
     raw = await read_body(request, max_bytes)
     if not raw.strip():
         raise InvalidInput.at("the request needs a JSON body", pointer="", code="malformed-json")
+    check_depth(raw)
     try:
         value = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:

@@ -19,7 +19,8 @@ if TYPE_CHECKING:
     from nextoffer.composition import Services
 
 T = TypeVar("T")
-_OBJECT_ID = re.compile(r"^[A-Za-z0-9._:@-]{1,256}$")
+_OBJECT_ID = re.compile(r"[A-Za-z0-9._:@-]{1,256}")
+"""Matched whole (`fullmatch`): a pattern ending in `$` would let a final newline in."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,7 +56,7 @@ def call_of(request: Request) -> Call:
 
 
 def is_object_id(value: str) -> bool:
-    return bool(_OBJECT_ID.match(value))
+    return bool(_OBJECT_ID.fullmatch(value))
 
 
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:

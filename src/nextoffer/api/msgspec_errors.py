@@ -7,6 +7,7 @@ import re
 import msgspec
 
 from nextoffer.errors import FieldError, InvalidInput
+from nextoffer.jsonlines import check_depth
 from nextoffer.library.references import escape_pointer_token
 
 _AT = re.compile(r"^(?P<message>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.S)
@@ -34,7 +35,13 @@ def to_invalid_input(exc: msgspec.ValidationError, what: str) -> InvalidInput:
 
 
 def decode(body: bytes, type_: type, what: str) -> object:
-    """Decode and validate JSON in one pass; any problem is a 400 naming the field."""
+    """Decode and validate JSON in one pass; any problem is a 400 naming the field. The depth is
+    bounded first: msgspec recurses, and a 10,000-deep body would exhaust the stack."""
+    check_depth(body)
+    if b"\\u0000" in body:
+        raise InvalidInput.at(
+            "strings may not contain the NUL character (\\u0000)", pointer="", code="malformed-json"
+        )
     try:
         return msgspec.json.decode(body, type=type_)
     except msgspec.ValidationError as exc:

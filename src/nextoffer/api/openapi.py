@@ -31,6 +31,7 @@ from nextoffer.api.openapi_routes import (
     Answer,
     Body,
     Operation,
+    ecma_pattern,
 )
 from nextoffer.library.entities import ENTITIES, EntitySpec
 
@@ -211,9 +212,20 @@ def _types_of(ops: tuple[Operation, ...]) -> list[type]:
     return list(seen)
 
 
+def _ecma_patterns(node: Any) -> Any:
+    if isinstance(node, dict):
+        return {
+            k: ecma_pattern(v) if k == "pattern" and isinstance(v, str) else _ecma_patterns(v)
+            for k, v in node.items()
+        }
+    if isinstance(node, list):
+        return [_ecma_patterns(v) for v in node]
+    return node
+
+
 def struct_components(types: list[type]) -> dict[str, Any]:
     _, components = msgspec.json.schema_components(types, ref_template=REF)
-    return components
+    return _ecma_patterns(components)
 
 
 # -- paths --------------------------------------------------------------------------------------

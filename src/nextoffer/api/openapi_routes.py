@@ -74,6 +74,12 @@ def query(name: str, description: str, required: bool = False, **schema: Any) ->
     }
 
 
+def ecma_pattern(pattern: str) -> str:
+    """A Python pattern as the OpenAPI document publishes it: the end anchor `\\Z` (Python's
+    `$` also matches before a final newline) is `$` in ECMA-262."""
+    return pattern[:-2] + "$" if pattern.endswith("\\Z") else pattern
+
+
 def path_param(name: str, **schema: Any) -> dict[str, Any]:
     return {"name": name, "in": "path", "required": True, "schema": {"type": "string", **schema}}
 
@@ -359,7 +365,7 @@ def _operations() -> list[Operation]:
 
     # -- the Batch Decisioning API ---------------------------------------------------------------
     container = path_param("containerId")
-    workload_id = path_param("workload_id", pattern=JOB_ID)
+    workload_id = path_param("workload_id", pattern=ecma_pattern(JOB_ID))
     for suffix, base, params in (
         ("", "/data/core/dwm/workloads/decisions", ()),
         ("-ode", "/data/core/ode/{containerId}/workloads/decisions", (container,)),

@@ -167,7 +167,8 @@ class DatastreamPatch(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=
     """A JSON merge patch of a datastream."""
 
     name: Annotated[str, Meta(min_length=1, max_length=256, pattern=r"\S")] | UnsetType = UNSET
-    description: str | UnsetType = UNSET
+    description: str | UnsetType | None = UNSET
+    """null removes the description."""
     allowedOrigins: list[Origin] | UnsetType = UNSET
 
 

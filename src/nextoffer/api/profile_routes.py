@@ -51,6 +51,10 @@ def identity_of(request: Request) -> tuple[str, str]:
         raise InvalidInput.at(
             f"an identity has 1 to {MAX_ID_LENGTH} characters", parameter="identity"
         )
+    if "\x00" in identity:
+        raise InvalidInput.at(
+            "an identity may not contain the NUL character (%00)", parameter="identity"
+        )
     return namespace, identity
 
 

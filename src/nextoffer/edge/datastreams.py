@@ -15,7 +15,8 @@ from nextoffer.records.library import Sandbox
 from nextoffer.tenants import Tenant
 from nextoffer.timeutil import format_utc, utcnow
 
-_ORIGIN = re.compile(r"^(\*|https?://[A-Za-z0-9.-]+(:\d{1,5})?)$")
+_ORIGIN = re.compile(r"\*|https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?")
+"""An origin as a browser sends it, matched whole (`$` would let a final newline in)."""
 _FIELDS = {"name", "description", "allowedOrigins"}
 
 
@@ -59,13 +60,21 @@ def _validate(body: Any, *, partial: bool) -> dict[str, Any]:
         errors.append(FieldError("name is a non-empty string of at most 256 characters", "/name"))
     if "description" in body and not isinstance(body["description"], str | None):
         errors.append(FieldError("description must be a string", "/description"))
+    if "description" in body and body["description"] is None and not partial:
+        errors.append(
+            FieldError("description must be a string (leave it out for none)", "/description")
+        )
     origins = body.get("allowedOrigins", [] if not partial else None)
-    if origins is not None:
+    if "allowedOrigins" in body and origins is None:
+        errors.append(
+            FieldError("allowedOrigins is a list of origins; [] allows none", "/allowedOrigins")
+        )
+    elif origins is not None:
         if not isinstance(origins, list):
             errors.append(FieldError("allowedOrigins must be a list of origins", "/allowedOrigins"))
         else:
             for i, origin in enumerate(origins):
-                if not isinstance(origin, str) or not _ORIGIN.match(origin):
+                if not isinstance(origin, str) or not _ORIGIN.fullmatch(origin):
                     errors.append(
                         FieldError(
                             "an origin is scheme://host[:port] (no path), or *",

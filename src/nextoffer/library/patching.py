@@ -30,7 +30,7 @@ def validate_operations(raw: Any) -> list[dict[str, Any]]:
             errors.append(FieldError("an operation must be an object", pointer=f"/{i}"))
             continue
         name = op.get("op")
-        if name not in _OPS:
+        if not isinstance(name, str) or name not in _OPS:
             errors.append(
                 FieldError(f"op must be one of {', '.join(sorted(_OPS))}", pointer=f"/{i}/op")
             )

@@ -36,7 +36,8 @@ _OPS = ("==", "!=", "<=", ">=", "<", ">", "~")
 _SEGMENT = r"[\w:@$-]+"
 _EXPR = re.compile(rf"^(!?)({_SEGMENT}(?:\.{_SEGMENT})*)(?:(==|!=|<=|>=|<|>|~)(.*))?$", re.S)
 _EXPR_START = re.compile(rf"^!?{_SEGMENT}(?:\.{_SEGMENT})*(?:==|!=|<=|>=|<|>|~|$)")
-_NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
+_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?", re.ASCII)
+"""Matched whole (`fullmatch`: `$` would let a final newline in)."""
 
 MISSING = object()
 
@@ -103,7 +104,7 @@ class _Operand:
 
     @classmethod
     def parse(cls, text: str) -> _Operand:
-        number = float(text) if _NUMBER.match(text) else None
+        number = float(text) if _NUMBER.fullmatch(text) else None
         low = text.lower()
         boolean = True if low == "true" else False if low == "false" else None
         return cls(text, number, boolean, instant_or_none(text))
@@ -126,7 +127,7 @@ def _compare(op: str, value: Any, operand: _Operand) -> bool:
     if isinstance(value, int | float):
         return operand.number is not None and cmp(value, operand.number)
     if isinstance(value, str):
-        if operand.number is not None and _NUMBER.match(value):
+        if operand.number is not None and _NUMBER.fullmatch(value):
             return cmp(float(value), operand.number)
         if operand.instant is not None:
             instant = instant_or_none(value)

@@ -24,7 +24,8 @@ MAX_ID_LENGTH = 1024
 MAX_AUDIENCE_LENGTH = 256
 SEGMENT_NAMESPACE = "ups"
 
-_NAMESPACE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+_NAMESPACE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
+"""Matched whole (`fullmatch`): a pattern ending in `$` would let a final newline in."""
 _READ_ONLY = frozenset({"profileId", "etag", "created", "modified"})
 _FIELDS = frozenset({"identityMap", "attributes", "segmentMembership", "segments", "events"})
 
@@ -49,7 +50,7 @@ def namespace_key(namespace: str) -> str:
 
 
 def is_namespace(namespace: str) -> bool:
-    return bool(_NAMESPACE.match(namespace))
+    return bool(_NAMESPACE.fullmatch(namespace))
 
 
 def parse_profile(
@@ -95,6 +96,11 @@ def parse_profile(
             FieldError("attributes must be a JSON object", pointer=f"{pointer}/attributes")
         )
         attributes = {}
+    for key in ("segmentMembership", "segments"):
+        if key in raw and raw[key] is None:
+            errors.append(
+                FieldError(f"{key} is an object; leave it out for none", pointer=f"{pointer}/{key}")
+            )
     segments = _membership(raw.get("segmentMembership"), f"{pointer}/segmentMembership", errors)
     segments.update(_plain_segments(raw.get("segments"), f"{pointer}/segments", errors))
     events = parse_events(raw.get("events", []), f"{pointer}/events", errors)
