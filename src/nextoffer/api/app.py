@@ -23,7 +23,7 @@ from nextoffer.api.decisioning_api import decisioning_routes
 from nextoffer.api.edge_routes import edge_routes
 from nextoffer.api.event_routes import event_routes
 from nextoffer.api.library_routes import library_routes
-from nextoffer.api.middleware import NormalizePath, RequestId
+from nextoffer.api.middleware import HeaderLimits, NormalizePath, RequestId
 from nextoffer.api.profile_routes import profile_routes
 from nextoffer.composition import Services
 from nextoffer.config import Settings
@@ -86,6 +86,7 @@ def create_app(settings: Settings | None = None, *, services_: Services | None =
     app.router.routes.extend(batch_routes())
     app.add_middleware(RequestId)
     app.add_middleware(NormalizePath)
+    app.add_middleware(HeaderLimits)  # outermost: before anything reads a header
 
     openapi.install(app)
     return app

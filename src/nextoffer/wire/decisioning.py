@@ -127,7 +127,27 @@ def segments_of(attributes: Mapping[str, Any]) -> dict[str, str]:
 
 # -- versions -----------------------------------------------------------------------------------
 
-_VERSION = re.compile(r'schema="?[^";]*decision-(request|response);version=([0-9.]+)"?')
+_SCHEMA_VERSION = re.compile(r"decision-(request|response);version=([0-9.]+)")
+
+
+def schema_version(header: str) -> tuple[str, str] | None:
+    """("request" | "response", version) of the first `schema=...decision-<kind>;version=<v>`
+    parameter in a Content-Type or Accept header, in time linear in the header's length.
+
+    Each candidate `decision-...;version=` is checked against the text since the previous one
+    only (a `schema=` before it, nothing but the schema URI in between), so no byte is read
+    twice: a regex scanning back and forth over `schema=schema=...` was quadratic (issue 15).
+    """
+    start = 0
+    for m in _SCHEMA_VERSION.finditer(header):
+        at = header.rfind("schema=", start, m.start())
+        start = m.end()
+        if at < 0:
+            continue
+        uri = header[at + len("schema=") : m.start()].removeprefix('"')
+        if not any(c in uri for c in '";, '):
+            return m.group(1), m.group(2)
+    return None
 
 
 def request_version(content_type: str | None, body: bytes) -> str:
@@ -138,15 +158,15 @@ def request_version(content_type: str | None, body: bytes) -> str:
                 f"send the decision request as application/json or {XDM_JSON}",
                 parameter="Content-Type",
             )
-        m = _VERSION.search(content_type)
-        if m:
-            if m.group(1) != "request" or m.group(2) not in ("1.0", "0.9"):
+        found = schema_version(content_type)
+        if found:
+            if found[0] != "request" or found[1] not in ("1.0", "0.9"):
                 raise UnsupportedMediaType.at(
-                    f"unsupported schema in Content-Type: {content_type}; "
+                    f"unsupported schema in Content-Type: {content_type[:200]}; "
                     "decision-request versions 1.0 and 0.9 are served",
                     parameter="Content-Type",
                 )
-            return m.group(2)
+            return found[1]
     return (
         "0.9"
         if b'"xdm:offerActivities"' in body and b'"xdm:propositionRequests"' not in body
@@ -157,9 +177,9 @@ def request_version(content_type: str | None, body: bytes) -> str:
 def response_version(accept: str | None, default: str) -> tuple[str, str]:
     """(version, media type) of the response."""
     if accept:
-        m = _VERSION.search(accept)
-        if m and m.group(1) == "response" and m.group(2) in ("1.0", "0.9"):
-            version = m.group(2)
+        found = schema_version(accept)
+        if found and found[0] == "response" and found[1] in ("1.0", "0.9"):
+            version = found[1]
             return version, f'{XDM_JSON}; schema="{SCHEMA}decision-response;version={version}"'
     return default, "application/json"
 
