@@ -341,3 +341,63 @@ def test_profiles_load_file_and_tenant_errors(db: str, demo_file: Path, tmp_path
         "profiles", "load", str(path), "--sandbox", "fresh", "--org", "new@AdobeOrg", "--db", db
     )
     assert ok.exit_code == 0 and "1 created" in ok.output
+
+
+def _clean_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NEXTOFFER_")}
+    return {**env, **extra}
+
+
+CREDENTIALS_JSON = json.dumps([{"client_id": "c", "api_key": "k", "token": "t", "orgs": ["*"]}])
+
+
+def test_open_mode_never_overrides_credentials(db: str) -> None:
+    env = _clean_env(NEXTOFFER_OPEN="1", NEXTOFFER_CREDENTIALS=CREDENTIALS_JSON)
+    result = runner.invoke(app, ["serve", "--db", db], env=env)
+    assert result.exit_code == 2, result.output
+    assert "NEXTOFFER_OPEN" in result.output and "NEXTOFFER_CREDENTIALS" in result.output
+    env = _clean_env(NEXTOFFER_CREDENTIALS=CREDENTIALS_JSON)
+    result = runner.invoke(app, ["serve", "--open", "--db", db], env=env)
+    assert result.exit_code == 2 and "never overrides credentials" in result.output
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "192.0.2.10", "::", "example.com"])
+def test_open_mode_refuses_a_public_host_unless_forced(db: str, host: str) -> None:
+    result = runner.invoke(app, ["serve", "--open", "--host", host, "--db", db], env=_clean_env())
+    assert result.exit_code == 2, result.output
+    assert "not a loopback address" in result.output and "--open-on-public-host" in result.output
+
+
+def test_loopback_hosts() -> None:
+    from nextoffer.cli import is_loopback
+
+    assert all(is_loopback(h) for h in ("127.0.0.1", "127.1.2.3", "::1", "[::1]", "localhost"))
+    assert not any(is_loopback(h) for h in ("0.0.0.0", "::", "10.0.0.1", "example.com"))
+
+
+def test_database_urls_are_printed_without_their_password() -> None:
+    from nextoffer.config import masked_url
+
+    assert masked_url("postgresql://app:s3cr3t@db:5432/x") == "postgresql://app:***@db:5432/x"
+    assert (
+        masked_url("postgresql+psycopg://app:p@ss:w@rd@db/x") == "postgresql+psycopg://app:***@db/x"
+    )
+    assert masked_url("redis://:s3cr3t@cache:6379/0") == "redis://:***@cache:6379/0"
+    assert masked_url("postgresql://app@db/x") == "postgresql://app@db/x"
+    assert masked_url("sqlite:////tmp/a.db") == "sqlite:////tmp/a.db"
+
+
+def test_serve_banner_masks_the_password(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The real start-up path up to uvicorn (PostgreSQL trusts the fake password)."""
+    base = os.environ.get("NEXTOFFER_TEST_POSTGRES_URL")
+    if not base:
+        pytest.skip("needs NEXTOFFER_TEST_POSTGRES_URL")
+    import sqlalchemy as sa
+    import uvicorn
+
+    url = sa.engine.make_url(base).set(password="s3cr3t-pw").render_as_string(hide_password=False)
+    monkeypatch.setattr(uvicorn, "run", lambda *a, **k: None)  # everything before it runs
+    env = _clean_env(NEXTOFFER_CREDENTIALS=CREDENTIALS_JSON, NEXTOFFER_AUTO_MIGRATE="0")
+    result = runner.invoke(app, ["serve", "--db", url], env=env)
+    assert result.exit_code == 0, result.output
+    assert "s3cr3t-pw" not in result.output and ":***@" in result.output

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import sys
@@ -12,7 +13,7 @@ import typer
 from rich.console import Console
 
 from nextoffer import __version__
-from nextoffer.config import ConfigError, Settings
+from nextoffer.config import ConfigError, Settings, masked_url
 from nextoffer.errors import NextofferError
 
 if TYPE_CHECKING:
@@ -63,6 +64,16 @@ def load_settings(db: str | None = None, **overrides: object) -> Settings:
         raise  # pragma: no cover - fail() exits
 
 
+def is_loopback(host: str) -> bool:
+    """Whether `--host` binds a loopback interface only."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
 def fail(message: str, code: int = 2) -> None:
     err.print(f"[bold red]error:[/] {message}")
     raise typer.Exit(code)
@@ -95,6 +106,14 @@ def serve(
     open_mode: Annotated[
         bool, typer.Option("--open", help="Accept calls without credentials (local use only).")
     ] = False,
+    open_on_public_host: Annotated[
+        bool,
+        typer.Option(
+            "--open-on-public-host",
+            help="Allow open mode on a --host other than loopback: anyone who can reach the "
+            "port can read and change every tenant's data.",
+        ),
+    ] = False,
     workers: Annotated[int, typer.Option(help="Worker processes.", min=1)] = 1,
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
 ) -> None:
@@ -113,6 +132,12 @@ def serve(
             "no credentials are configured: set NEXTOFFER_CREDENTIALS (or "
             "NEXTOFFER_CREDENTIALS_FILE), or pass --open to accept unauthenticated calls on your "
             "own machine"
+        )
+    if settings.open_mode and not is_loopback(host) and not open_on_public_host:
+        fail(
+            f"open mode accepts every caller without credentials; refusing to bind it to {host}, "
+            "which is not a loopback address. Configure NEXTOFFER_CREDENTIALS, bind 127.0.0.1, "
+            "or pass --open-on-public-host if you really mean it"
         )
     services = Services.build(settings)
     if demo:
@@ -134,8 +159,13 @@ def serve(
             "[bold yellow]OPEN MODE:[/] no credentials are checked. "
             "Use it on your own machine only."
         )
+        if not is_loopback(host):
+            err.print(
+                f"[bold red]OPEN MODE ON {host}:[/] anyone who reaches this port can read and "
+                "change every tenant's data (--open-on-public-host)."
+            )
     base = f"http://{host}:{port}"
-    err.print(f"nextoffer {__version__} on {base}  (database: {settings.database_url})")
+    err.print(f"nextoffer {__version__} on {base}  (database: {masked_url(settings.database_url)})")
     err.print(f"  API docs: {base}/docs")
     if demo:
         from nextoffer.demo import DEMO_TENANT

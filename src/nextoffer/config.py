@@ -138,7 +138,23 @@ class Settings:
             raise ConfigError(f"{ENV_PREFIX}CAPPING_STORE=redis needs {ENV_PREFIX}REDIS_URL")
         values["limits"] = Limits.from_env(env)
         values.update(overrides)
+        if values.get("open_mode") and values.get("credentials"):
+            raise ConfigError(
+                f"open mode ({ENV_PREFIX}OPEN=1 or --open) and configured credentials "
+                f"({ENV_PREFIX}CREDENTIALS or {ENV_PREFIX}CREDENTIALS_FILE) are both set: open "
+                "mode never overrides credentials; unset one of them"
+            )
         return cls(**values)  # type: ignore[arg-type]
+
+
+def masked_url(url: str) -> str:
+    """A database or Redis URL fit to print: its password replaced by `***`."""
+    scheme, sep, rest = url.partition("://")
+    userinfo, at, host = rest.rpartition("@")
+    if not sep or not at or ":" not in userinfo:
+        return url
+    user = userinfo.split(":", 1)[0]
+    return f"{scheme}://{user}:***@{host}"
 
 
 class ConfigError(ValueError):
