@@ -59,6 +59,14 @@ class BatchApi:
     def get(self, job_id: str, path: str = DWM, **headers: str):
         return self.api.client.get(f"{path}/{job_id}", headers={**self.api.headers, **headers})
 
+    def output_file(self, done: dict) -> Path:
+        """Where the server wrote a finished job's output (the status shows only
+        `<dataSetId>/<file>`, relative to the tenant's folder of NEXTOFFER_BATCH_OUTPUT_DIR)."""
+        tenant = Tenant(self.api.org, self.api.sandbox)
+        path = self.services.batch.output_path(self.services.batch.get(tenant, done["@id"]))
+        assert path.as_posix().endswith("/" + done["nextoffer:output"]["path"])
+        return path
+
     def wait(self, job_id: str, path: str = DWM) -> dict:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
@@ -109,11 +117,12 @@ def test_a_workload_decides_like_the_decisioning_api(make_batch, spec_dir: Path)
     assert done["ode:createDate"] == created["ode:createDate"]
     output = done["nextoffer:output"]
     assert output["dataSetId"] == "6196b4a1a63bd118dafe093c" and output["format"] == "parquet"
-    assert Path(output["path"]).name == f"{created['@id']}.parquet"
+    assert output["path"] == f"6196b4a1a63bd118dafe093c/{created['@id']}.parquet"
+    assert batch.output_file(done).is_file()
     summary = done["nextoffer:summary"]
     assert summary["profiles"] == 20 and summary["rows"] == 40
 
-    rows = pq.read_table(output["path"]).to_pylist()
+    rows = pq.read_table(batch.output_file(done)).to_pylist()
     assert len(rows) == 40
     decided = {row["identityId"] for row in rows}
     assert decided == {d["identityMap"]["email"][0]["id"] for d in profile_docs(30) if _member(d)}
@@ -151,7 +160,7 @@ def test_the_ode_form_echoes_its_container_and_writes_jsonl(make_batch) -> None:
     done = batch.wait(created["@id"], ODE)
     assert done["ode:status"] == "COMPLETED"
     assert done["xdm:containerId"] == created["xdm:containerId"]
-    path = Path(done["nextoffer:output"]["path"])
+    path = batch.output_file(done)
     assert path.suffix == ".jsonl"
     lines = path.read_text().splitlines()
     assert len(lines) == 4 and '"xdm:content"' in lines[0]
@@ -260,8 +269,8 @@ def test_jobs_survive_a_restart(database: Database, tmp_path: Path) -> None:
     assert [d["ode:status"] for d in done] == ["COMPLETED", "COMPLETED"]
     job = second.batch.jobs.get(queued)
     assert job is not None and job.attempts == 3  # claimed twice by the dead runner, then run
-    assert Path(done[0]["nextoffer:output"]["path"]).is_file()
-    assert pq.read_table(done[1]["nextoffer:output"]["path"]).num_rows == 6
+    assert batch.output_file(done[0]).is_file()
+    assert pq.read_table(batch.output_file(done[1])).num_rows == 6
 
 
 def test_status_moves_only_forward(database: Database, tmp_path: Path) -> None:
@@ -355,7 +364,7 @@ def test_per_profile_caps_apply_through_the_api_and_count_for_online(make_batch)
     job = batch.post(workload(scope)).json()["@id"]
     done = batch.wait(job)
     assert done["ode:status"] == "COMPLETED", done
-    rows = pq.read_table(done["nextoffer:output"]["path"]).to_pylist()
+    rows = pq.read_table(batch.output_file(done)).to_pylist()
     got = {row["identityId"]: [o["id"] for o in row["offers"]] for row in rows}
     assert got == {
         "user0@example.com": [other],

@@ -99,7 +99,7 @@ def test_the_cli_and_the_api_run_on_ray(demo: Demo, tmp_path: Path) -> None:
         job = batch.post(workload(**{"nextoffer:seed": 8})).json()
         done = batch.wait(job["@id"])
     assert done["ode:status"] == "COMPLETED", done
-    rows = pq.read_table(done["nextoffer:output"]["path"])
+    rows = pq.read_table(batch.output_file(done))
     # the store gives profiles ids of its own and its own order: else it is the file's run
     order = [("identityId", "ascending"), ("scopeIndex", "ascending")]
     mine = rows.drop_columns(["propositionId", "timestamp", "profileId"]).sort_by(order)

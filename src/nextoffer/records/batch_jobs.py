@@ -107,10 +107,12 @@ def status_document(job: Job) -> dict[str, Any]:
     if job.detail:
         out["ode:statusDetail"] = job.detail
     if job.status is JobStatus.COMPLETED and job.output is not None:
+        # the file within the dataset, never the server's own directories (issue 15)
+        file_name = job.output.replace("\\", "/").rsplit("/", 1)[-1]
         out["nextoffer:output"] = {
             "dataSetId": job.request.dataset_id,
             "format": job.request.output_format,
-            "path": job.output,
+            "path": f"{job.request.dataset_id}/{file_name}",
         }
     if job.summary is not None:
         out["nextoffer:summary"] = job.summary
