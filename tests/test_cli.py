@@ -401,3 +401,11 @@ def test_serve_banner_masks_the_password(monkeypatch: pytest.MonkeyPatch) -> Non
     result = runner.invoke(app, ["serve", "--db", url], env=env)
     assert result.exit_code == 0, result.output
     assert "s3cr3t-pw" not in result.output and ":***@" in result.output
+
+
+def test_serve_refuses_a_header_timeout_that_is_no_positive_number(db: str) -> None:
+    for raw in ("0", "-1", "soon"):
+        env = _clean_env(NEXTOFFER_HEADER_TIMEOUT_SECONDS=raw)
+        result = runner.invoke(app, ["serve", "--open", "--db", db], env=env)
+        assert result.exit_code == 2, result.output
+        assert "NEXTOFFER_HEADER_TIMEOUT_SECONDS must be" in result.output

@@ -133,6 +133,12 @@ def serve(
             "NEXTOFFER_CREDENTIALS_FILE), or pass --open to accept unauthenticated calls on your "
             "own machine"
         )
+    from nextoffer.api.app import HTTP_PROTOCOL, header_timeout
+
+    try:
+        header_timeout()
+    except ValueError as exc:
+        fail(str(exc))
     if settings.open_mode and not is_loopback(host) and not open_on_public_host:
         fail(
             f"open mode accepts every caller without credentials; refusing to bind it to {host}, "
@@ -181,6 +187,7 @@ def serve(
         port=port,
         workers=workers,
         log_level=log_level,
+        http=HTTP_PROTOCOL,
     )
 
 

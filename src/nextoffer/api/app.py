@@ -22,6 +22,7 @@ from nextoffer.api.decision_event_routes import decision_event_routes
 from nextoffer.api.decisioning_api import decisioning_routes
 from nextoffer.api.edge_routes import edge_routes
 from nextoffer.api.event_routes import event_routes
+from nextoffer.api.http_protocol import header_timeout
 from nextoffer.api.library_routes import library_routes
 from nextoffer.api.middleware import HeaderLimits, NormalizePath, RequestId
 from nextoffer.api.profile_routes import profile_routes
@@ -30,6 +31,12 @@ from nextoffer.config import Settings
 from nextoffer.errors import NextofferError
 
 log = logging.getLogger("nextoffer")
+
+HTTP_PROTOCOL = "nextoffer.api.http_protocol:BoundedHeadProtocol"
+"""uvicorn's `http` for `nextoffer serve`: httptools with a deadline and a size cap on each
+request's head (uvicorn bounds neither)."""
+
+__all__ = ["HTTP_PROTOCOL", "app_from_env", "create_app", "header_timeout"]
 
 
 def create_app(settings: Settings | None = None, *, services_: Services | None = None) -> FastAPI:
