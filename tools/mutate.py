@@ -3,6 +3,7 @@
     python -m tools.mutate nextoffer/capping/windows.py
     python -m tools.mutate nextoffer/decisioning/capping_gate.py --tests tests/capping tests/edge
     python -m tools.mutate nextoffer/pql/codegen.py --mutant 'xǁCodeGenǁ_compare*'
+    python -m tools.mutate nextoffer/engine/decide.py -m 'not slow'
 
 The module is given as `nextoffer/...py` or `src/nextoffer/...py`. Its tests default to the
 folder that mirrors its package (`nextoffer/capping/windows.py` -> `tests/capping`, with a few
@@ -90,7 +91,13 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         "--mutant",
         action="append",
         metavar="GLOB",
-        help="only these mutants (name or glob after the module, e.g. 'x_window*'); repeatable",
+        help="only these mutants (after the module: 'x__month_index*', 'xǁPeriodǁwindow*')",
+    )
+    p.add_argument(
+        "-m",
+        dest="markexpr",
+        metavar="EXPR",
+        help="only tests matching this marker expression, e.g. 'not postgres and not slow'",
     )
     p.add_argument(
         "--max-children", type=int, default=1, help="mutants run at once (default 1: shared cores)"
@@ -149,13 +156,20 @@ def configure(path: Path, tests: list[str], preload: Path | None) -> None:
         cfg.preload_modules_file = str(preload)
 
 
-def results(path: Path) -> dict[str, str]:
+def results(path: Path, names: list[str]) -> dict[str, str]:
+    """The status of each mutant of `path` matching one of `names` (globs)."""
+    from fnmatch import fnmatchcase
+
     from mutmut.mutation.data import SourceFileMutationData
     from mutmut.stats import status_by_exit_code
 
     data = SourceFileMutationData(path=path)
     data.load()
-    return {name: status_by_exit_code[code] for name, code in sorted(data.exit_code_by_key.items())}
+    return {
+        name: status_by_exit_code[code]
+        for name, code in sorted(data.exit_code_by_key.items())
+        if any(fnmatchcase(name, pattern) for pattern in names)
+    }
 
 
 def report(path: Path, statuses: dict[str, str], diff: bool) -> float:
@@ -200,11 +214,12 @@ def main(argv: list[str] | None = None) -> int:
     print(f"mutating {path} against {' '.join(tests)}", flush=True)
 
     shutil.rmtree(ROOT / "mutants", ignore_errors=True)  # no stale stats or results
-    configure(path, tests, preload_list(tests))
+    selection = [*tests, "-m", args.markexpr] if args.markexpr else tests
+    configure(path, selection, preload_list(selection))
     from mutmut.__main__ import _run
 
     _run(names, args.max_children)
-    score = report(path, results(path), args.diff)
+    score = report(path, results(path, names), args.diff)
     if args.fail_under is not None and score < args.fail_under:
         return 1
     return 0
