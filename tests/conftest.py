@@ -7,8 +7,11 @@ Each test gets a tenant (org) of its own, so tests never see each other's data.
 
 from __future__ import annotations
 
+import dis
+import inspect
 import os
 import sys
+import types
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -84,7 +87,79 @@ def clear_process_caches() -> list[str]:
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
-    clear_process_caches()
+    if os.environ.get("NEXTOFFER_KEEP_PROCESS_CACHES") != "1":  # tests/tools/test_mutate.py
+        clear_process_caches()
+
+
+SERVER_NAMES = {"postgres": "POSTGRES_URL", "redis": "REDIS_URL"}
+"""A test needs a server when its code reaches the variable naming that server's URL."""
+
+
+def _globals_read(code: types.CodeType) -> set[str]:
+    return {
+        ins.argval
+        for ins in dis.get_instructions(code)
+        if ins.opname in ("LOAD_GLOBAL", "LOAD_NAME")
+    }
+
+
+def _reaches(code: types.CodeType, namespace: dict, name: str, seen: set) -> bool:
+    """Whether `code`, or a function of the test suite it calls (followed to any depth), reads
+    the global `name`."""
+    if code in seen:
+        return False
+    seen.add(code)
+    used = _globals_read(code)
+    if name in used:
+        return True
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType) and _reaches(const, namespace, name, seen):
+            return True
+    for global_name in used:
+        target = namespace.get(global_name)
+        if isinstance(target, types.FunctionType):
+            target = inspect.unwrap(target)  # e.g. a @contextmanager
+        if (
+            isinstance(target, types.FunctionType)
+            and target.__module__.startswith("tests")
+            and _reaches(target.__code__, target.__globals__, name, seen)
+        ):
+            return True
+    return False
+
+
+def server_markers(item: pytest.Item) -> set[str]:
+    """`postgres` / `redis` for a test that uses that server: through a parametrized fixture
+    or parameter naming it (`[postgresql]`, `[sql-postgresql]`, `[redis]`), through a fixture
+    with no parameters whose code reaches it (`postgres_db`), or in its own code
+    (`postgres_database(...)`, `redis_url()`)."""
+    found: set[str] = set()
+    callspec = getattr(item, "callspec", None)
+    for value in callspec.params.values() if callspec else ():
+        if isinstance(value, str):
+            found |= {marker for marker in SERVER_NAMES if marker in value}
+    functions = []
+    fixtureinfo = getattr(item, "_fixtureinfo", None)
+    for defs in fixtureinfo.name2fixturedefs.values() if fixtureinfo else ():
+        functions += [d.func for d in defs if not d.params]
+    if isinstance(item, pytest.Function):
+        functions.append(item.function)
+    for marker, name in SERVER_NAMES.items():
+        for func in functions:
+            func = inspect.unwrap(func)
+            code = getattr(func, "__code__", None)
+            if code and _reaches(code, func.__globals__, name, set()):
+                found.add(marker)
+                break
+    return found
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The `postgres` and `redis` markers mean what they say: `-m 'not postgres'` deselects
+    every test that uses the PostgreSQL server (tests/tools/test_markers.py)."""
+    for item in items:
+        for marker in sorted(server_markers(item)):
+            item.add_marker(marker)
 
 
 @pytest.fixture(scope="session")

@@ -102,6 +102,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument(
         "--max-children", type=int, default=1, help="mutants run at once (default 1: shared cores)"
     )
+    p.add_argument(
+        "--isolation",
+        choices=["fork", "forkserver"],
+        help="override process_isolation (fork: mutants fork from the process that ran the tests)",
+    )
     p.add_argument("--diff", action="store_true", help="print each survivor's diff")
     p.add_argument("--fail-under", type=float, default=None, metavar="SCORE")
     return p.parse_args(argv)
@@ -145,11 +150,13 @@ def preload_list(tests: list[str]) -> Path:
     return target
 
 
-def configure(path: Path, tests: list[str], preload: Path | None) -> None:
+def configure(path: Path, tests: list[str], preload: Path | None, isolation: str | None) -> None:
     """Restrict the pyproject [tool.mutmut] settings to one file and its tests."""
-    from mutmut.configuration import config
+    from mutmut.configuration import ProcessIsolation, config
 
     cfg = config()
+    if isolation:
+        cfg.process_isolation = ProcessIsolation(isolation)
     cfg.only_mutate = [path.as_posix()]
     cfg.pytest_add_cli_args_test_selection = list(tests)
     if preload is not None:
@@ -215,7 +222,7 @@ def main(argv: list[str] | None = None) -> int:
 
     shutil.rmtree(ROOT / "mutants", ignore_errors=True)  # no stale stats or results
     selection = [*tests, "-m", args.markexpr] if args.markexpr else tests
-    configure(path, selection, preload_list(selection))
+    configure(path, selection, preload_list(selection), args.isolation)
     from mutmut.__main__ import _run
 
     _run(names, args.max_children)
