@@ -7,7 +7,11 @@ Each test gets a tenant (org) of its own, so tests never see each other's data.
 
 from __future__ import annotations
 
+import dis
+import inspect
 import os
+import sys
+import types
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,8 +19,10 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from hypothesis import settings
 from starlette.testclient import TestClient
 
+from nextoffer import pql
 from nextoffer.api.app import create_app
 from nextoffer.composition import Services
 from nextoffer.config import Limits, Settings, parse_credentials
@@ -46,6 +52,114 @@ CREDENTIALS = parse_credentials(
         },
     ]
 )
+
+
+MUTATION_RUN = "MUTANT_UNDER_TEST" in os.environ
+"""Set by mutmut (`python -m tools.mutate`) in every process it runs tests in."""
+
+settings.register_profile("mutation", deadline=None, derandomize=True, database=None)
+if MUTATION_RUN:
+    # a mutant must be judged on the same examples as the clean code, and a trampoline's
+    # overhead must not count as a kill through hypothesis's 200 ms deadline
+    settings.load_profile("mutation")
+
+
+def clear_process_caches() -> list[str]:
+    """Empty every process-wide cache of ours; returns what was cleared.
+
+    Compiled rules (`pql.cache`), generated code (`pql.codegen._compile`) and every other
+    `functools` cache in `nextoffer` keep results computed by whichever code ran first. A test
+    session that starts in a process where the unmutated code already filled them would run
+    a mutant against those results and miss it. Sessions therefore start from empty caches.
+    """
+    pql.clear_cache()
+    cleared = ["nextoffer.pql.cache._entries"]
+    for name, module in list(sys.modules.items()):
+        if module is None or not (name == "nextoffer" or name.startswith("nextoffer.")):
+            continue
+        for attr, value in list(vars(module).items()):
+            if callable(getattr(value, "cache_clear", None)) and hasattr(value, "cache_info"):
+                if getattr(value, "__module__", name) != name:
+                    continue  # imported from elsewhere: cleared under its own module
+                value.cache_clear()
+                cleared.append(f"{name}.{attr}")
+    return cleared
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    if os.environ.get("NEXTOFFER_KEEP_PROCESS_CACHES") != "1":  # tests/tools/test_mutate.py
+        clear_process_caches()
+
+
+SERVER_NAMES = {"postgres": "POSTGRES_URL", "redis": "REDIS_URL"}
+"""A test needs a server when its code reaches the variable naming that server's URL."""
+
+
+def _globals_read(code: types.CodeType) -> set[str]:
+    return {
+        ins.argval
+        for ins in dis.get_instructions(code)
+        if ins.opname in ("LOAD_GLOBAL", "LOAD_NAME")
+    }
+
+
+def _reaches(code: types.CodeType, namespace: dict, name: str, seen: set) -> bool:
+    """Whether `code`, or a function of the test suite it calls (followed to any depth), reads
+    the global `name`."""
+    if code in seen:
+        return False
+    seen.add(code)
+    used = _globals_read(code)
+    if name in used:
+        return True
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType) and _reaches(const, namespace, name, seen):
+            return True
+    for global_name in used:
+        target = namespace.get(global_name)
+        if isinstance(target, types.FunctionType):
+            target = inspect.unwrap(target)  # e.g. a @contextmanager
+        if (
+            isinstance(target, types.FunctionType)
+            and target.__module__.startswith("tests")
+            and _reaches(target.__code__, target.__globals__, name, seen)
+        ):
+            return True
+    return False
+
+
+def server_markers(item: pytest.Item) -> set[str]:
+    """`postgres` / `redis` for a test that uses that server: through a parametrized fixture
+    or parameter naming it (`[postgresql]`, `[sql-postgresql]`, `[redis]`), through a fixture
+    with no parameters whose code reaches it (`postgres_db`), or in its own code
+    (`postgres_database(...)`, `redis_url()`)."""
+    found: set[str] = set()
+    callspec = getattr(item, "callspec", None)
+    for value in callspec.params.values() if callspec else ():
+        if isinstance(value, str):
+            found |= {marker for marker in SERVER_NAMES if marker in value}
+    functions = []
+    fixtureinfo = getattr(item, "_fixtureinfo", None)
+    for defs in fixtureinfo.name2fixturedefs.values() if fixtureinfo else ():
+        functions += [d.func for d in defs if not d.params]
+    if isinstance(item, pytest.Function):
+        functions.append(item.function)
+    for marker, name in SERVER_NAMES.items():
+        for func in functions:
+            func = inspect.unwrap(func)
+            code = getattr(func, "__code__", None)
+            if code and _reaches(code, func.__globals__, name, set()):
+                found.add(marker)
+                break
+    return found
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The `postgres` and `redis` markers mean what they say: `-m 'not postgres'` deselects
+    every test that uses the PostgreSQL server (tests/tools/test_markers.py)."""
+    for item in items:
+        for marker in sorted(server_markers(item)):
+            item.add_marker(marker)
 
 
 @pytest.fixture(scope="session")

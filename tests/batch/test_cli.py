@@ -82,6 +82,27 @@ def test_batch_from_jsonl_to_jsonl(db: str, tmp_path: Path) -> None:
     assert len(events) == 8
     assert events[0]["identityMap"] == {"email": [{"id": "user0@example.com", "primary": True}]}
 
+    def expected(doc: dict) -> list[str]:
+        """The demo library on web-hero: the lounge pass for gold members first, then double
+        points; the city break for Germany, else Black Friday."""
+        tier, country = doc["attributes"]["loyalty"]["tier"], doc["attributes"]["homeAddress"]
+        if tier == "gold":
+            return ["gold-lounge", "double-points"]
+        return ["double-points", "city-break" if country["countryCode"] == "DE" else "black-friday"]
+
+    docs = profile_docs(12)
+    members = [d for d in docs if d["segmentMembership"]["ups"][AUDIENCE]["status"] != "exited"]
+    proposed = {
+        e["identityMap"]["email"][0]["id"]: [
+            item["id"].removeprefix("dps:personalized-offer:")
+            for item in e["_experience"]["decisioning"]["propositions"][0]["items"]
+        ]
+        for e in events
+    }
+    assert proposed == {d["identityMap"]["email"][0]["id"]: expected(d) for d in members}
+    assert {e["_experience"]["decisioning"]["propositions"][0]["scopeDetails"]["placement"]["id"]
+            for e in events} == {"dps:offer-placement:web-hero"}  # fmt: skip
+
 
 @pytest.mark.parametrize(
     ("args", "message"),

@@ -135,9 +135,25 @@ def test_behavioural_events_are_kept_and_fetches_are_not(edge: dict) -> None:
 
 def test_a_dry_run_notification_is_checked_and_not_kept(edge: dict) -> None:
     proposition = decide(edge)
-    event = notification("display", proposition)
-    event["data"] = {"__adobe": {"ajo": {"dryRun": True}}}
+    dry_run = {"__adobe": {"ajo": {"dryRun": True}}}
+    event = {**notification("display", proposition), "data": dry_run}
     assert call(edge, "collect", [event]).status_code == 204
+    assert kept_events(edge) == []
+    # checked: a dry run of an unknown proposition, or of an offer it did not carry, is refused
+    ghost = {**proposition, "id": "00000000-0000-0000-0000-000000000000"}
+    assert_problem(
+        call(edge, "collect", [{**notification("display", ghost), "data": dry_run}]),
+        422,
+        "unknown-proposition",
+        pointer="/events/0/xdm/_experience/decisioning/propositions/0/id",
+    )
+    stranger = notification("interact", proposition, ["dps:personalized-offer:x"])
+    assert_problem(
+        call(edge, "collect", [{**stranger, "data": dry_run}]),
+        422,
+        "offer-not-proposed",
+        pointer="/events/0/xdm/_experience/decisioning/propositions/0/items/0/id",
+    )
     assert kept_events(edge) == []
 
 

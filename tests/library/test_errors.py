@@ -416,13 +416,16 @@ def test_failed_patch_test_is_409_and_applies_nothing(api: Api) -> None:
 
 
 def test_patch_that_breaks_the_schema_is_400(api: Api) -> None:
-    tag = api.tag()
-    assert_problem(
-        api.patch(f"/tags/{tag}", [{"op": "remove", "path": "/name"}]),
-        400,
-        "invalid-body",
-        pointer="/name",
-    )
+    tag = api.tag("before")
+    stored = api.get(f"/tags/{tag}")
+    ops = [
+        {"op": "replace", "path": "/name", "value": "after"},
+        {"op": "remove", "path": "/name"},
+    ]
+    assert_problem(api.patch(f"/tags/{tag}", ops), 400, "invalid-body", pointer="/name")
+    again = api.get(f"/tags/{tag}")
+    assert again.json() == stored.json()  # nothing applied, not even the first operation
+    assert again.headers["etag"] == stored.headers["etag"]
 
 
 def test_patch_of_a_missing_array_item_is_422(api: Api) -> None:
