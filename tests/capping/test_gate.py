@@ -11,6 +11,7 @@ import pytest
 from nextoffer.capping import ledger as ledger_module
 from nextoffer.capping.keys import capping_subject
 from nextoffer.capping.ledger import Ledger
+from nextoffer.capping.memory_store import MemoryStore
 from nextoffer.capping.plans import CatalogPlan, Moment
 from nextoffer.capping.store import CounterStore, Increment
 from nextoffer.decisioning.capping_gate import CappingGate, Feedback
@@ -263,3 +264,50 @@ def test_a_dry_run_reads_every_capped_candidate_once(store: CounterStore) -> Non
     assert choose(gate, catalog, placement=P2) == CAPPED
     assert choose(gate, catalog, placement=P2, count=False) == OTHER
     assert choose(gate, catalog, placement=P1, count=False) == CAPPED
+
+
+class WatchedStore(MemoryStore):
+    """A memory store that keeps a log of the calls it answers."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: list[str] = []
+
+    def read(self, keys):  # type: ignore[no-untyped-def]
+        self.calls.append("read")
+        return super().read(keys)
+
+    def reserve(self, increments):  # type: ignore[no-untyped-def]
+        self.calls.append("reserve")
+        return super().reserve(increments)
+
+
+def test_the_store_is_asked_only_when_a_pick_has_counters() -> None:
+    """A counter seen at its limit is remembered: later decisions leave its offer out without
+    asking; a decision that proposes no capped offer never touches the store."""
+    store = WatchedStore()
+    gate = CappingGate(store)
+    free = build_catalog(documents([]))
+    assert choose(gate, free) == CAPPED
+    assert store.calls == []
+    catalog = build_catalog(documents([rule(2)]))
+    assert choose(gate, catalog) == CAPPED
+    assert store.calls == ["reserve"]  # 1 of 2: not at its limit yet
+    assert choose(gate, catalog) == CAPPED
+    assert store.calls == ["reserve"] * 2  # 2 of 2: seen at its limit
+    assert choose(gate, catalog) == OTHER
+    assert choose(gate, catalog, subject="id:Email:bob") == OTHER
+    assert store.calls == ["reserve"] * 2
+    assert choose(gate, catalog, count=False) == OTHER  # a dry run reads, never reserves
+    assert store.calls == ["reserve"] * 2 + ["read"]
+
+
+def test_a_node_learns_a_limit_from_a_refusal() -> None:
+    store = WatchedStore()
+    catalog = build_catalog(documents([rule(1)]))
+    node_a, node_b = CappingGate(store), CappingGate(store)
+    assert choose(node_a, catalog) == CAPPED
+    assert choose(node_b, catalog) == OTHER  # refused, then decided again
+    assert store.calls == ["reserve"] * 2
+    assert choose(node_b, catalog) == OTHER  # the refusal was remembered
+    assert store.calls == ["reserve"] * 2
