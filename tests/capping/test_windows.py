@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -157,6 +158,7 @@ def test_midnight_is_the_only_boundary_of_daily_windows(now: datetime) -> None:
         ("month", 3, "2026-06-30T23:59:59", "2026-04-01", "2026-07-01"),
         ("month", 3, "2026-07-01T00:00:00", "2026-07-01", "2026-10-01"),
         ("month", 12, "2026-12-31T23:59:59", "2026-01-01", "2027-01-01"),
+        ("month", 5, "2026-06-17T09:00:00", "2026-04-01", "2026-09-01"),  # 675 months on
         ("month", 1, "1970-01-01T00:00:00", "1970-01-01", "1970-02-01"),
         ("week", 1, "1970-01-04T00:00:00", "1970-01-04", "1970-01-11"),
         ("week", 1, "1970-01-03T23:59:59", "1969-12-28", "1970-01-04"),
@@ -221,3 +223,29 @@ def test_bad_periods_are_refused_with_what_is_wrong() -> None:
         Period("week", -1)
     assert str(count.value) == "unitCount must be at least 1"
     assert Period("week", 1).count == 1
+
+
+@pytest.mark.parametrize("zone", ["America/Los_Angeles", "Pacific/Kiritimati", "Asia/Kolkata"])
+def test_windows_are_in_utc_whatever_the_local_time_zone(
+    zone: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TZ", zone)
+    time.tzset()
+    try:
+        for unit, now, start, end in [
+            ("month", "2026-06-30T23:30:00", "2026-06-01", "2026-07-01"),
+            ("month", "2026-07-01T00:30:00", "2026-07-01", "2026-08-01"),
+            ("week", "2026-06-20T23:30:00", "2026-06-14", "2026-06-21"),
+            ("day", "2026-06-17T00:30:00", "2026-06-17", "2026-06-18"),
+        ]:
+            window = Period(unit).window(t(now))
+            assert window is not None
+            assert (iso(window.start), iso(window.end)) == (
+                start + "T00:00:00",
+                end + "T00:00:00",
+            )
+        months = Period("month", 2, start=t("2026-05-01T00:30:00")).window(t("2026-06-30T23:30:00"))
+        assert months is not None and iso(months.start) == "2026-05-01T00:00:00"
+    finally:
+        monkeypatch.undo()
+        time.tzset()
