@@ -14,7 +14,8 @@ from nextoffer.capping.ledger import Ledger
 from nextoffer.capping.memory_store import MemoryStore
 from nextoffer.capping.plans import CatalogPlan, Moment
 from nextoffer.capping.store import CounterStore, Increment
-from nextoffer.decisioning.capping_gate import CappingGate, Feedback
+from nextoffer.decisioning import capping_gate as gate_module
+from nextoffer.decisioning.capping_gate import CappingGate, Feedback, new_seed
 from nextoffer.engine import Catalog, DecisionRequest, ScopeRequest, build_catalog, decide
 from tests.capping.library import (
     CAPPED,
@@ -281,6 +282,14 @@ class WatchedStore(MemoryStore):
         self.calls.append("reserve")
         return super().reserve(increments)
 
+    def add(self, increments):  # type: ignore[no-untyped-def]
+        self.calls.append("add")
+        return super().add(increments)
+
+    def close(self) -> None:
+        self.calls.append("close")
+        super().close()
+
 
 def test_the_store_is_asked_only_when_a_pick_has_counters() -> None:
     """A counter seen at its limit is remembered: later decisions leave its offer out without
@@ -311,3 +320,44 @@ def test_a_node_learns_a_limit_from_a_refusal() -> None:
     assert store.calls == ["reserve"] * 2
     assert choose(node_b, catalog) == OTHER  # the refusal was remembered
     assert store.calls == ["reserve"] * 2
+
+
+def test_events_that_move_no_counter_never_touch_the_store() -> None:
+    store = WatchedStore()
+    gate = CappingGate(store)
+    catalog = build_catalog(documents([rule(1, event="impression")]))
+    assert gate.count_events("sbx", catalog, ADA, [Feedback("click", CAPPED, P1)], now=NOW) == 0
+    assert gate.count_events("sbx", catalog, ADA, [], now=NOW) == 0
+    assert store.calls == []
+    assert gate.count_events("sbx", catalog, ADA, [Feedback("impression", CAPPED, P1)]) == 1
+    assert store.calls == ["add"]
+    gate.close()
+    assert store.calls == ["add", "close"]
+
+
+def test_the_counters_remembered_as_exhausted_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Beyond `KNOWN_EXHAUSTED` counters the gate forgets them all and asks the store again."""
+    monkeypatch.setattr(gate_module, "KNOWN_EXHAUSTED", 2)
+    store = WatchedStore()
+    gate = CappingGate(store)
+    catalog = build_catalog(documents([rule(1, per_profile=True)]))
+    people = [f"id:Email:{name}" for name in ("ada", "bob", "cy")]
+    for subject in people[:2]:
+        assert choose(gate, catalog, subject=subject) == CAPPED
+    assert store.calls == ["reserve"] * 2
+    assert choose(gate, catalog, subject=people[0]) == OTHER  # both remembered: no call
+    assert choose(gate, catalog, subject=people[1]) == OTHER
+    assert store.calls == ["reserve"] * 2
+    assert choose(gate, catalog, subject=people[2]) == CAPPED  # a third: the first two go
+    assert store.calls == ["reserve"] * 3
+    assert choose(gate, catalog, subject=people[2]) == OTHER
+    assert store.calls == ["reserve"] * 3
+    assert choose(gate, catalog, subject=people[0]) == OTHER  # forgotten: asked and refused
+    assert store.calls == ["reserve"] * 4
+
+
+def test_seeds_fit_a_signed_64_bit_integer() -> None:
+    """As a seed given through the APIs must (`nextoffer:seed`); drawn at random."""
+    seeds = [new_seed() for _ in range(64)]
+    assert all(0 <= seed < 2**63 for seed in seeds)
+    assert len(set(seeds)) == 64

@@ -232,3 +232,24 @@ def test_the_last_resort_caps_by_the_first_rule_in_force_and_never_a_rule_not_in
     assert ledger.capped(catalog.offers[CAPPED], P1) == 1
     assert ledger.capped(catalog.offers[OTHER], P1) is None
     assert ledger.capped(catalog.offers[OTHER], P2) is None
+
+
+def test_describe_a_rule_that_never_resets_or_is_not_in_force() -> None:
+    ledger, catalog = ledger_for(
+        [
+            rule(3),
+            rule(1, per_profile=True, unit="month"),
+            rule(1, startDate="2027-01-01T00:00:00Z"),
+        ]
+    )
+    offer = catalog.offers[CAPPED]
+    [forever, monthly] = ledger.counters(offer, P1)
+    ledger.counts = {forever.key: 2}
+    ledger.charge([monthly.increment(1)])
+    assert ledger.describe(offer, P1, 0) == {"count": 2}  # no window: it never ends
+    assert ledger.describe(offer, P1, 1) == {
+        "count": 1,
+        "windowStart": "2026-06-01T00:00:00Z",
+        "windowEnd": "2026-07-01T00:00:00Z",
+    }
+    assert ledger.describe(offer, P1, 2) == {}  # not in force now
