@@ -58,8 +58,9 @@ def test_the_keys_of_each_kind_of_rule() -> None:
         # from Sunday 2026-06-14 00:00 UTC until the next Sunday
         (f"{{prod}}|{CAPPED}|2|1781395200|*|*", 3 * 86400 + 15 * 3600),
     ]
-    [total, *_] = counters
+    total, daily, _ = counters
     assert total.increment(1) == (total.key, 1, 1, None)
+    assert daily.increment(0) == (daily.key, 0, 1, 15 * 3600)  # a check, until its window ends
 
 
 def test_two_sandboxes_never_share_a_key() -> None:
@@ -129,6 +130,13 @@ def test_capped_members_are_the_offers_with_rules_a_scope_may_examine() -> None:
     assert [o.id for o in plan.capped_members(DECISION, P1)] == [CAPPED]
     assert [o.id for o in plan.capped_members(DECISION, P2)] == [OTHER]
     assert plan.capped_members("dps:offer-activity:nope", P1) == ()
+    # one offer in two criteria of a placement, next to another: each offer once
+    both = documents([rule(1)])
+    both["personalized-offer"][OTHER]["frequencyCappingConstraints"] = [rule(1)]
+    criteria = both["offer-activity"][DECISION]["criteria"]
+    criteria.append({**criteria[0], "placements": [P1]})
+    plan = CatalogPlan("sbx", build_catalog(both))
+    assert [o.id for o in plan.capped_members(DECISION, P1)] == [CAPPED, OTHER]
     uncapped = CatalogPlan("sbx", build_catalog(documents([])))
     assert uncapped.capped_members(DECISION, P1) == ()
 
@@ -226,3 +234,10 @@ def test_feedback_counts_each_event_of_a_batch() -> None:
         Feedback("impression", CAPPED, P1),
     ]
     assert keys(plan, events) == [f"{prefix}1|0|*|*", f"{prefix}0|0|*|*", f"{prefix}0|0|*|*"]
+
+
+def test_a_custom_condition_is_tested_at_the_time_the_event_is_counted() -> None:
+    plan, _ = plan_for([rule(5, event="custom", condition="timestamp occurs <= 1 days before now")])
+    recent = Feedback("custom", None, None, {"timestamp": "2026-06-17T08:00:00Z"})
+    old = Feedback("custom", None, None, {"timestamp": "2026-06-01T08:00:00Z"})
+    assert keys(plan, [recent, old]) == [f"{{sbx}}|{CAPPED}|0|0|*|*"]
