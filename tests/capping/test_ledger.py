@@ -205,3 +205,51 @@ def test_scope_keys_and_describe() -> None:
         "windowEnd": "2026-06-18T00:00:00Z",
     }
     assert ledger.describe(catalog.offers[CAPPED], P1, 7) == {}
+
+
+def test_the_last_resort_caps_by_the_first_rule_in_force_and_never_a_rule_not_in_force() -> None:
+    """After every reservation is refused, every counter that applies counts as exhausted:
+    an offer is capped by its first rule in force; an offer whose rules exist but none is in
+    force now (dates ahead, nobody to count for) is not capped, and nothing raises."""
+    docs = documents([rule(1, startDate="2027-01-01T00:00:00Z"), rule(5), rule(2)])
+    docs["personalized-offer"][OTHER]["frequencyCappingConstraints"] = [
+        rule(1, endDate="2026-01-01T00:00:00Z"),
+        rule(1, per_profile=True),
+    ]
+    catalog = build_catalog(docs)
+    ledger = Ledger(CatalogPlan("sbx", catalog), Moment(NOW, None))
+    calls: list[int] = []
+
+    def run(view):  # type: ignore[no-untyped-def]
+        calls.append(1)
+        request = DecisionRequest([ScopeRequest(DECISION, P1)], now=datetime.now(UTC))
+        request.capping = view
+        return decide(catalog, request)
+
+    [prop] = ledger.decide(run, lambda increments: "refused")
+    assert ledger.everything and len(calls) == MAX_ATTEMPTS + 1
+    assert prop.options[0].offer.id == OTHER
+    assert ledger.capped(catalog.offers[CAPPED], P1) == 1
+    assert ledger.capped(catalog.offers[OTHER], P1) is None
+    assert ledger.capped(catalog.offers[OTHER], P2) is None
+
+
+def test_describe_a_rule_that_never_resets_or_is_not_in_force() -> None:
+    ledger, catalog = ledger_for(
+        [
+            rule(3),
+            rule(1, per_profile=True, unit="month"),
+            rule(1, startDate="2027-01-01T00:00:00Z"),
+        ]
+    )
+    offer = catalog.offers[CAPPED]
+    [forever, monthly] = ledger.counters(offer, P1)
+    ledger.counts = {forever.key: 2}
+    ledger.charge([monthly.increment(1)])
+    assert ledger.describe(offer, P1, 0) == {"count": 2}  # no window: it never ends
+    assert ledger.describe(offer, P1, 1) == {
+        "count": 1,
+        "windowStart": "2026-06-01T00:00:00Z",
+        "windowEnd": "2026-07-01T00:00:00Z",
+    }
+    assert ledger.describe(offer, P1, 2) == {}  # not in force now

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -142,3 +144,108 @@ def test_midnight_is_the_only_boundary_of_daily_windows(now: datetime) -> None:
     midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
     assert window.start == int(midnight.timestamp())
     assert window.end == int((midnight + timedelta(days=1)).timestamp())
+
+
+@pytest.mark.parametrize(
+    ("unit", "count", "now", "start", "end"),
+    [
+        # without a start date, windows are laid from the epoch: every other day from
+        # 1970-01-01, every other week from Sunday 1970-01-04, quarters and years of the calendar
+        ("day", 2, "2026-06-17T09:00:00", "2026-06-16", "2026-06-18"),
+        ("day", 2, "2026-06-18T00:00:00", "2026-06-18", "2026-06-20"),
+        ("week", 2, "2026-06-17T09:00:00", "2026-06-07", "2026-06-21"),
+        ("week", 2, "2026-06-21T00:00:00", "2026-06-21", "2026-07-05"),
+        ("month", 3, "2026-06-30T23:59:59", "2026-04-01", "2026-07-01"),
+        ("month", 3, "2026-07-01T00:00:00", "2026-07-01", "2026-10-01"),
+        ("month", 12, "2026-12-31T23:59:59", "2026-01-01", "2027-01-01"),
+        ("month", 5, "2026-06-17T09:00:00", "2026-04-01", "2026-09-01"),  # 675 months on
+        ("month", 1, "1970-01-01T00:00:00", "1970-01-01", "1970-02-01"),
+        ("week", 1, "1970-01-04T00:00:00", "1970-01-04", "1970-01-11"),
+        ("week", 1, "1970-01-03T23:59:59", "1969-12-28", "1970-01-04"),
+    ],
+)
+def test_repeats_without_a_start_date_are_laid_from_the_epoch(
+    unit: str, count: int, now: str, start: str, end: str
+) -> None:
+    window = Period(unit, count).window(t(now))
+    assert window is not None
+    assert (iso(window.start), iso(window.end)) == (start + "T00:00:00", end + "T00:00:00")
+
+
+@pytest.mark.parametrize(
+    ("unit", "count", "rule_start", "now", "start", "end"),
+    [
+        # the anchor is the start of the unit holding the rule's start date
+        ("day", 1, "2026-06-10T23:59:59", "2026-06-10T23:59:59", "2026-06-10", "2026-06-11"),
+        ("day", 2, "2026-06-11T00:00:00", "2026-06-12T23:00:00", "2026-06-11", "2026-06-13"),
+        # a start on a Sunday at 00:00 anchors on that Sunday, on a Saturday the one before
+        ("week", 2, "2026-06-21T00:00:00", "2026-07-04T23:59:59", "2026-06-21", "2026-07-05"),
+        ("week", 2, "2026-06-20T23:59:59", "2026-06-20T23:59:59", "2026-06-14", "2026-06-28"),
+        # months from the month of the start date, across a year end
+        ("month", 5, "2026-10-31T23:59:59", "2027-02-28T23:59:59", "2026-10-01", "2027-03-01"),
+        ("month", 5, "2026-10-01T00:00:00", "2027-03-01T00:00:00", "2027-03-01", "2027-08-01"),
+    ],
+)
+def test_repeats_are_laid_from_the_unit_holding_the_start_date(
+    unit: str, count: int, rule_start: str, now: str, start: str, end: str
+) -> None:
+    window = Period(unit, count, start=t(rule_start)).window(t(now))
+    assert window is not None
+    assert (iso(window.start), iso(window.end)) == (start + "T00:00:00", end + "T00:00:00")
+
+
+def test_a_rule_is_in_force_from_its_start_to_its_end_instant_included() -> None:
+    start, end = t("2026-06-10T12:00:00"), t("2026-06-20T00:00:00")
+    for unit in (None, "day", "week", "month"):
+        period = Period(unit, start=start, end=end)
+        assert period.applies(start) and period.applies(end)
+        assert not period.applies(start - 0.001) and not period.applies(end + 0.001)
+        assert period.window(end) is not None and period.window(start) is not None
+        assert period.window(end + 0.001) is None
+    assert Period("day", end=end).applies(t("1971-01-01T00:00:00"))
+    assert Period("day", start=start).applies(t("2099-01-01T00:00:00"))
+
+
+def test_an_instant_a_fraction_before_the_first_of_a_month_is_in_the_month_before() -> None:
+    first = t("2026-07-01T00:00:00")
+    just_before = math.nextafter(first, 0)  # as a datetime, it rounds to 00:00:00.000000
+    assert just_before < first
+    window = Period("month").window(just_before)
+    assert window is not None and iso(window.start) == "2026-06-01T00:00:00"
+    assert window.end == first
+
+
+def test_bad_periods_are_refused_with_what_is_wrong() -> None:
+    with pytest.raises(ValueError) as unit:
+        Period("year")
+    assert str(unit.value) == "unit must be one of ('day', 'week', 'month'), not 'year'"
+    with pytest.raises(ValueError) as count:
+        Period("week", -1)
+    assert str(count.value) == "unitCount must be at least 1"
+    assert Period("week", 1).count == 1
+
+
+@pytest.mark.parametrize("zone", ["America/Los_Angeles", "Pacific/Kiritimati", "Asia/Kolkata"])
+def test_windows_are_in_utc_whatever_the_local_time_zone(
+    zone: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TZ", zone)
+    time.tzset()
+    try:
+        for unit, now, start, end in [
+            ("month", "2026-06-30T23:30:00", "2026-06-01", "2026-07-01"),
+            ("month", "2026-07-01T00:30:00", "2026-07-01", "2026-08-01"),
+            ("week", "2026-06-20T23:30:00", "2026-06-14", "2026-06-21"),
+            ("day", "2026-06-17T00:30:00", "2026-06-17", "2026-06-18"),
+        ]:
+            window = Period(unit).window(t(now))
+            assert window is not None
+            assert (iso(window.start), iso(window.end)) == (
+                start + "T00:00:00",
+                end + "T00:00:00",
+            )
+        months = Period("month", 2, start=t("2026-05-01T00:30:00")).window(t("2026-06-30T23:30:00"))
+        assert months is not None and iso(months.start) == "2026-05-01T00:00:00"
+    finally:
+        monkeypatch.undo()
+        time.tzset()

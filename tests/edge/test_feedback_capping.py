@@ -163,3 +163,41 @@ def test_dry_run_decisions_never_move_decision_caps(tenant) -> None:
         assert offers(decide(t, dry=True)) == [CAPPED]
     assert offers(decide(t)) == [CAPPED]
     assert offers(decide(t)) == [OTHER]
+
+
+def test_a_refused_notification_names_every_unknown_proposition_and_offer(tenant) -> None:
+    """Checking goes on past the first unknown proposition: every problem is named, and
+    nothing is kept or counted."""
+    t = tenant([rule(1, event="impression", per_profile=True)])
+    shown = decide(t)
+    ghost = {**shown, "id": "00000000-0000-0000-0000-000000000000"}
+    bad = {**shown, "items": [{"id": OTHER}]}  # proposed CAPPED, not OTHER
+
+    def display(*propositions: dict) -> dict:
+        return {
+            "xdm": {
+                "eventType": "decisioning.propositionDisplay",
+                "identityMap": IDENTITY,
+                "_experience": {
+                    "decisioning": {
+                        "propositions": [
+                            {"id": p["id"], "scope": p["scope"], "items": p["items"]}
+                            for p in propositions
+                        ]
+                    }
+                },
+            }
+        }
+
+    r = edge(t, "collect", [display(ghost, bad, ghost), display(shown), display(ghost)])
+    assert r.status_code == 422, r.text
+    body = r.json()
+    found = [(e["code"], e["pointer"]) for e in body["errors"]]
+    path = "xdm/_experience/decisioning/propositions"
+    assert found == [
+        ("unknown-proposition", f"/events/0/{path}/0/id"),
+        ("offer-not-proposed", f"/events/0/{path}/1/items/0/id"),
+        ("unknown-proposition", f"/events/0/{path}/2/id"),
+        ("unknown-proposition", f"/events/2/{path}/0/id"),
+    ]
+    assert offers(decide(t)) == [CAPPED]  # the good impression was not counted either

@@ -54,7 +54,7 @@ class CappingRule:
 
 def compile_rule(index: int, doc: Mapping[str, Any]) -> CappingRule | None:
     """One rule from its document; None when it is disabled or unusable (then it never caps)."""
-    if doc.get("enabled", True) is False:
+    if doc.get("enabled") is False:
         return None
     limit = doc.get("limit")
     if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
