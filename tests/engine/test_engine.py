@@ -417,3 +417,158 @@ def test_time_moves_with_the_injected_clock() -> None:
     assert decide(catalog, DecisionRequest(scope, now=NOW))[0].options
     later = NOW + timedelta(hours=2)
     assert not decide(catalog, DecisionRequest(scope, now=later))[0].options
+
+
+def test_an_offer_in_two_static_criteria_of_one_group_is_ranked_once() -> None:
+    # the walk over both criteria meets "both" twice; the second meeting must be skipped, not
+    # end the walk: the scope still gets every distinct offer it has room for
+    lib = base(item_count=4)
+    lib.offer("both", 9)
+    lib.offer("first", 5)
+    lib.offer("second", 3)
+    lib.offer("third", 1)
+    lib.collection("c1", ["both", "first", "third"])
+    lib.collection("c2", ["both", "second"])
+    lib.decision("d", [criterion("c1"), criterion("c2")])
+    fast, slow = run(lib)
+    for prop in (fast, slow):
+        assert ids(prop[0]) == ["both", "first", "second", "third"]
+        assert [c.score for c in prop[0].options] == [None] * 4
+
+
+def test_an_offer_in_two_static_criteria_does_not_take_two_places() -> None:
+    lib = base(item_count=2)
+    lib.offer("both", 9)
+    lib.offer("other", 1)
+    lib.collection("c1", ["both"])
+    lib.collection("c2", ["both", "other"])
+    lib.decision("d", [criterion("c1"), criterion("c2")])
+    fast, slow = run(lib)
+    assert ids(fast[0]) == ids(slow[0]) == ["both", "other"]
+
+
+def test_offers_without_a_score_rank_after_negative_scores() -> None:
+    lib = base(item_count=3)
+    lib.formula("neg", "if(offer.rank.priority = 2, null, 0 - offer.rank.priority)")
+    lib.offer("minus-one", 1)
+    lib.offer("none", 2)
+    lib.offer("minus-three", 3)
+    lib.collection("c", ["minus-one", "none", "minus-three"])
+    lib.decision("d", [criterion("c", formula="neg")])
+    fast, slow = run(lib)
+    expected = [("minus-one", -1.0), ("minus-three", -3.0), ("none", None)]
+    assert [(c.offer.id, c.score) for c in fast[0].options] == expected
+    assert [(c.offer.id, c.score) for c in slow[0].options] == expected
+
+
+def test_a_negative_score_beats_no_score_for_the_last_place() -> None:
+    lib = base(item_count=1)
+    lib.formula("neg", "if(offer.rank.priority = 2, null, 0 - offer.rank.priority)")
+    lib.offer("none", 2)
+    lib.offer("minus-five", 5)
+    lib.collection("c", ["none", "minus-five"])
+    lib.decision("d", [criterion("c", formula="neg")])
+    fast, slow = run(lib)
+    assert [(c.offer.id, c.score) for c in fast[0].options] == [("minus-five", -5.0)]
+    assert [(c.offer.id, c.score) for c in slow[0].options] == [("minus-five", -5.0)]
+
+
+@pytest.mark.parametrize("null_first", [True, False])
+def test_an_offer_met_by_two_scored_criteria_keeps_its_real_score(null_first: bool) -> None:
+    lib = base(item_count=2)
+    lib.formula("blank", "if(offer.rank.priority > 100, 1, null)")
+    lib.formula("real", "offer.rank.priority * 10")
+    lib.offer("both", 1)
+    lib.offer("other", 2)
+    lib.collection("both", ["both"])
+    lib.collection("other", ["other"])
+    blank, real = criterion("both", formula="blank"), criterion("both", formula="real")
+    lib.decision("d", [blank, real] if null_first else [real, blank])
+    lib.decision("e", [criterion("other", formula="blank")])
+    fast, slow = run(lib)
+    assert [(c.offer.id, c.score) for c in fast[0].options] == [("both", 10.0)]
+    assert [(c.offer.id, c.score) for c in slow[0].options] == [("both", 10.0)]
+
+
+@pytest.mark.parametrize("first", ["low", "high"])
+def test_an_offer_met_by_two_scored_criteria_keeps_its_higher_score(first: str) -> None:
+    lib = base(item_count=2)
+    lib.formula("low", "offer.rank.priority")
+    lib.formula("high", "offer.rank.priority * 10")
+    lib.offer("both", 2)
+    lib.offer("middle", 5)
+    lib.collection("both", ["both"])
+    lib.collection("middle", ["middle"])
+    crits = {"low": criterion("both", formula="low"), "high": criterion("both", formula="high")}
+    other = criterion("middle", formula="low")
+    lib.decision("d", [crits[first], crits["low" if first == "high" else "high"], other])
+    fast, slow = run(lib)
+    expected = [("both", 20.0), ("middle", 5.0)]
+    assert [(c.offer.id, c.score) for c in fast[0].options] == expected
+    assert [(c.offer.id, c.score) for c in slow[0].options] == expected
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "decides"),
+    [
+        ("2026-06-15T12:00:00.001+00:00", None, False),  # starts a millisecond from now
+        ("2027-01-01T00:00:00Z", "2027-12-31T00:00:00Z", False),
+        (None, "2026-06-15T11:59:59.999+00:00", False),
+        (ISO_NOW, None, True),  # starts exactly now
+        (None, ISO_NOW, True),  # ends exactly now
+        ("2026-01-01T00:00:00Z", "2026-12-31T00:00:00Z", True),
+    ],
+)
+def test_a_decision_decides_only_within_its_own_dates(
+    start: str | None, end: str | None, decides: bool
+) -> None:
+    lib = base()
+    lib.offer("o", 5)
+    lib.collection("c", ["o"])
+    lib.decision("d", [criterion("c")], start=start, end=end)
+    fast, slow = run(lib)
+    assert ids(fast[0]) == (["o"] if decides else ["fallback:fb"])
+    if decides:
+        assert slow[0].trace.outcome != "fallback"
+    else:
+        assert slow[0].trace.outcome == "fallback"
+        assert "outside its start and end dates" in slow[0].trace.note
+
+
+def test_a_decision_not_started_without_a_fallback_proposes_nothing() -> None:
+    lib = base()
+    lib.offer("o", 5)
+    lib.collection("c", ["o"])
+    lib.decision("d", [criterion("c")], fallback=None, start="2027-01-01T00:00:00Z")
+    fast, slow = run(lib)
+    for prop in (fast[0], slow[0]):
+        assert prop.options == [] and prop.fallback is None
+    assert slow[0].trace.outcome == "empty"
+    assert "outside its start and end dates" in slow[0].trace.note
+
+
+def test_each_proposition_names_its_own_scope() -> None:
+    lib = Library()
+    lib.placement("p1", item_count=2)
+    lib.placement("p2", item_count=3)
+    lib.fallback(placements=("p1", "p2"))
+    lib.offer("o", 5, ("p1", "p2"))
+    lib.collection("c", ["o"])
+    lib.collection("empty", [])
+    lib.decision("d", [criterion("c", ("p1", "p2"))])
+    lib.decision("e", [criterion("empty", ("p1", "p2"))])
+    scopes = [("d", "p1", None), ("e", "p2", 4), ("d", "p2", 1), ("e", "p1", None)]
+    fast, slow = run(lib, scopes, allow_duplicates=(True, True))
+    for props in (fast, slow):
+        assert [(p.index, p.decision.id, p.placement.id, p.item_count) for p in props] == [
+            (0, "d", "p1", 2),
+            (1, "e", "p2", 4),
+            (2, "d", "p2", 1),
+            (3, "e", "p1", 2),
+        ]
+        assert [ids(p) for p in props] == [["o"], ["fallback:fb"], ["o"], ["fallback:fb"]]
+        assert [p.fallback and p.fallback.id for p in props] == [None, "fb", None, "fb"]
+    assert all(p.trace is None for p in fast)
+    assert [p.trace.activity_id for p in slow] == ["d", "e", "d", "e"]
+    assert [p.trace.placement_id for p in slow] == ["p1", "p2", "p2", "p1"]
+    assert [p.trace.item_count for p in slow] == [2, 4, 1, 2]
