@@ -386,12 +386,35 @@ def test_scope_problems_name_the_scope_and_field() -> None:
             ScopeRequest("d", "p2"),
         ],
     )
-    assert [(p.index, p.field, p.code) for p in problems] == [
-        (0, "activity", "unknown-decision"),
-        (1, "placement", "unknown-placement"),
-        (2, "activity", "decision-not-live"),
-        (3, "placement", "placement-not-in-decision"),
+    assert [(p.index, p.field, p.code, p.message) for p in problems] == [
+        (0, "activity", "unknown-decision", "there is no decision nope"),
+        (1, "placement", "unknown-placement", "there is no placement nope"),
+        (2, "activity", "decision-not-live", "decision draft is draft; only live decisions decide"),
+        (
+            3,
+            "placement",
+            "placement-not-in-decision",
+            "decision d has no criteria for placement p2",
+        ),
     ]
+
+
+def test_a_scope_can_have_two_problems_and_good_scopes_have_none() -> None:
+    lib = base()
+    lib.collection("c", [])
+    lib.decision("d", [criterion("c")])
+    lib.decision("draft", [criterion("c")], status="draft")
+    catalog = build_catalog(lib.docs)
+    problems = scope_problems(
+        catalog, [ScopeRequest("d", "p1"), ScopeRequest("draft", "nope"), ScopeRequest("x", "y")]
+    )
+    assert [(p.index, p.field, p.code) for p in problems] == [
+        (1, "activity", "decision-not-live"),
+        (1, "placement", "unknown-placement"),
+        (2, "activity", "unknown-decision"),
+        (2, "placement", "unknown-placement"),
+    ]
+    assert scope_problems(catalog, [ScopeRequest("d", "p1")]) == []
 
 
 def test_rules_that_do_not_compile_are_reported_and_never_satisfied() -> None:
@@ -572,3 +595,56 @@ def test_each_proposition_names_its_own_scope() -> None:
     assert [p.trace.activity_id for p in slow] == ["d", "e", "d", "e"]
     assert [p.trace.placement_id for p in slow] == ["p1", "p2", "p2", "p1"]
     assert [p.trace.item_count for p in slow] == [2, 4, 1, 2]
+
+
+class Asked:
+    """A capping view that caps nothing and records which offers it was asked about."""
+
+    def __init__(self) -> None:
+        self.asked: list[str] = []
+
+    def capped(self, offer, placement_id: str) -> int | None:
+        self.asked.append(offer.id)
+        return None
+
+
+@pytest.mark.parametrize(
+    ("priorities", "item_count", "checked"),
+    [
+        ({"top": 9, "next": 5, "low": 1}, 1, ["top"]),
+        ({"top": 9, "next": 5, "low": 1}, 2, ["next", "top"]),
+        ({"top": 9, "tie": 9, "low": 1}, 1, ["tie", "top"]),  # a tie at the boundary: both
+        ({"top": 9, "next": 5, "tie": 5, "low": 1}, 2, ["next", "tie", "top"]),
+    ],
+)
+def test_the_fast_engine_stops_once_the_top_offers_are_certain(
+    priorities: dict[str, int], item_count: int, checked: list[str]
+) -> None:
+    # DESIGN.md §4: candidates are checked in priority order and the walk stops as soon as the
+    # scope's top itemCount are certain; offers below are never checked against capping
+    lib = base(item_count=item_count)
+    caps = [{"limit": 5}]
+    for oid, priority in priorities.items():
+        lib.offer(oid, priority, frequencyCappingConstraints=caps)
+    lib.collection("c", list(priorities))
+    lib.decision("d", [criterion("c")])
+    catalog = build_catalog(lib.docs)
+    view = Asked()
+    request = DecisionRequest([ScopeRequest("d", "p1")], now=NOW, capping=view, seed=1)
+    props = decide(catalog, request)
+    assert sorted(view.asked) == checked
+    assert len(props[0].options) == item_count
+
+
+def test_a_later_group_is_not_checked_once_the_scope_is_full() -> None:
+    lib = base(item_count=1)
+    caps = [{"limit": 5}]
+    lib.offer("first", 1, frequencyCappingConstraints=caps)
+    lib.offer("later", 9, frequencyCappingConstraints=caps)
+    lib.collection("c1", ["first"])
+    lib.collection("c2", ["later"])
+    lib.decision("d", [criterion("c1", priority=2), criterion("c2", priority=1)])
+    catalog = build_catalog(lib.docs)
+    view = Asked()
+    props = decide(catalog, DecisionRequest([ScopeRequest("d", "p1")], now=NOW, capping=view))
+    assert ids(props[0]) == ["first"] and view.asked == ["first"]
