@@ -648,3 +648,35 @@ def test_a_later_group_is_not_checked_once_the_scope_is_full() -> None:
     view = Asked()
     props = decide(catalog, DecisionRequest([ScopeRequest("d", "p1")], now=NOW, capping=view))
     assert ids(props[0]) == ["first"] and view.asked == ["first"]
+
+
+@pytest.mark.parametrize("seed", [-(2**100), -1, 0, 2**100])
+def test_any_integer_seed_makes_ties_reproducible(seed: int) -> None:
+    lib = base(item_count=3)
+    for n in range(6):
+        lib.offer(f"tie{n}", 5)
+    lib.collection("c", [f"tie{n}" for n in range(6)])
+    lib.decision("d", [criterion("c")])
+    catalog = build_catalog(lib.docs)
+    scope = [ScopeRequest("d", "p1")]
+    first = decide(catalog, DecisionRequest(scope, now=NOW, seed=seed))
+    again = decide(catalog, DecisionRequest(scope, now=NOW, seed=seed))
+    assert ids(first[0]) == ids(again[0]) and len(ids(first[0])) == 3
+
+
+def test_random_model_scores_lie_between_zero_and_one() -> None:
+    lib = base(item_count=20)
+    for n in range(20):
+        lib.offer(f"o{n}", n)
+    lib.collection("c", [f"o{n}" for n in range(20)])
+    lib.decision("d", [criterion("c", model="auto-1")])
+    catalog = build_catalog(lib.docs)
+    scores = [
+        c.score
+        for seed in range(20)
+        for c in decide(catalog, DecisionRequest([ScopeRequest("d", "p1")], now=NOW, seed=seed))[
+            0
+        ].options
+    ]
+    assert len(scores) == 400 and all(0.0 <= s < 1.0 for s in scores)
+    assert scores == sorted(scores[:20], reverse=True) + scores[20:]  # ranked by that score
