@@ -680,3 +680,98 @@ def test_random_model_scores_lie_between_zero_and_one() -> None:
     ]
     assert len(scores) == 400 and all(0.0 <= s < 1.0 for s in scores)
     assert scores == sorted(scores[:20], reverse=True) + scores[20:]  # ranked by that score
+
+
+def test_explain_mode_decides_every_scope_exactly_as_the_fast_engine() -> None:
+    # ties are broken per scope (by the scope's index) with the same keys in both engines
+    lib = base(item_count=4)
+    lib.formula("flat", "1")
+    for n in range(6):
+        lib.offer(f"o{n}", 5)
+    lib.collection("c", [f"o{n}" for n in range(6)])
+    lib.decision("static", [criterion("c")])
+    lib.decision("formula", [criterion("c", formula="flat")])
+    lib.decision("model", [criterion("c", model="auto-1")])
+    scopes = [(d, "p1", None) for d in ("static", "formula", "model") * 2]
+    catalog = build_catalog(lib.docs)
+    requests = [ScopeRequest(a, p, n) for a, p, n in scopes]
+    orders = set()
+    for seed in range(15):
+        common = dict(seed=seed, allow_duplicates=(True, True))
+        fast = decide(catalog, DecisionRequest(requests, now=NOW, **common))
+        slow = decide(catalog, DecisionRequest(requests, now=NOW, explain=True, **common))
+        for f, s in zip(fast, slow, strict=True):
+            assert [(c.offer.id, c.score) for c in f.options] == [
+                (c.offer.id, c.score) for c in s.options
+            ]
+            orders.add(tuple(ids(f)))
+    assert len(orders) > 40  # each scope and request draws its own order
+
+
+@pytest.mark.parametrize(
+    ("order", "score"), [(("static", "formula"), None), (("formula", "static"), 5.0)]
+)
+def test_an_equal_score_keeps_the_first_criterions(order: tuple[str, str], score) -> None:
+    # within a group an offer keeps its higher score; on a tie the first criterion's stands
+    # (a priority is reported as no score)
+    lib = base(item_count=2)
+    lib.formula("same", "offer.rank.priority")
+    lib.offer("o", 5)
+    lib.collection("c", ["o"])
+    crits = {"static": criterion("c"), "formula": criterion("c", formula="same")}
+    lib.decision("d", [crits[k] for k in order])
+    fast, slow = run(lib)
+    assert [(c.offer.id, c.score) for c in fast[0].options] == [("o", score)]
+    assert [(c.offer.id, c.score) for c in slow[0].options] == [("o", score)]
+
+
+def test_a_higher_priority_through_a_static_criterion_reports_no_score() -> None:
+    lib = base(item_count=2)
+    lib.formula("low", "offer.rank.priority - 10")
+    lib.offer("o", 5)
+    lib.offer("f", 1)
+    lib.collection("c", ["o"])
+    lib.collection("both", ["o", "f"])
+    lib.decision("d", [criterion("c"), criterion("both", formula="low")])
+    fast, slow = run(lib)
+    expected = [("o", None), ("f", -9.0)]
+    assert [(c.offer.id, c.score) for c in fast[0].options] == expected
+    assert [(c.offer.id, c.score) for c in slow[0].options] == expected
+
+
+class ByPlacement:
+    """Caps the offers named for a placement; records every (offer, placement) asked."""
+
+    def __init__(self, capped: dict[str, set[str]]) -> None:
+        self.capped_in = capped
+        self.asked: list[tuple[str, str]] = []
+
+    def capped(self, offer, placement_id: str) -> int | None:
+        self.asked.append((offer.id, placement_id))
+        return 0 if offer.id in self.capped_in.get(placement_id, set()) else None
+
+
+@pytest.mark.parametrize("ranking", ["static", "formula"])
+def test_capping_is_asked_once_per_candidate_for_the_scopes_placement(ranking: str) -> None:
+    lib = Library()
+    lib.placement("p1", item_count=2)
+    lib.placement("p2", item_count=2)
+    lib.fallback(placements=("p1", "p2"))
+    lib.formula("f", "offer.rank.priority")
+    caps = [{"limit": 1}]
+    lib.offer("o", 5, ("p1", "p2"), frequencyCappingConstraints=caps)
+    lib.offer("other", 1, ("p1", "p2"), frequencyCappingConstraints=caps)
+    lib.collection("c1", ["o"])
+    lib.collection("c2", ["o", "other"])
+    formula = "f" if ranking == "formula" else None
+    lib.decision(
+        "d",
+        [criterion("c1", ("p1", "p2"), formula=formula), criterion("c2", ("p1", "p2"))],
+    )
+    catalog = build_catalog(lib.docs)
+    view = ByPlacement({"p1": {"o"}})
+    scopes = [ScopeRequest("d", "p1"), ScopeRequest("d", "p2")]
+    request = DecisionRequest(scopes, now=NOW, capping=view, allow_duplicates=(True, True))
+    props = decide(catalog, request)
+    assert [ids(p) for p in props] == [["other"], ["o", "other"]]
+    assert sorted(view.asked) == [("o", "p1"), ("o", "p2"), ("other", "p1"), ("other", "p2")]
