@@ -386,12 +386,35 @@ def test_scope_problems_name_the_scope_and_field() -> None:
             ScopeRequest("d", "p2"),
         ],
     )
-    assert [(p.index, p.field, p.code) for p in problems] == [
-        (0, "activity", "unknown-decision"),
-        (1, "placement", "unknown-placement"),
-        (2, "activity", "decision-not-live"),
-        (3, "placement", "placement-not-in-decision"),
+    assert [(p.index, p.field, p.code, p.message) for p in problems] == [
+        (0, "activity", "unknown-decision", "there is no decision nope"),
+        (1, "placement", "unknown-placement", "there is no placement nope"),
+        (2, "activity", "decision-not-live", "decision draft is draft; only live decisions decide"),
+        (
+            3,
+            "placement",
+            "placement-not-in-decision",
+            "decision d has no criteria for placement p2",
+        ),
     ]
+
+
+def test_a_scope_can_have_two_problems_and_good_scopes_have_none() -> None:
+    lib = base()
+    lib.collection("c", [])
+    lib.decision("d", [criterion("c")])
+    lib.decision("draft", [criterion("c")], status="draft")
+    catalog = build_catalog(lib.docs)
+    problems = scope_problems(
+        catalog, [ScopeRequest("d", "p1"), ScopeRequest("draft", "nope"), ScopeRequest("x", "y")]
+    )
+    assert [(p.index, p.field, p.code) for p in problems] == [
+        (1, "activity", "decision-not-live"),
+        (1, "placement", "unknown-placement"),
+        (2, "activity", "unknown-decision"),
+        (2, "placement", "unknown-placement"),
+    ]
+    assert scope_problems(catalog, [ScopeRequest("d", "p1")]) == []
 
 
 def test_rules_that_do_not_compile_are_reported_and_never_satisfied() -> None:
@@ -417,3 +440,338 @@ def test_time_moves_with_the_injected_clock() -> None:
     assert decide(catalog, DecisionRequest(scope, now=NOW))[0].options
     later = NOW + timedelta(hours=2)
     assert not decide(catalog, DecisionRequest(scope, now=later))[0].options
+
+
+def test_an_offer_in_two_static_criteria_of_one_group_is_ranked_once() -> None:
+    # the walk over both criteria meets "both" twice; the second meeting must be skipped, not
+    # end the walk: the scope still gets every distinct offer it has room for
+    lib = base(item_count=4)
+    lib.offer("both", 9)
+    lib.offer("first", 5)
+    lib.offer("second", 3)
+    lib.offer("third", 1)
+    lib.collection("c1", ["both", "first", "third"])
+    lib.collection("c2", ["both", "second"])
+    lib.decision("d", [criterion("c1"), criterion("c2")])
+    fast, slow = run(lib)
+    for prop in (fast, slow):
+        assert ids(prop[0]) == ["both", "first", "second", "third"]
+        assert [c.score for c in prop[0].options] == [None] * 4
+
+
+def test_an_offer_in_two_static_criteria_does_not_take_two_places() -> None:
+    lib = base(item_count=2)
+    lib.offer("both", 9)
+    lib.offer("other", 1)
+    lib.collection("c1", ["both"])
+    lib.collection("c2", ["both", "other"])
+    lib.decision("d", [criterion("c1"), criterion("c2")])
+    fast, slow = run(lib)
+    assert ids(fast[0]) == ids(slow[0]) == ["both", "other"]
+
+
+def test_offers_without_a_score_rank_after_negative_scores() -> None:
+    lib = base(item_count=3)
+    lib.formula("neg", "if(offer.rank.priority = 2, null, 0 - offer.rank.priority)")
+    lib.offer("minus-one", 1)
+    lib.offer("none", 2)
+    lib.offer("minus-three", 3)
+    lib.collection("c", ["minus-one", "none", "minus-three"])
+    lib.decision("d", [criterion("c", formula="neg")])
+    fast, slow = run(lib)
+    expected = [("minus-one", -1.0), ("minus-three", -3.0), ("none", None)]
+    assert [(c.offer.id, c.score) for c in fast[0].options] == expected
+    assert [(c.offer.id, c.score) for c in slow[0].options] == expected
+
+
+def test_a_negative_score_beats_no_score_for_the_last_place() -> None:
+    lib = base(item_count=1)
+    lib.formula("neg", "if(offer.rank.priority = 2, null, 0 - offer.rank.priority)")
+    lib.offer("none", 2)
+    lib.offer("minus-five", 5)
+    lib.collection("c", ["none", "minus-five"])
+    lib.decision("d", [criterion("c", formula="neg")])
+    fast, slow = run(lib)
+    assert [(c.offer.id, c.score) for c in fast[0].options] == [("minus-five", -5.0)]
+    assert [(c.offer.id, c.score) for c in slow[0].options] == [("minus-five", -5.0)]
+
+
+@pytest.mark.parametrize("null_first", [True, False])
+def test_an_offer_met_by_two_scored_criteria_keeps_its_real_score(null_first: bool) -> None:
+    lib = base(item_count=2)
+    lib.formula("blank", "if(offer.rank.priority > 100, 1, null)")
+    lib.formula("real", "offer.rank.priority * 10")
+    lib.offer("both", 1)
+    lib.offer("other", 2)
+    lib.collection("both", ["both"])
+    lib.collection("other", ["other"])
+    blank, real = criterion("both", formula="blank"), criterion("both", formula="real")
+    lib.decision("d", [blank, real] if null_first else [real, blank])
+    lib.decision("e", [criterion("other", formula="blank")])
+    fast, slow = run(lib)
+    assert [(c.offer.id, c.score) for c in fast[0].options] == [("both", 10.0)]
+    assert [(c.offer.id, c.score) for c in slow[0].options] == [("both", 10.0)]
+
+
+@pytest.mark.parametrize("first", ["low", "high"])
+def test_an_offer_met_by_two_scored_criteria_keeps_its_higher_score(first: str) -> None:
+    lib = base(item_count=2)
+    lib.formula("low", "offer.rank.priority")
+    lib.formula("high", "offer.rank.priority * 10")
+    lib.offer("both", 2)
+    lib.offer("middle", 5)
+    lib.collection("both", ["both"])
+    lib.collection("middle", ["middle"])
+    crits = {"low": criterion("both", formula="low"), "high": criterion("both", formula="high")}
+    other = criterion("middle", formula="low")
+    lib.decision("d", [crits[first], crits["low" if first == "high" else "high"], other])
+    fast, slow = run(lib)
+    expected = [("both", 20.0), ("middle", 5.0)]
+    assert [(c.offer.id, c.score) for c in fast[0].options] == expected
+    assert [(c.offer.id, c.score) for c in slow[0].options] == expected
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "decides"),
+    [
+        ("2026-06-15T12:00:00.001+00:00", None, False),  # starts a millisecond from now
+        ("2027-01-01T00:00:00Z", "2027-12-31T00:00:00Z", False),
+        (None, "2026-06-15T11:59:59.999+00:00", False),
+        (ISO_NOW, None, True),  # starts exactly now
+        (None, ISO_NOW, True),  # ends exactly now
+        ("2026-01-01T00:00:00Z", "2026-12-31T00:00:00Z", True),
+    ],
+)
+def test_a_decision_decides_only_within_its_own_dates(
+    start: str | None, end: str | None, decides: bool
+) -> None:
+    lib = base()
+    lib.offer("o", 5)
+    lib.collection("c", ["o"])
+    lib.decision("d", [criterion("c")], start=start, end=end)
+    fast, slow = run(lib)
+    assert ids(fast[0]) == (["o"] if decides else ["fallback:fb"])
+    if decides:
+        assert slow[0].trace.outcome != "fallback"
+    else:
+        assert slow[0].trace.outcome == "fallback"
+        assert "outside its start and end dates" in slow[0].trace.note
+
+
+def test_a_decision_not_started_without_a_fallback_proposes_nothing() -> None:
+    lib = base()
+    lib.offer("o", 5)
+    lib.collection("c", ["o"])
+    lib.decision("d", [criterion("c")], fallback=None, start="2027-01-01T00:00:00Z")
+    fast, slow = run(lib)
+    for prop in (fast[0], slow[0]):
+        assert prop.options == [] and prop.fallback is None
+    assert slow[0].trace.outcome == "empty"
+    assert "outside its start and end dates" in slow[0].trace.note
+
+
+def test_each_proposition_names_its_own_scope() -> None:
+    lib = Library()
+    lib.placement("p1", item_count=2)
+    lib.placement("p2", item_count=3)
+    lib.fallback(placements=("p1", "p2"))
+    lib.offer("o", 5, ("p1", "p2"))
+    lib.collection("c", ["o"])
+    lib.collection("empty", [])
+    lib.decision("d", [criterion("c", ("p1", "p2"))])
+    lib.decision("e", [criterion("empty", ("p1", "p2"))])
+    scopes = [("d", "p1", None), ("e", "p2", 4), ("d", "p2", 1), ("e", "p1", None)]
+    fast, slow = run(lib, scopes, allow_duplicates=(True, True))
+    for props in (fast, slow):
+        assert [(p.index, p.decision.id, p.placement.id, p.item_count) for p in props] == [
+            (0, "d", "p1", 2),
+            (1, "e", "p2", 4),
+            (2, "d", "p2", 1),
+            (3, "e", "p1", 2),
+        ]
+        assert [ids(p) for p in props] == [["o"], ["fallback:fb"], ["o"], ["fallback:fb"]]
+        assert [p.fallback and p.fallback.id for p in props] == [None, "fb", None, "fb"]
+    assert all(p.trace is None for p in fast)
+    assert [p.trace.activity_id for p in slow] == ["d", "e", "d", "e"]
+    assert [p.trace.placement_id for p in slow] == ["p1", "p2", "p2", "p1"]
+    assert [p.trace.item_count for p in slow] == [2, 4, 1, 2]
+
+
+class Asked:
+    """A capping view that caps nothing and records which offers it was asked about."""
+
+    def __init__(self) -> None:
+        self.asked: list[str] = []
+
+    def capped(self, offer, placement_id: str) -> int | None:
+        self.asked.append(offer.id)
+        return None
+
+
+@pytest.mark.parametrize(
+    ("priorities", "item_count", "checked"),
+    [
+        ({"top": 9, "next": 5, "low": 1}, 1, ["top"]),
+        ({"top": 9, "next": 5, "low": 1}, 2, ["next", "top"]),
+        ({"top": 9, "tie": 9, "low": 1}, 1, ["tie", "top"]),  # a tie at the boundary: both
+        ({"top": 9, "next": 5, "tie": 5, "low": 1}, 2, ["next", "tie", "top"]),
+    ],
+)
+def test_the_fast_engine_stops_once_the_top_offers_are_certain(
+    priorities: dict[str, int], item_count: int, checked: list[str]
+) -> None:
+    # DESIGN.md §4: candidates are checked in priority order and the walk stops as soon as the
+    # scope's top itemCount are certain; offers below are never checked against capping
+    lib = base(item_count=item_count)
+    caps = [{"limit": 5}]
+    for oid, priority in priorities.items():
+        lib.offer(oid, priority, frequencyCappingConstraints=caps)
+    lib.collection("c", list(priorities))
+    lib.decision("d", [criterion("c")])
+    catalog = build_catalog(lib.docs)
+    view = Asked()
+    request = DecisionRequest([ScopeRequest("d", "p1")], now=NOW, capping=view, seed=1)
+    props = decide(catalog, request)
+    assert sorted(view.asked) == checked
+    assert len(props[0].options) == item_count
+
+
+def test_a_later_group_is_not_checked_once_the_scope_is_full() -> None:
+    lib = base(item_count=1)
+    caps = [{"limit": 5}]
+    lib.offer("first", 1, frequencyCappingConstraints=caps)
+    lib.offer("later", 9, frequencyCappingConstraints=caps)
+    lib.collection("c1", ["first"])
+    lib.collection("c2", ["later"])
+    lib.decision("d", [criterion("c1", priority=2), criterion("c2", priority=1)])
+    catalog = build_catalog(lib.docs)
+    view = Asked()
+    props = decide(catalog, DecisionRequest([ScopeRequest("d", "p1")], now=NOW, capping=view))
+    assert ids(props[0]) == ["first"] and view.asked == ["first"]
+
+
+@pytest.mark.parametrize("seed", [-(2**100), -1, 0, 2**100])
+def test_any_integer_seed_makes_ties_reproducible(seed: int) -> None:
+    lib = base(item_count=3)
+    for n in range(6):
+        lib.offer(f"tie{n}", 5)
+    lib.collection("c", [f"tie{n}" for n in range(6)])
+    lib.decision("d", [criterion("c")])
+    catalog = build_catalog(lib.docs)
+    scope = [ScopeRequest("d", "p1")]
+    first = decide(catalog, DecisionRequest(scope, now=NOW, seed=seed))
+    again = decide(catalog, DecisionRequest(scope, now=NOW, seed=seed))
+    assert ids(first[0]) == ids(again[0]) and len(ids(first[0])) == 3
+
+
+def test_random_model_scores_lie_between_zero_and_one() -> None:
+    lib = base(item_count=20)
+    for n in range(20):
+        lib.offer(f"o{n}", n)
+    lib.collection("c", [f"o{n}" for n in range(20)])
+    lib.decision("d", [criterion("c", model="auto-1")])
+    catalog = build_catalog(lib.docs)
+    scores = [
+        c.score
+        for seed in range(20)
+        for c in decide(catalog, DecisionRequest([ScopeRequest("d", "p1")], now=NOW, seed=seed))[
+            0
+        ].options
+    ]
+    assert len(scores) == 400 and all(0.0 <= s < 1.0 for s in scores)
+    assert scores == sorted(scores[:20], reverse=True) + scores[20:]  # ranked by that score
+
+
+def test_explain_mode_decides_every_scope_exactly_as_the_fast_engine() -> None:
+    # ties are broken per scope (by the scope's index) with the same keys in both engines
+    lib = base(item_count=4)
+    lib.formula("flat", "1")
+    for n in range(6):
+        lib.offer(f"o{n}", 5)
+    lib.collection("c", [f"o{n}" for n in range(6)])
+    lib.decision("static", [criterion("c")])
+    lib.decision("formula", [criterion("c", formula="flat")])
+    lib.decision("model", [criterion("c", model="auto-1")])
+    scopes = [(d, "p1", None) for d in ("static", "formula", "model") * 2]
+    catalog = build_catalog(lib.docs)
+    requests = [ScopeRequest(a, p, n) for a, p, n in scopes]
+    orders = set()
+    for seed in range(15):
+        common = dict(seed=seed, allow_duplicates=(True, True))
+        fast = decide(catalog, DecisionRequest(requests, now=NOW, **common))
+        slow = decide(catalog, DecisionRequest(requests, now=NOW, explain=True, **common))
+        for f, s in zip(fast, slow, strict=True):
+            assert [(c.offer.id, c.score) for c in f.options] == [
+                (c.offer.id, c.score) for c in s.options
+            ]
+            orders.add(tuple(ids(f)))
+    assert len(orders) > 40  # each scope and request draws its own order
+
+
+@pytest.mark.parametrize(
+    ("order", "score"), [(("static", "formula"), None), (("formula", "static"), 5.0)]
+)
+def test_an_equal_score_keeps_the_first_criterions(order: tuple[str, str], score) -> None:
+    # within a group an offer keeps its higher score; on a tie the first criterion's stands
+    # (a priority is reported as no score)
+    lib = base(item_count=2)
+    lib.formula("same", "offer.rank.priority")
+    lib.offer("o", 5)
+    lib.collection("c", ["o"])
+    crits = {"static": criterion("c"), "formula": criterion("c", formula="same")}
+    lib.decision("d", [crits[k] for k in order])
+    fast, slow = run(lib)
+    assert [(c.offer.id, c.score) for c in fast[0].options] == [("o", score)]
+    assert [(c.offer.id, c.score) for c in slow[0].options] == [("o", score)]
+
+
+def test_a_higher_priority_through_a_static_criterion_reports_no_score() -> None:
+    lib = base(item_count=2)
+    lib.formula("low", "offer.rank.priority - 10")
+    lib.offer("o", 5)
+    lib.offer("f", 1)
+    lib.collection("c", ["o"])
+    lib.collection("both", ["o", "f"])
+    lib.decision("d", [criterion("c"), criterion("both", formula="low")])
+    fast, slow = run(lib)
+    expected = [("o", None), ("f", -9.0)]
+    assert [(c.offer.id, c.score) for c in fast[0].options] == expected
+    assert [(c.offer.id, c.score) for c in slow[0].options] == expected
+
+
+class ByPlacement:
+    """Caps the offers named for a placement; records every (offer, placement) asked."""
+
+    def __init__(self, capped: dict[str, set[str]]) -> None:
+        self.capped_in = capped
+        self.asked: list[tuple[str, str]] = []
+
+    def capped(self, offer, placement_id: str) -> int | None:
+        self.asked.append((offer.id, placement_id))
+        return 0 if offer.id in self.capped_in.get(placement_id, set()) else None
+
+
+@pytest.mark.parametrize("ranking", ["static", "formula"])
+def test_capping_is_asked_once_per_candidate_for_the_scopes_placement(ranking: str) -> None:
+    lib = Library()
+    lib.placement("p1", item_count=2)
+    lib.placement("p2", item_count=2)
+    lib.fallback(placements=("p1", "p2"))
+    lib.formula("f", "offer.rank.priority")
+    caps = [{"limit": 1}]
+    lib.offer("o", 5, ("p1", "p2"), frequencyCappingConstraints=caps)
+    lib.offer("other", 1, ("p1", "p2"), frequencyCappingConstraints=caps)
+    lib.collection("c1", ["o"])
+    lib.collection("c2", ["o", "other"])
+    formula = "f" if ranking == "formula" else None
+    lib.decision(
+        "d",
+        [criterion("c1", ("p1", "p2"), formula=formula), criterion("c2", ("p1", "p2"))],
+    )
+    catalog = build_catalog(lib.docs)
+    view = ByPlacement({"p1": {"o"}})
+    scopes = [ScopeRequest("d", "p1"), ScopeRequest("d", "p2")]
+    request = DecisionRequest(scopes, now=NOW, capping=view, allow_duplicates=(True, True))
+    props = decide(catalog, request)
+    assert [ids(p) for p in props] == [["other"], ["o", "other"]]
+    assert sorted(view.asked) == [("o", "p1"), ("o", "p2"), ("other", "p1"), ("other", "p2")]

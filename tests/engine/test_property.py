@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from nextoffer.engine import DecisionRequest, ScopeRequest, build_catalog, decide, scope_problems
 from nextoffer.engine.catalog import Offer
 from nextoffer.engine.request import Nobody
+from nextoffer.timeutil import outside
 from tests.engine.conftest import NOW
 from tests.engine.library import Library, criterion
 
@@ -23,7 +24,9 @@ RULES = {
 FORMULAS = {
     "double": "offer.rank.priority * 2",
     "flip": "if(person.age > 30, offer.rank.priority, 10 - offer.rank.priority)",
-    "sometimes-null": "if(offer.rank.priority = 3, null, offer.rank.priority + 0.5)",
+    "sometimes-null": "if(offer.rank.priority = 2, null, offer.rank.priority + 0.5)",
+    # negative scores, and no score at all for priority 1: no score must still rank last
+    "negative": "if(offer.rank.priority = 1, null, 0 - offer.rank.priority - 1)",
 }
 DATES = [None, "2026-01-01T00:00:00Z", "2026-06-15T12:00:00Z", "2027-01-01T00:00:00Z"]
 PLACEMENTS = ("p1", "p2")
@@ -47,7 +50,7 @@ def libraries(draw: st.DrawFn) -> Library:
     for fid, text in FORMULAS.items():
         lib.formula(fid, text)
     offers = []
-    for n in range(draw(st.integers(0, 12))):
+    for n in range(draw(st.integers(2, 12))):
         constraint = draw(st.sampled_from(["none", "none", "none", "rule", "any", "all"]))
         kwargs: dict[str, Any] = {}
         if constraint == "rule":
@@ -62,7 +65,7 @@ def libraries(draw: st.DrawFn) -> Library:
             status=draw(st.sampled_from(["approved"] * 5 + ["draft"])),
             start=draw(st.sampled_from([None, None, None, *DATES])),
             end=draw(st.sampled_from([None, None, None, *DATES[1:]])),
-            tags=tuple(draw(st.sets(st.sampled_from(["a", "b", "c"])))),
+            tags=tuple(draw(st.sets(st.sampled_from(["a", "b", "c"]), min_size=1))),
             frequencyCappingConstraints=[{"limit": 1}] if draw(st.booleans()) else [],
             **kwargs,
         )
@@ -70,18 +73,21 @@ def libraries(draw: st.DrawFn) -> Library:
     lib.fallback(placements=tuple(draw(st.sets(st.sampled_from(PLACEMENTS)))))
     for c in range(3):
         kind = draw(st.sampled_from(["offers", "any-tags", "all-tags"]))
-        pool = offers if kind == "offers" else ["a", "b", "c"]
+        used_tags = sorted({t for o in lib.docs["personalized-offer"].values() for t in o["tags"]})
+        pool = offers if kind == "offers" else used_tags
         chosen = (
-            draw(st.lists(st.sampled_from(pool), unique=True, min_size=min(len(pool), 5)))
+            draw(st.lists(st.sampled_from(pool), unique=True, min_size=1, max_size=2))
+            if kind != "offers"
+            else draw(st.lists(st.sampled_from(pool), unique=True, min_size=min(len(pool), 3)))
             if pool
             else []
         )
-        lib.collection(f"c{c}", chosen)
+        lib.collection(f"c{c}", chosen, kind)
     for d in range(2):
         criteria = []
         for _ in range(draw(st.integers(1, 4))):
-            ranking = draw(st.sampled_from(["static", "formula", "formula", "model"]))
-            constraint = draw(st.sampled_from(["none", "none", "rule", "segments"]))
+            ranking = draw(st.sampled_from(["static", "static", "formula", "formula", "model"]))
+            constraint = draw(st.sampled_from(["none", "none", "none", "rule", "segments"]))
             criteria.append(
                 criterion(
                     f"c{draw(st.integers(0, 2))}",
@@ -96,7 +102,14 @@ def libraries(draw: st.DrawFn) -> Library:
                 )
             )
         lib.decision(
-            f"d{d}", criteria, end=draw(st.sampled_from([None, None, "2026-01-01T00:00:00Z"]))
+            f"d{d}",
+            criteria,
+            start=draw(
+                st.sampled_from([None] * 6 + ["2026-06-15T12:00:00Z", "2027-01-01T00:00:00Z"])
+            ),
+            end=draw(
+                st.sampled_from([None] * 6 + ["2026-06-15T12:00:00Z", "2026-01-01T00:00:00Z"])
+            ),
         )
     return lib
 
@@ -142,7 +155,18 @@ def test_fast_engine_equals_reference_engine(lib, subject, scopes, flags, seed, 
     )
     fast = decide(catalog, DecisionRequest(requests, now=NOW, **common))
     slow = decide(catalog, DecisionRequest(requests, now=NOW, explain=True, **common))
-    for f, s in zip(fast, slow, strict=True):
+    now = NOW.timestamp()
+    for index, (f, s, r) in enumerate(zip(fast, slow, requests, strict=True)):
+        for p in (f, s):
+            assert (p.index, p.decision.id, p.placement.id) == (
+                index,
+                r.activity_id,
+                r.placement_id,
+            )
+            assert p.item_count == (r.item_count or catalog.placements[r.placement_id].item_count)
+        assert f.trace is None and s.trace is not None
+        if outside(f.decision.start, f.decision.end, now):  # not started or ended: no offers
+            assert f.options == [] and s.trace.candidates == []
         assert [(c.offer.id, c.score) for c in f.options] == [
             (c.offer.id, c.score) for c in s.options
         ]
