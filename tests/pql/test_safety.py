@@ -62,10 +62,17 @@ def test_generated_source_names_only_whitelisted_things() -> None:
     rule = compile_rule('profile.__dict__ = "x" and e.__globals__ = 1 and inSegment("__import__")')
     for word in ("__dict__", "__globals__", "__import__"):
         assert word not in rule.source
-    with pytest.raises(UnsafeSource):
-        _check_whitelist(compile("def _build():\n    return open", "<x>", "exec"))
-    with pytest.raises(UnsafeSource):
-        _check_whitelist(compile("def _build(sneaky):\n    return 1", "<x>", "exec"))
+    with pytest.raises(UnsafeSource, match="outside the whitelist: open"):
+        _check_whitelist(compile("def _pql(env):\n    return open", "<x>", "exec"))
+    with pytest.raises(UnsafeSource, match="outside the whitelist: __globals__"):
+        _check_whitelist(
+            compile("def _pql(env):\n    return (lambda: 1).__globals__", "<x>", "exec")
+        )
+    with pytest.raises(UnsafeSource, match="binds an unexpected name: sneaky"):
+        _check_whitelist(compile("def _pql(sneaky):\n    return 1", "<x>", "exec"))
+    with pytest.raises(UnsafeSource, match="binds an unexpected name: sneaky"):  # in a lambda
+        _check_whitelist(compile("def _pql(env):\n    return lambda sneaky: 1", "<x>", "exec"))
+    _check_whitelist(compile("def _pql(env):\n    return lambda v1: lookup(v1, K0)", "<x>", "exec"))
 
 
 def test_regex_is_linear_time() -> None:

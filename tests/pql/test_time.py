@@ -219,3 +219,16 @@ def test_occurs_at_a_time_of_day(rule: str, ts: str | None, expected: bool) -> N
     assert holds(rule, profile={"ts": ts}) is expected
     as_object = datetime.fromisoformat(ts) if ts is not None else None
     assert holds(rule, profile={"ts": as_object}) is expected
+
+
+def test_occurs_with_paths_as_operands() -> None:
+    """An operand that is data (a path) is an instant, like a date-time literal."""
+    profile = {"ts": day(2026, 3, 10, 8), "cut": "2026-03-10T12:00:00Z", "end": day(2026, 3, 10, 9)}
+    assert holds("ts occurs before cut", profile=profile)
+    assert not holds("ts occurs after cut", profile=profile)
+    assert holds("ts occurs on cut", profile=profile)  # an instant: its UTC day
+    assert holds("ts occurs between ts and end", profile=profile)
+    assert not holds("end occurs between cut and cut", profile=profile)
+    assert holds("ts occurs < 5 hours before cut", profile=profile)
+    assert not holds("ts occurs < 3 hours before cut", profile=profile)
+    assert not holds("ts occurs before missing", profile=profile)
