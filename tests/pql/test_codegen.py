@@ -89,3 +89,91 @@ def test_the_prologue_reads_only_what_the_rule_uses(
     assert len(heads) == len(prologue)
     for line, start in zip(heads, prologue, strict=True):
         assert line.startswith(start)
+
+
+# The fast paths docs/pql.md promises, as the returned expression (constants written `K`).
+# A change here is a change of the generated code: rerun benchmarks/bench_pql.py.
+FAST_PATHS = [
+    ("a >= 18", "(a1.__class__ in NUMS and a1 >= K)"),
+    ("18 <= a", "(a1.__class__ in NUMS and a1 >= K)"),  # a literal on the left is flipped
+    ("18 > a", "(a1.__class__ in NUMS and a1 < K)"),
+    ("a = 18", "(a1 == K)"),  # equality with a number other than 0 or 1 needs no guard
+    ("a = 1", "(a1.__class__ in NUMS and a1 == K)"),  # ... but True == 1 in Python
+    ("a = 0", "(a1.__class__ in NUMS and a1 == K)"),
+    ("a != 18", "(a1.__class__ in NUMS and a1 != K)"),
+    ('a = "x"', "(a1 == K)"),
+    ('a != "x"', "(a1.__class__ is str and a1 != K)"),
+    ('a < "x"', "(a1.__class__ is str and a1 < K)"),
+    ("flag = true", "(a1 is True)"),
+    ("flag != true", "(a1 is False)"),
+    ("flag = false", "(a1 is False)"),
+    ("a in [1, 2.5]", "(a1.__class__ in NUMS and a1 in K)"),
+    ("a notIn [1, 2]", "(a1.__class__ in NUMS and a1 not in K)"),
+    ('a in ["x", "y"]', "(a1.__class__ is str and a1 in K)"),
+    ('a notIn ["x"]', "(a1.__class__ is str and a1 not in K)"),
+    ('a in [1, "x"]', "is_in(a1, [K, K], w)"),  # mixed kinds: the generic helper
+    ("a in [true]", "is_in(a1, [True], w)"),
+    ("a in [n, 1]", "is_in(a1, [a2, K], w)"),
+    ("a >= b", "ge(a1, a2)"),
+    ("a < b", "lt(a1, a2)"),
+    ("a = b", "eq(a1, a2)"),
+    ("a != b", "ne(a1, a2)"),
+    ("a <= b", "le(a1, a2)"),
+    ("a > b", "gt(a1, a2)"),
+    ("t < now", "dt_compare('<', a1, now)"),
+    ('t < "2026-01-01T00:00:00Z"', "((t1 := to_dt(a1)) is not None and t1 < K)"),
+    ('"2026-01-01T00:00:00Z" < t', "((t1 := to_dt(a1)) is not None and t1 > K)"),
+    ('inSegment("s")', "(sg.get(K) in LIVE)"),
+    ("inSegment(x)", "in_segment(sg, a1)"),
+    ("currentMonth() = 3", "(now.month == K)"),
+    ("currentYear() = 2026", "(now.year == K)"),
+    ("currentDayOfMonth() = 15", "(now.day == K)"),
+    ("a.isNull()", "(a1 is None)"),
+    ("a.isNotNull()", "(a1 is not None)"),
+    ('s.equals("x")', "(a1 == K)"),
+    ('s.equals("x", false)', "s_equals(a1, K, False)"),
+    ('s.contains("x")', "s_contains(a1, K, True)"),
+    ('s.matches("r+")', "full_match(a1, K)"),  # the regex compiled once, a constant
+    ('s like "a%"', "full_match(a1, K)"),
+    ("t occurs today", "occurs_on(a1, time_word('today', now))"),
+    ('t occurs before "2026-03-10T12:00:00Z"', "occurs_dir(a1, 'before', K)"),
+    ("t occurs after date(2026, 3, 10)", "occurs_dir(a1, 'after', K)"),
+    ("t occurs before u", "occurs_dir(a1, 'before', point(a2))"),
+    ("t occurs last week", "occurs_on(a1, period('last', None, 'week', now))"),
+    (
+        "t occurs < 2 days before now",
+        "occurs_cmp(a1, '<', 2, 'day', 'before', time_word('now', now))",
+    ),
+    (
+        "t occurs between yesterday and now",
+        "occurs_between(a1, time_word('yesterday', now), time_word('now', now))",
+    ),
+    ("not a", "(not truth(a1))"),
+    ("not (a > 1)", "(not (a1.__class__ in NUMS and a1 > K))"),
+    ("a and b", "(truth(a1) and truth(a2))"),
+    ("a > 1 or true", "((a1.__class__ in NUMS and a1 > K) or True)"),
+    ("if(a, b, c)", "(a1 if truth(a2) else a3)"),  # paths are numbered as met
+    ("let x = a in x > 1", "((v1 := a1), (v1.__class__ in NUMS and v1 > K))[-1]"),
+    ("a + b * 2", "add(a1, mul(a2, K))"),
+    ("-a", "neg(a1)"),
+    ("xEvent.a = 1", "(a2.__class__ in NUMS and a2 == K)"),
+    ("now", "now"),
+    ("today", "time_value('today', now)"),
+    (
+        "exists e from xEvent where e.a.b = 1",
+        "exists(ev, lambda v1: ((t1 := path(v1, K)).__class__ in NUMS and t1 == K), w)",
+    ),
+    ("select e from xEvent where e.a", "select(ev, lambda v1: truth(lookup(v1, K)), w)"),
+    (
+        "forall e from xEvent where e.a.isNull()",
+        "forall(ev, lambda v1: (lookup(v1, K) is None), w)",
+    ),
+    ("nums.map(x => x.v)", "map_(a1, lambda v1: lookup(v1, K), w)"),
+    ("m.get(k)", "get(a1, a2)"),
+]
+
+
+@pytest.mark.parametrize(("text", "code"), FAST_PATHS, ids=[t for t, _ in FAST_PATHS])
+def test_fast_paths(text: str, code: str) -> None:
+    returned = compile_expression(text).source.splitlines()[-1].strip()
+    assert re.sub(r"K[0-9]+", "K", returned) == "return " + code
