@@ -151,6 +151,24 @@ FAST_PATHS = [
     ("not a", "(not truth(a1))"),
     ("not (a > 1)", "(not (a1.__class__ in NUMS and a1 > K))"),
     ("a and b", "(truth(a1) and truth(a2))"),
+    # a value sure to be a boolean goes to `and`/`or`/`not` as is; anything else through truth()
+    ("not (a and b)", "(not (truth(a1) and truth(a2)))"),
+    ("not (a in [1])", "(not (a1.__class__ in NUMS and a1 in K))"),
+    ("not (t occurs today)", "(not occurs_on(a1, time_word('today', now)))"),
+    ("not not a", "(not (not truth(a1)))"),
+    ("not true", "(not True)"),
+    (
+        "not (exists e from xEvent where e.a)",
+        "(not exists(ev, lambda v1: truth(lookup(v1, K)), w))",
+    ),
+    (
+        "not (select e from xEvent where e.a)",
+        "(not truth(select(ev, lambda v1: truth(lookup(v1, K)), w)))",
+    ),
+    ('not s.contains("x")', "(not s_contains(a1, K, True))"),
+    ("not -a", "(not truth(neg(a1)))"),
+    ('not m.get("k")', "(not truth(a2))"),  # a1 is m
+    ("not nums.count()", "(not truth(count(a1, w)))"),
     ("a > 1 or true", "((a1.__class__ in NUMS and a1 > K) or True)"),
     ("if(a, b, c)", "(a1 if truth(a2) else a3)"),  # paths are numbered as met
     ("let x = a in x > 1", "((v1 := a1), (v1.__class__ in NUMS and v1 > K))[-1]"),

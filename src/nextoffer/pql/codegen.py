@@ -63,11 +63,11 @@ _ALLOWED_ATTRS = frozenset(
     ]
 )
 _CONSTANT = re.compile(r"K[0-9]+\Z")
-_GENERATED_NAME = re.compile(r"(?:[tvKa][0-9]+|_build|_pql|env|p|c|o|ev|sg|al|now|w|NUMS|LIVE)\Z")
+_GENERATED_NAME = re.compile(r"(?:[tvKa][0-9]+|_pql|env|p|c|o|ev|sg|al|now|w|NUMS|LIVE)\Z")
 
 
-# The only builtins generated code may name (for ``x.__class__ is dict`` checks).
-_BUILTINS = {"dict": dict, "str": str}
+# The only builtin generated code may name (for ``x.__class__ is str`` guards).
+_BUILTINS = {"str": str}
 
 
 _GLOBALS = {**EXPORTS, **_BUILTINS, "NUMS": NUMS, "LIVE": LIVE_STATUSES}
