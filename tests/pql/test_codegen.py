@@ -37,13 +37,16 @@ def test_rules_of_one_shape_share_one_code_object(one: str, other: str) -> None:
 
 
 def test_literals_are_constants_and_equal_ones_are_shared() -> None:
-    rule = compile_rule('a > 1.5 and b < 1.5 and c = "x" and d = "x" and e = 2 and f = 2.0')
+    rule = compile_rule(
+        'a > 1.5 and b < 1.5 and c = "x" and d = "x" and e = 2 and f = 2.0 '
+        "and g = 123456789 and h = 123456789"
+    )
     constants = set(re.findall(r"K[0-9]+", rule.source))
-    # attribute names a..f (and their `xdm:` forms: 12), 1.5 once, "x" once, 2 and 2.0 apart
-    assert len(constants) == 12 + 1 + 1 + 2
+    # names a..h (and their `xdm:` forms: 16), 1.5 once, "x" once, 2 and 2.0 apart, 123456789 once
+    assert len(constants) == 16 + 1 + 1 + 2 + 1
     for text in ("1.5", '"x"', "2.0"):
         assert text not in rule.source
-    values = {"a": 2, "b": 1, "c": "x", "d": "x", "e": 2, "f": 2}
+    values = {"a": 2, "b": 1, "c": "x", "d": "x", "e": 2, "f": 2, "g": 123456789, "h": 123456789}
     assert rule.test(make_env(values))
 
 
@@ -176,6 +179,7 @@ FAST_PATHS = [
     ("-a", "neg(a1)"),
     ("xEvent.a = 1", "(a2.__class__ in NUMS and a2 == K)"),
     ("now", "now"),
+    ("if(a, 1, null)", "(K if truth(a1) else None)"),
     ("today", "time_value('today', now)"),
     (
         "exists e from xEvent where e.a.b = 1",

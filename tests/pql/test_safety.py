@@ -9,6 +9,7 @@ import pytest
 from nextoffer.pql import PqlError, PqlTypeError, compile_expression, compile_rule
 from nextoffer.pql.codegen import UnsafeSource, _check_whitelist
 from nextoffer.pql.limits import MAX_WORK
+from nextoffer.pql.runtime import EXPORTS
 
 from .conftest import make_env
 
@@ -73,6 +74,13 @@ def test_generated_source_names_only_whitelisted_things() -> None:
     with pytest.raises(UnsafeSource, match="binds an unexpected name: sneaky"):  # in a lambda
         _check_whitelist(compile("def _pql(env):\n    return lambda sneaky: 1", "<x>", "exec"))
     _check_whitelist(compile("def _pql(env):\n    return lambda v1: lookup(v1, K0)", "<x>", "exec"))
+
+
+def test_generated_code_runs_without_builtins() -> None:
+    rule = compile_rule('a in ["x"] and inSegment("s")')
+    assert rule._fn.__builtins__ == {}
+    names = set(rule._fn.__globals__) - {"__builtins__", *EXPORTS}
+    assert names == {"_pql", "str", "LIVE", "K0", "K1", "K2", "K3"}
 
 
 def test_regex_is_linear_time() -> None:

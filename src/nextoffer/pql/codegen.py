@@ -26,7 +26,7 @@ from .ast import ALIAS, CONTEXT, EVENT, EVENTS, OFFER, PROFILE, SEGMENTS, VAR
 from .checker import Checked
 from .functions import METHODS
 from .limits import MAX_WORK
-from .runtime import EXPORTS, LIVE_STATUSES, NUMS, day_of, point
+from .runtime import EXPORTS, LIVE_STATUSES, day_of, point
 
 # Node classes whose generated code always yields a real bool.
 _SURE_BOOL = (A.Compare, A.BoolOp, A.In, A.Occurs)
@@ -70,7 +70,7 @@ _GENERATED_NAME = re.compile(r"(?:[tvKa][0-9]+|_pql|env|p|c|o|ev|sg|al|now|w|NUM
 _BUILTINS = {"str": str}
 
 
-_GLOBALS = {**EXPORTS, **_BUILTINS, "NUMS": NUMS, "LIVE": LIVE_STATUSES}
+_GLOBALS = {**EXPORTS, **_BUILTINS, "LIVE": LIVE_STATUSES}  # EXPORTS holds NUMS
 
 
 class UnsafeSource(RuntimeError):
@@ -366,7 +366,7 @@ class CodeGen:
 def _check_whitelist(code: CodeType) -> None:
     """Every name the compiled code touches is a runtime export, a whitelisted attribute or a
     generated local -- checked on the code objects themselves, lambdas included."""
-    allowed = set(EXPORTS) | set(_BUILTINS) | _ALLOWED_ATTRS | {"_pql", "NUMS", "LIVE"}
+    allowed = set(EXPORTS) | set(_BUILTINS) | _ALLOWED_ATTRS | {"_pql", "LIVE"}
     stack = [code]
     while stack:
         co = stack.pop()
