@@ -185,6 +185,11 @@ FAST_PATHS = [
         "exists e from xEvent where e.a.b = 1",
         "exists(ev, lambda v1: ((t1 := path(v1, K)).__class__ in NUMS and t1 == K), w)",
     ),
+    (
+        "exists e from xEvent where e.a.b > 1 and e.c.d < 2",  # one temporary per guard
+        "exists(ev, lambda v1: (((t1 := path(v1, K)).__class__ in NUMS and t1 > K) and "
+        "((t2 := path(v1, K)).__class__ in NUMS and t2 < K)), w)",
+    ),
     ("select e from xEvent where e.a", "select(ev, lambda v1: truth(lookup(v1, K)), w)"),
     (
         "forall e from xEvent where e.a.isNull()",
