@@ -21,6 +21,7 @@ from nextoffer.pql import (
     compile_formula,
     compile_rule,
 )
+from tests.helpers import Api, assert_problem
 
 from .conftest import make_env
 
@@ -103,3 +104,41 @@ def test_env_is_cheap_and_keyword_only() -> None:
 def test_not_text() -> None:
     with pytest.raises(TypeError):
         compile_rule(b"a = 1")  # type: ignore[arg-type]
+
+
+# ---- through the HTTP API: the library compiles rules on write ----------------------------------
+
+
+@pytest.mark.parametrize("op", ["=", "!=", "<", "<=", ">", ">="])
+def test_path_to_path_rules_are_accepted_through_the_api(api: Api, op: str) -> None:
+    """`a >= b` between two paths of unknown type is a valid rule: 201, never a 500."""
+    pql.clear_cache()  # compile here, not from an earlier test's cache entry
+    for text in (
+        f"a {op} b",
+        f"person.age {op} loyalty.threshold and profile.x.y {op} profile.z",
+        f"xEvent.timestamp {op} person.lastSeen",
+        f"@{{_xdm.context.additionalParameters;version=1}}.temp {op} person.comfort",
+    ):
+        r = api.post("/offer-rules", {"name": f"r {op}", "condition": {"value": text}})
+        assert r.status_code == 201, r.text
+        assert api.get(f"/offer-rules/{r.json()['id']}").json()["condition"]["value"] == text
+    r = api.post(
+        "/ranking-formulas",
+        {"name": "f", "expression": {"value": f"if(offer.rank.priority {op} boost, 2, 1)"}},
+    )
+    assert r.status_code == 201, r.text
+
+
+def test_a_path_to_path_rule_with_conflicting_types_is_a_clear_422(api: Api) -> None:
+    text = 'a >= b and a = "x" and b = 1'
+    problem = assert_problem(
+        api.post("/offer-rules", {"name": "r", "condition": {"value": text}}),
+        422,
+        "invalid-pql",
+        pointer="/condition/value",
+    )
+    error = problem["errors"][0]
+    assert error["pqlCode"] == "type_mismatch"
+    assert "Cannot compare a string with a number" in error["message"]
+    assert (error["line"], error["column"]) == (1, 1)  # the comparison of the two paths
+    assert api.get("/offer-rules").json()["total"] == 0

@@ -7,7 +7,7 @@ import pytest
 from nextoffer.pql import PqlError, PqlTypeError, compile_expression, compile_rule, runtime
 from nextoffer.pql.codegen import UnsafeSource, _check_whitelist
 from nextoffer.pql.limits import MAX_REGEX_MEM, MAX_WORK
-from nextoffer.pql.runtime import WorkExceeded
+from nextoffer.pql.runtime import EXPORTS, WorkExceeded
 
 from .conftest import make_env
 
@@ -61,10 +61,24 @@ def test_generated_source_names_only_whitelisted_things() -> None:
     rule = compile_rule('profile.__dict__ = "x" and e.__globals__ = 1 and inSegment("__import__")')
     for word in ("__dict__", "__globals__", "__import__"):
         assert word not in rule.source
-    with pytest.raises(UnsafeSource):
-        _check_whitelist(compile("def _build():\n    return open", "<x>", "exec"))
-    with pytest.raises(UnsafeSource):
-        _check_whitelist(compile("def _build(sneaky):\n    return 1", "<x>", "exec"))
+    with pytest.raises(UnsafeSource, match="outside the whitelist: open"):
+        _check_whitelist(compile("def _pql(env):\n    return open", "<x>", "exec"))
+    with pytest.raises(UnsafeSource, match="outside the whitelist: __globals__"):
+        _check_whitelist(
+            compile("def _pql(env):\n    return (lambda: 1).__globals__", "<x>", "exec")
+        )
+    with pytest.raises(UnsafeSource, match="binds an unexpected name: sneaky"):
+        _check_whitelist(compile("def _pql(sneaky):\n    return 1", "<x>", "exec"))
+    with pytest.raises(UnsafeSource, match="binds an unexpected name: sneaky"):  # in a lambda
+        _check_whitelist(compile("def _pql(env):\n    return lambda sneaky: 1", "<x>", "exec"))
+    _check_whitelist(compile("def _pql(env):\n    return lambda v1: lookup(v1, K0)", "<x>", "exec"))
+
+
+def test_generated_code_runs_without_builtins() -> None:
+    rule = compile_rule('a in ["x"] and inSegment("s")')
+    assert rule._fn.__builtins__ == {}
+    names = set(rule._fn.__globals__) - {"__builtins__", *EXPORTS}
+    assert names == {"_pql", "str", "LIVE", "K0", "K1", "K2", "K3"}
 
 
 def test_regex_is_linear_time() -> None:

@@ -341,3 +341,183 @@ def test_explain_points_at_the_failing_condition() -> None:
     null_formula = compile_formula("offer.rank.priority * 2").explain(make_env(P))
     assert null_formula.failed is not None
     assert null_formula.failed.source == "offer.rank.priority" and null_formula.failed.value is None
+
+
+# ---- shapes where the generated code specialises and the interpreter does not ------------------
+# Each case is evaluated by both back ends (``both``), which must agree, and checked against the
+# value docs/pql.md gives.
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "b = 0", "b = 1", "0 = b", "1 = b", "b = 0.0", "b = 1.0", "b != 0", "b != 1",
+        "0 != b", "b >= 0", "b <= 1", "b > 0", "b < 1", "1 > b", "0 <= b",
+        "b in [0, 1]", "b notIn [0, 1]", "b in [0.0, 1.0]", "b notIn [2, 3]",
+    ],
+)  # fmt: skip
+@pytest.mark.parametrize("flag", [True, False])
+def test_booleans_are_not_numbers(text: str, flag: bool) -> None:
+    """`flag = 0` with a false flag is false: booleans never compare with numbers, in either
+    direction and through either list form (Python's ``False == 0`` must not leak through)."""
+    assert both(text, kind="expression", profile={"b": flag}) is False
+
+
+@pytest.mark.parametrize(
+    ("text", "value", "expected"),
+    [
+        ("b = 0", 0, True),
+        ("b = 0", 0.0, True),
+        ("b = 1", 1.0, True),
+        ("0 = b", 0, True),
+        ("b != 0", 1, True),
+        ("b >= 0", 0, True),
+        ("b < 1", 0, True),
+        ("b in [0, 1]", 1, True),
+        ("b notIn [0, 1]", 2, True),
+        ("b notIn [0, 1]", 0.0, False),
+        ("b = true", True, True),
+        ("b = false", False, True),
+        ("b != true", False, True),
+        ("b = false", 0, False),
+    ],
+)
+def test_numbers_zero_and_one_still_compare(text: str, value: Any, expected: bool) -> None:
+    assert both(text, kind="expression", profile={"b": value}) is expected
+
+
+@pytest.mark.parametrize(
+    ("text", "value", "expected"),
+    [
+        ('x in [1, "a"]', 1, True),
+        ('x in [1, "a"]', 1.0, True),
+        ('x in [1, "a"]', "a", True),
+        ('x in [1, "a"]', True, False),  # a boolean is not the number 1
+        ('x in [1, "a"]', "1", False),
+        ('x in [1, "a"]', "A", False),
+        ('x in [1, "a"]', 2, False),
+        ('x in [1, "a"]', None, False),
+        ('x in [1, "a"]', [1], False),
+        ('x notIn [1, "a"]', 2, True),
+        ('x notIn [1, "a"]', "b", True),
+        ('x notIn [1, "a"]', 1, False),
+        ('x notIn [1, "a"]', 1.0, False),
+        ('x notIn [1, "a"]', "a", False),
+        ('x notIn [1, "a"]', True, False),  # cannot be compared with any item
+        ('x notIn [1, "a"]', None, False),
+        ('x notIn [1, "a"]', {"a": 1}, False),
+        ('x in [0, "", true]', False, False),
+        ('x in [0, "", true]', True, True),
+        ('x in [0, "", true]', 0, True),
+        ('x in [0, "", true]', "", True),
+        ('x notIn [0, "", true]', False, True),  # comparable with `true`, equal to nothing
+        ('x in [2.5, "2.5"]', 2.5, True),
+        ('x in [2.5, "2.5"]', "2.5", True),
+        ('x notIn [2.5, "2.5"]', 2, True),
+    ],
+)
+def test_mixed_type_lists(text: str, value: Any, expected: bool) -> None:
+    assert both(text, kind="expression", profile={"x": value}) is expected
+
+
+_OPS = ("=", "!=", "<", "<=", ">", ">=")
+
+
+@pytest.mark.parametrize("op", _OPS)
+@pytest.mark.parametrize(
+    ("a", "b", "order"),
+    [
+        (2, 1, 1),
+        (1, 1, 0),
+        (1, 1.0, 0),
+        (0.5, 3, -1),
+        ("b", "a", 1),
+        ("a", "a", 0),
+        ("2026-03-10T12:00:00Z", "2026-03-10T12:00:00Z", 0),
+        ([1, 2], [1, 2], "equal only"),
+        ({"k": 1}, {"k": 1}, "equal only"),
+        (True, True, "equal only"),
+        (True, False, "unequal only"),
+        (1, "1", None),  # different kinds: every comparison is false
+        (True, 1, None),
+        (False, 0, None),
+        (None, None, None),
+        (1, None, None),
+    ],
+)
+def test_path_to_path_comparisons(op: str, a: Any, b: Any, order: Any) -> None:
+    """Two paths of unknown type compare at run time; compiling them never fails."""
+    value = both(f"a {op} b", profile={"a": a, "b": b})
+    if order is None:
+        expected = False
+    elif order == "equal only":
+        expected = op == "="
+    elif order == "unequal only":
+        expected = op == "!="
+    else:
+        expected = {
+            "=": order == 0, "!=": order != 0, "<": order < 0, "<=": order <= 0,
+            ">": order > 0, ">=": order >= 0,
+        }[op]  # fmt: skip
+    assert value is expected
+    nested = both(f"m.a {op} n.b.c", profile={"m": {"a": a}, "n": {"b": {"c": b}}})
+    assert nested is expected
+
+
+@pytest.mark.parametrize("op", _OPS)
+def test_path_to_path_comparisons_with_date_times(op: str) -> None:
+    """A date-time path against a path of unknown type compares instants, in both orders."""
+    events = [{"timestamp": "2026-03-10T12:00:00+02:00"}]  # 10:00 UTC
+    later = {"t": "2026-03-10T11:00:00Z"}
+    expected = {"=": False, "!=": True, "<": True, "<=": True, ">": False, ">=": False}[op]
+    assert both(f"xEvent.timestamp {op} t", profile=later, events=events) is expected
+    flipped = {"=": False, "!=": True, "<": False, "<=": False, ">": True, ">=": True}[op]
+    assert both(f"t {op} xEvent.timestamp", profile=later, events=events) is flipped
+    same = {"t": "2026-03-10T10:00:00Z"}
+    assert both(f"xEvent.timestamp {op} t", profile=same, events=events) is (
+        op in ("=", "<=", ">=")
+    )
+    assert both(f"xEvent.timestamp {op} t", profile={"t": 17}, events=events) is False
+
+
+REF = "_xdm.context.additionalParameters;version=1"
+
+
+@pytest.mark.parametrize(
+    ("text", "context", "expected"),
+    [
+        ("@{R}.weather", {REF: {"xdm:weather": "sun"}}, "sun"),
+        ("@{R}.weather", {REF: {"weather": "rain", "xdm:weather": "sun"}}, "rain"),
+        ("@{R}.weather", {REF: {"weather": None, "xdm:weather": "sun"}}, None),  # present wins
+        ("@{R}.weather", {"xdm:" + REF: {"xdm:weather": "sun"}}, "sun"),
+        ("@{R}.weather", {REF: None, "xdm:" + REF: {"weather": "sun"}}, None),
+        ("@{R}.device.type", {REF: {"xdm:device": {"xdm:type": "mobile"}}}, "mobile"),
+        ("@{R}.device.type", {REF: {"device": {"xdm:type": "tv"}}}, "tv"),
+        ("@{R}.items.sku", {REF: {"xdm:items": [{"xdm:sku": "A"}, {"sku": "B"}, {}]}}, ["A", "B"]),
+        ("@{R}.items.sku", {REF: {"items": []}}, None),
+        ("@{R}.weather", {REF: [{"xdm:weather": "sun"}, {"weather": "fog"}]}, ["sun", "fog"]),
+        ("@{R}.weather", {REF: "sun"}, None),
+        ("@{R}.weather", {}, None),
+        ('@{R}.weather = "sun"', {REF: {"xdm:weather": "sun"}}, True),
+        ('@{R}.weather = "sun"', {"xdm:" + REF: {"xdm:weather": "sun"}}, True),
+        ("@{R}.temp > 20", {REF: {"xdm:temp": 21}}, True),
+        ("@{R}.temp > 20", {REF: {"xdm:temp": True}}, False),
+        ('@{R}.weather in ["sun", "fog"]', {REF: {"xdm:weather": "fog"}}, True),
+        (
+            'select c from @{R} where c.channel = "web"',
+            {REF: {"xdm:channel": "web"}},
+            [{"xdm:channel": "web"}],
+        ),
+        (
+            'exists c from @{R}.items where c.sku = "B"',
+            {"xdm:" + REF: {"xdm:items": [{"xdm:sku": "A"}, {"xdm:sku": "B"}]}},
+            True,
+        ),
+    ],
+)
+def test_context_data_under_xdm_prefixed_keys(text: str, context: Any, expected: Any) -> None:
+    """Adobe request bodies prefix keys with `xdm:`; a lookup tries the key, then the prefixed
+    key, at every step of a context path (the schema ref included)."""
+    value = both(text.replace("@{R}", "@{" + REF + "}"), kind="expression", context=context)
+    assert value == expected
+    assert type(value) is type(expected)

@@ -176,3 +176,59 @@ def test_events_by_time() -> None:
     assert not holds(rule, events=events[1:])
     assert holds("exists e from xEvent where e.timestamp occurs yesterday", events=events)
     assert holds("forall e from xEvent where e.timestamp occurs before today", events=events)
+
+
+# `occurs` against a date-time literal with a time of day: the operand is that instant (only
+# `date(y,m,d)` stands for a whole day), offsets honoured.
+NOON_TO_SIX = 'ts occurs between "2026-03-10T12:00:00Z" and "2026-03-10T18:00:00Z"'
+OCCURS_AT_A_TIME: list[tuple[str, str | None, bool]] = [
+    ('ts occurs before "2026-03-10T12:00:00Z"', day(2026, 3, 10, 8), True),
+    ('ts occurs before "2026-03-10T12:00:00Z"', "2026-03-10T11:59:59.999Z", True),
+    ('ts occurs before "2026-03-10T12:00:00Z"', day(2026, 3, 10, 12), False),
+    ('ts occurs before "2026-03-10T12:00:00Z"', day(2026, 3, 10, 13), False),
+    ('ts occurs before "2026-03-10T12:00:00+02:00"', day(2026, 3, 10, 9, 59), True),
+    ('ts occurs before "2026-03-10T12:00:00+02:00"', day(2026, 3, 10, 10, 1), False),
+    ('ts occurs after "2026-03-10T12:00:00Z"', "2026-03-10T12:00:00.001Z", True),
+    ('ts occurs after "2026-03-10T12:00:00Z"', day(2026, 3, 10, 13), True),
+    ('ts occurs after "2026-03-10T12:00:00Z"', day(2026, 3, 10, 12), False),
+    ('ts occurs after "2026-03-10T12:00:00Z"', day(2026, 3, 10, 11), False),
+    ('ts occurs after "2026-03-10"', day(2026, 3, 10, 11), True),  # a date string: its midnight
+    ('ts occurs on "2026-03-10T12:00:00Z"', day(2026, 3, 10), True),  # an instant: its UTC day
+    ('ts occurs on "2026-03-10T12:00:00Z"', day(2026, 3, 10, 23, 59), True),
+    ('ts occurs on "2026-03-10T12:00:00Z"', day(2026, 3, 11), False),
+    (NOON_TO_SIX, day(2026, 3, 10, 12), True),
+    (NOON_TO_SIX, day(2026, 3, 10, 18), True),
+    (NOON_TO_SIX, day(2026, 3, 10, 11, 59), False),
+    (NOON_TO_SIX, day(2026, 3, 10, 18, 1), False),
+    ('ts occurs < 2 hours before "2026-03-10T12:00:00Z"', day(2026, 3, 10, 10, 30), True),
+    ('ts occurs < 2 hours before "2026-03-10T12:00:00Z"', day(2026, 3, 10, 9, 59), False),
+    ('ts occurs <= 2 hours after "2026-03-10T12:00:00Z"', day(2026, 3, 10, 14), True),
+    ('ts occurs <= 2 hours after "2026-03-10T12:00:00Z"', day(2026, 3, 10, 11), False),
+    ('ts occurs = 1 day after "2026-03-10T12:00:00Z"', day(2026, 3, 11, 13), True),
+    ('ts occurs = 1 day after "2026-03-10T12:00:00Z"', day(2026, 3, 11, 11), False),
+    ('ts occurs before "2026-03-10T12:00:00Z"', None, False),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("rule", "ts", "expected"),
+    OCCURS_AT_A_TIME,
+    ids=[f"{r} @ {t}" for r, t, _ in OCCURS_AT_A_TIME],
+)
+def test_occurs_at_a_time_of_day(rule: str, ts: str | None, expected: bool) -> None:
+    assert holds(rule, profile={"ts": ts}) is expected
+    as_object = datetime.fromisoformat(ts) if ts is not None else None
+    assert holds(rule, profile={"ts": as_object}) is expected
+
+
+def test_occurs_with_paths_as_operands() -> None:
+    """An operand that is data (a path) is an instant, like a date-time literal."""
+    profile = {"ts": day(2026, 3, 10, 8), "cut": "2026-03-10T12:00:00Z", "end": day(2026, 3, 10, 9)}
+    assert holds("ts occurs before cut", profile=profile)
+    assert not holds("ts occurs after cut", profile=profile)
+    assert holds("ts occurs on cut", profile=profile)  # an instant: its UTC day
+    assert holds("ts occurs between ts and end", profile=profile)
+    assert not holds("end occurs between cut and cut", profile=profile)
+    assert holds("ts occurs < 5 hours before cut", profile=profile)
+    assert not holds("ts occurs < 3 hours before cut", profile=profile)
+    assert not holds("ts occurs before missing", profile=profile)

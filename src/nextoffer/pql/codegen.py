@@ -26,7 +26,7 @@ from .ast import ALIAS, CONTEXT, EVENT, EVENTS, OFFER, PROFILE, SEGMENTS, VAR
 from .checker import Checked
 from .functions import METHODS
 from .limits import MAX_WORK
-from .runtime import EXPORTS, LIVE_STATUSES, NUMS, day_of, point
+from .runtime import EXPORTS, LIVE_STATUSES, day_of, point
 
 # Node classes whose generated code always yields a real bool.
 _SURE_BOOL = (A.Compare, A.BoolOp, A.In, A.Occurs)
@@ -60,18 +60,17 @@ _ALLOWED_ATTRS = frozenset(
         "month",
         "year",
         "day",
-        "casefold",
     ]
 )
 _CONSTANT = re.compile(r"K[0-9]+\Z")
-_GENERATED_NAME = re.compile(r"(?:[tvKa][0-9]+|_build|_pql|env|p|c|o|ev|sg|al|now|w|NUMS|LIVE)\Z")
+_GENERATED_NAME = re.compile(r"(?:[tvKa][0-9]+|_pql|env|p|c|o|ev|sg|al|now|w|NUMS|LIVE)\Z")
 
 
-# The only builtins generated code may name (for ``x.__class__ is dict`` checks).
-_BUILTINS = {"dict": dict, "str": str}
+# The only builtin generated code may name (for ``x.__class__ is str`` guards).
+_BUILTINS = {"str": str}
 
 
-_GLOBALS = {**EXPORTS, **_BUILTINS, "NUMS": NUMS, "LIVE": LIVE_STATUSES}
+_GLOBALS = {**EXPORTS, **_BUILTINS, "LIVE": LIVE_STATUSES}  # EXPORTS holds NUMS
 
 
 class UnsafeSource(RuntimeError):
@@ -253,7 +252,6 @@ class CodeGen:
             bind, t = self.named(code)
             return f"({bind}.__class__ is str and {t} {py} {self.lit(value)})"
         # a number
-        self.uses.add("NUMS")
         if op == "=" and value not in (0, 1):
             return f"({code} == {self.lit(value)})"
         bind, t = self.named(code)
@@ -275,7 +273,6 @@ class CodeGen:
                 guard = "is str"
             elif kinds and kinds <= {int, float}:
                 guard = "in NUMS"
-                self.uses.add("NUMS")
             if guard is not None:
                 bind, t = self.named(self.expr(node.item))
                 member = "not in" if node.negate else "in"
@@ -349,13 +346,11 @@ class CodeGen:
         if node.name == "inSegment":
             arg = node.args[0]
             if isinstance(arg, A.Literal):
-                self.uses.add("LIVE")
                 return f"({self.root(SEGMENTS)}.get({self.const(arg.value)}) in LIVE)"
             return f"in_segment({self.root(SEGMENTS)}, {self.expr(arg)})"
-        attr = {"currentMonth": "month", "currentYear": "year", "currentDayOfMonth": "day"}
-        if node.name in attr:
-            return f"{self.now()}.{attr[node.name]}"
-        raise AssertionError(f"no code for function {node.name}")  # checker lets none through
+        # the checker lets no other function through
+        part = {"currentMonth": "month", "currentYear": "year", "currentDayOfMonth": "day"}
+        return f"{self.now()}.{part[node.name]}"
 
     # ---- whole function -------------------------------------------------------------------------
     def source(self) -> str:
@@ -371,7 +366,7 @@ class CodeGen:
 def _check_whitelist(code: CodeType) -> None:
     """Every name the compiled code touches is a runtime export, a whitelisted attribute or a
     generated local -- checked on the code objects themselves, lambdas included."""
-    allowed = set(EXPORTS) | set(_BUILTINS) | _ALLOWED_ATTRS | {"_pql", "NUMS", "LIVE"}
+    allowed = set(EXPORTS) | set(_BUILTINS) | _ALLOWED_ATTRS | {"_pql", "LIVE"}
     stack = [code]
     while stack:
         co = stack.pop()
