@@ -723,3 +723,56 @@ def test_a_formula_reads_context_data_through_its_alias_when_deciding(api: Api) 
 
     assert ranked(1) == [(heavy, 3), (light, 2)]
     assert ranked(10) == [(light, 20), (heavy, 3)]
+
+
+def test_a_live_decision_with_a_fallback_of_the_wrong_kind_has_one_error(api: Api) -> None:
+    placement = api.placement()
+    collection = api.collection([offer := api.offer([placement])])
+    for fallback, message in (
+        (offer, f"{offer} is a personalized offer, not a fallback offer"),
+        (
+            "dps:fallback-offer:0000000000000000",
+            "there is no fallback offer dps:fallback-offer:0000000000000000 in this sandbox",
+        ),
+    ):
+        body = _live_decision_body([placement], collection, fallback)
+        the_error(api.post("/offer-decisions", body), "invalid-reference", "/fallback", message)
+
+
+def test_sandbox_counts_hold_at_the_limit_and_count_kinds_together(make_api) -> None:
+    api = make_api(
+        limits=Limits(offers_per_sandbox=2, rules_and_formulas_per_sandbox=2, tags_per_sandbox=1)
+    )
+    tag = api.tag()
+    the_error(
+        api.post("/tags", {"name": "second"}),
+        "limit-exceeded",
+        "",
+        "the sandbox already holds 1 of these objects (limit tags_per_sandbox)",
+        detail="the collection qualifier breaks the library's rules",
+    )
+    # an update is no new object: at the limit it still goes through
+    rename = [{"op": "replace", "path": "/name", "value": "renamed"}]
+    assert api.patch(f"/tags/{tag}", rename).status_code == 200
+    placement = api.placement()
+    api.offer([placement])
+    api.offer([placement], kind="fallback")  # personalized and fallback offers count together
+    for kind in ("personalized", "fallback"):
+        the_error(
+            api.post(f"/offers?offer-type={kind}", offer_body([placement])),
+            "limit-exceeded",
+            "",
+            "the sandbox already holds 2 of these objects (limit offers_per_sandbox)",
+        )
+    api.rule()
+    api.formula()  # decision rules and ranking formulas count together
+    for path, body in (
+        ("/offer-rules", {"name": "r", "condition": {"value": "true"}}),
+        ("/ranking-formulas", {"name": "f", "expression": {"value": "1"}}),
+    ):
+        the_error(
+            api.post(path, body),
+            "limit-exceeded",
+            "",
+            "the sandbox already holds 2 of these objects (limit rules_and_formulas_per_sandbox)",
+        )
