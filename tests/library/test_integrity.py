@@ -776,3 +776,24 @@ def test_sandbox_counts_hold_at_the_limit_and_count_kinds_together(make_api) -> 
             "",
             "the sandbox already holds 2 of these objects (limit rules_and_formulas_per_sandbox)",
         )
+
+
+def test_documents_without_their_optional_lists_are_checked_without_error(api: Api) -> None:
+    """Omitted lists (representations, ids, criteria, placements) are empty, not errors."""
+    assert api.post(OFFERS, {"name": "bare"}).status_code == 201
+    assert api.post("/offers?offer-type=fallback", {"name": "bare"}).status_code == 201
+    assert api.post("/offer-collections", {"name": "c", "filterType": "offers"}).status_code == 201
+    placement = api.placement()
+    collection = api.collection([api.offer([placement])])
+    every_placement = {"optionSelection": {"filter": collection}}  # no placements: all of them
+    body = {"name": "d", "criteria": [every_placement]}
+    assert api.post("/offer-decisions", body).status_code == 201
+    # a live decision whose draft fallback has no representations: both problems, no crash
+    bare = api.create("/offers?offer-type=fallback", {"name": "bare"})
+    body = _live_decision_body([placement], collection, bare)
+    problem = assert_problem(api.post("/offer-decisions", body), 422, "rule-violation")
+    assert [e["message"] for e in problem["errors"]] == [
+        f"a live decision needs an approved fallback; {bare} is draft",
+        f"fallback {bare} has no representation for placement {placement}, "
+        "which this live decision uses",
+    ]
