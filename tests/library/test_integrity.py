@@ -553,6 +553,8 @@ def test_representation_mismatch_messages(api: Api) -> None:
 def test_a_placement_change_names_the_offer_it_would_break(api: Api) -> None:
     used = api.placement()
     offer = api.offer([used])
+    # decisions reference the placement too, and are not broken by its channel
+    api.decision([used], api.collection([offer]), None)
     r = api.patch(f"/placements/{used}", [{"op": "replace", "path": "/channel", "value": EMAIL}])
     the_error(
         r,
