@@ -8,6 +8,7 @@ Each test gets a tenant (org) of its own, so tests never see each other's data.
 from __future__ import annotations
 
 import os
+import sys
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,8 +16,10 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from hypothesis import settings
 from starlette.testclient import TestClient
 
+from nextoffer import pql
 from nextoffer.api.app import create_app
 from nextoffer.composition import Services
 from nextoffer.config import Limits, Settings, parse_credentials
@@ -46,6 +49,42 @@ CREDENTIALS = parse_credentials(
         },
     ]
 )
+
+
+MUTATION_RUN = "MUTANT_UNDER_TEST" in os.environ
+"""Set by mutmut (`python -m tools.mutate`) in every process it runs tests in."""
+
+settings.register_profile("mutation", deadline=None, derandomize=True, database=None)
+if MUTATION_RUN:
+    # a mutant must be judged on the same examples as the clean code, and a trampoline's
+    # overhead must not count as a kill through hypothesis's 200 ms deadline
+    settings.load_profile("mutation")
+
+
+def clear_process_caches() -> list[str]:
+    """Empty every process-wide cache of ours; returns what was cleared.
+
+    Compiled rules (`pql.cache`), generated code (`pql.codegen._compile`) and every other
+    `functools` cache in `nextoffer` keep results computed by whichever code ran first. A test
+    session that starts in a process where the unmutated code already filled them would run
+    a mutant against those results and miss it. Sessions therefore start from empty caches.
+    """
+    pql.clear_cache()
+    cleared = ["nextoffer.pql.cache._entries"]
+    for name, module in list(sys.modules.items()):
+        if module is None or not (name == "nextoffer" or name.startswith("nextoffer.")):
+            continue
+        for attr, value in list(vars(module).items()):
+            if callable(getattr(value, "cache_clear", None)) and hasattr(value, "cache_info"):
+                if getattr(value, "__module__", name) != name:
+                    continue  # imported from elsewhere: cleared under its own module
+                value.cache_clear()
+                cleared.append(f"{name}.{attr}")
+    return cleared
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    clear_process_caches()
 
 
 @pytest.fixture(scope="session")
