@@ -454,6 +454,13 @@ def test_a_live_decision_needs_criteria_and_a_fallback_messages(api: Api) -> Non
         "/fallback",
         f"a live decision needs an approved fallback; {draft} is draft",
     )
+    archived = api.offer([placement], kind="fallback", status="archived")
+    the_error(
+        api.post("/offer-decisions", _live_decision_body([placement], collection, archived)),
+        "rule-violation",
+        "/fallback",
+        f"a live decision needs an approved fallback; {archived} is archived",
+    )
     other = api.placement()
     partial = api.offer([other, placement], kind="fallback")
     covered = _live_decision_body([placement, other], collection, partial)
