@@ -209,14 +209,21 @@ def test_unknown_reference_is_422(api: Api) -> None:
         "/offers?offer-type=personalized", offer_body(["dps:offer-placement:0000000000000000"])
     )
     body = assert_problem(r, 422, "invalid-reference", pointer="/representations/0/placement")
-    assert "dps:offer-placement:0000000000000000" in body["errors"][0]["message"]
+    assert body["detail"] == "the personalized offer breaks the library's rules"
+    assert body["errors"] == [
+        {
+            "pointer": "/representations/0/placement",
+            "message": "there is no placement dps:offer-placement:0000000000000000 in this sandbox",
+            "code": "invalid-reference",
+        }
+    ]
 
 
 def test_reference_to_the_wrong_kind_is_422(api: Api) -> None:
     tag = api.tag()
     r = api.post("/offers?offer-type=personalized", offer_body([tag]))
     body = assert_problem(r, 422, "invalid-reference", pointer="/representations/0/placement")
-    assert "collection qualifier" in body["errors"][0]["message"]
+    assert body["errors"][0]["message"] == f"{tag} is a collection qualifier, not a placement"
 
 
 def test_all_rule_breaks_are_reported_at_once(api: Api) -> None:
@@ -234,7 +241,10 @@ def test_start_after_end_is_422(api: Api) -> None:
         "/offer-decisions",
         {"name": "d", "startDate": "2025-01-02T00:00:00Z", "endDate": "2025-01-01T00:00:00Z"},
     )
-    assert_problem(r, 422, pointer="/endDate")
+    body = assert_problem(r, 422, "rule-violation", pointer="/endDate")
+    assert body["errors"][0]["message"] == (
+        "endDate 2025-01-01T00:00:00.000+00:00 is before startDate 2025-01-02T00:00:00.000+00:00"
+    )
 
 
 def test_illegal_offer_status_change_is_422(api: Api) -> None:
@@ -257,7 +267,10 @@ def test_illegal_decision_status_change_is_422(api: Api) -> None:
     r = api.patch(
         f"/offer-decisions/{decision}", [{"op": "replace", "path": "/status", "value": "draft"}]
     )
-    assert_problem(r, 422, "illegal-status-change", pointer="/status")
+    body = assert_problem(r, 422, "illegal-status-change", pointer="/status")
+    assert body["errors"][0]["message"] == (
+        "status cannot change from live to draft (allowed from live: archived, complete)"
+    )
 
 
 # -- etags --------------------------------------------------------------------------------------
@@ -457,6 +470,8 @@ def test_a_rule_with_bad_pql_is_422_with_its_position(api: Api) -> None:
     )
     error = problem["errors"][0]
     assert error["line"] == 2 and error["column"] >= 3 and "^" in error["excerpt"]
+    assert error["message"].endswith(f"(line 2, column {error['column']})")
+    assert error["code"] == "invalid-pql" and error["pqlCode"]
     assert api.get("/offer-rules").json()["total"] == 0
 
 
@@ -498,3 +513,13 @@ def test_a_custom_capping_condition_must_compile(api: Api) -> None:
     assert_problem(
         r, 422, "invalid-pql", pointer="/frequencyCappingConstraints/0/eventCondition/value"
     )
+    # every rule is checked, each at its own index
+    good = {"limit": 3, "event": "custom", "eventCondition": {"value": "commerce.order.total > 1"}}
+    r = api.post(
+        "/offers?offer-type=personalized",
+        offer_body([placement], frequencyCappingConstraints=[{"limit": 1}, good, *capping]),
+    )
+    body = assert_problem(
+        r, 422, "invalid-pql", pointer="/frequencyCappingConstraints/2/eventCondition/value"
+    )
+    assert len(body["errors"]) == 1

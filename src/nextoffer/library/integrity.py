@@ -18,6 +18,9 @@ from nextoffer.vocabulary import channel_name, content_kind, filter_kind
 
 Doc = Mapping[str, Any]
 
+LIMIT = "limit-exceeded"
+"""The code of every error that names a configured limit (`Limits`)."""
+
 
 @dataclass(frozen=True, slots=True)
 class Stored:
@@ -98,6 +101,7 @@ def check_offer(doc: Doc, view: LibraryView, old: Doc | None) -> Iterator[FieldE
             f"an offer may carry at most {limits.tags_per_object} collection qualifiers "
             "(limit tags_per_object)",
             pointer="/tags",
+            code=LIMIT,
         )
     rules = doc.get("frequencyCappingConstraints") or ()
     if len(rules) > limits.capping_rules_per_offer:
@@ -105,6 +109,7 @@ def check_offer(doc: Doc, view: LibraryView, old: Doc | None) -> Iterator[FieldE
             f"an offer may carry at most {limits.capping_rules_per_offer} capping rules "
             "(limit capping_rules_per_offer)",
             pointer="/frequencyCappingConstraints",
+            code=LIMIT,
         )
     for i, rule in enumerate(rules):
         yield from _dates_in_order(rule, f"/frequencyCappingConstraints/{i}/endDate")
@@ -113,6 +118,7 @@ def check_offer(doc: Doc, view: LibraryView, old: Doc | None) -> Iterator[FieldE
             f"an offer may carry at most {limits.characteristics_per_offer} characteristics "
             "(limit characteristics_per_offer)",
             pointer="/characteristics",
+            code=LIMIT,
         )
 
 
@@ -138,7 +144,9 @@ def check_collection(doc: Doc, view: LibraryView, old: Doc | None) -> Iterator[F
     else:
         most, name = view.limits.tags_per_object, "tags_per_object"
     if len(ids) > most:
-        yield FieldError(f"a collection may list at most {most} ids (limit {name})", pointer="/ids")
+        yield FieldError(
+            f"a collection may list at most {most} ids (limit {name})", pointer="/ids", code=LIMIT
+        )
 
 
 def decision_placements(doc: Doc) -> list[str]:
@@ -179,12 +187,14 @@ def check_decision(doc: Doc, view: LibraryView, old: Doc | None) -> Iterator[Fie
             f"a decision may have at most {limits.criteria_per_decision} criteria "
             "(limit criteria_per_decision)",
             pointer="/criteria",
+            code=LIMIT,
         )
     if len(decision_placements(doc)) > limits.placements_per_decision:
         yield FieldError(
             f"a decision may use at most {limits.placements_per_decision} placements "
             "(limit placements_per_decision)",
             pointer="/criteria",
+            code=LIMIT,
         )
     collections = {c["optionSelection"]["filter"] for c in criteria}
     if len(collections) > limits.collections_per_decision:
@@ -192,6 +202,7 @@ def check_decision(doc: Doc, view: LibraryView, old: Doc | None) -> Iterator[Fie
             f"a decision may use at most {limits.collections_per_decision} collections "
             "(limit collections_per_decision)",
             pointer="/criteria",
+            code=LIMIT,
         )
     if doc.get("status") != "live":
         return
@@ -211,6 +222,7 @@ def check_decision(doc: Doc, view: LibraryView, old: Doc | None) -> Iterator[Fie
             f"the sandbox already has {limits.live_decisions_per_sandbox} live decisions "
             "(limit live_decisions_per_sandbox)",
             pointer="/status",
+            code=LIMIT,
         )
 
 

@@ -9,7 +9,7 @@ from pydantic import ValidationError
 
 from nextoffer.errors import FieldError, InvalidInput, RuleViolation
 from nextoffer.library.entities import BY_KIND, KIND_TITLES, EntitySpec
-from nextoffer.library.integrity import LibraryView
+from nextoffer.library.integrity import LIMIT, LibraryView
 from nextoffer.library.references import escape_pointer_token, find_references
 
 Doc = Mapping[str, Any]
@@ -115,7 +115,7 @@ def integrity_errors(
                 FieldError(
                     f"the sandbox already holds {most} of these objects (limit {name})",
                     pointer="",
-                    code="limit-exceeded",
+                    code=LIMIT,
                 )
             )
     return errors
