@@ -112,7 +112,7 @@ def mutate(*args: str, **env: str) -> str:
 @pytest.mark.slow
 @pytest.mark.skipif(
     os.environ.get("NEXTOFFER_TEST_MUTATION") != "1",
-    reason="runs mutmut three times (~3 min): set NEXTOFFER_TEST_MUTATION=1",
+    reason="runs mutmut three times (~5 min): set NEXTOFFER_TEST_MUTATION=1",
 )
 def test_a_codegen_mutant_hidden_by_a_warm_cache_is_killed() -> None:
     """Forked from a process that compiled the rule with the unmutated code and kept its
