@@ -402,3 +402,18 @@ def test_a_custom_condition_is_tested_at_the_time_of_the_event(store: CounterSto
     assert gate.count_events("sbx", catalog, ADA, [event], now=later) == 0
     assert gate.count_events("sbx", catalog, ADA, [event], now=NOW) == 1
     assert choose(gate, catalog) == OTHER
+
+
+def test_a_plan_is_compiled_once_per_sandbox_and_catalog_and_plans_are_bounded() -> None:
+    gate = CappingGate(MemoryStore())
+    catalog = build_catalog(documents([rule(1)]))
+    first = gate.plan("s0", catalog)
+    assert gate.plan("s0", catalog) is first
+    assert gate.plan("s1", catalog) is not first
+    for i in range(2, 1024):  # 1,024 sandboxes are kept
+        gate.plan(f"s{i}", catalog)
+    assert gate.plan("s0", catalog) is first
+    gate.plan("s1024", catalog)  # one more: all are forgotten, then compiled again
+    again = gate.plan("s0", catalog)
+    assert again is not first and again.sandbox == "s0" and again.catalog is catalog
+    assert gate.plan("s0", build_catalog(documents([rule(1)]))) is not again
