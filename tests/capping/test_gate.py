@@ -340,7 +340,8 @@ def test_the_counters_remembered_as_exhausted_are_bounded(monkeypatch: pytest.Mo
     monkeypatch.setattr(gate_module, "KNOWN_EXHAUSTED", 2)
     store = WatchedStore()
     gate = CappingGate(store)
-    catalog = build_catalog(documents([rule(1, per_profile=True)]))
+    # a total cap below its limit moves with every decision: never remembered
+    catalog = build_catalog(documents([rule(1, per_profile=True), rule(99)]))
     people = [f"id:Email:{name}" for name in ("ada", "bob", "cy")]
     for subject in people[:2]:
         assert choose(gate, catalog, subject=subject) == CAPPED
@@ -361,3 +362,58 @@ def test_seeds_fit_a_signed_64_bit_integer() -> None:
     seeds = [new_seed() for _ in range(64)]
     assert all(0 <= seed < 2**63 for seed in seeds)
     assert len(set(seeds)) == 64
+
+
+def test_a_refusal_below_the_limit_rules_out_the_refused_counter(store: CounterStore) -> None:
+    """Two picks of one offer need two counts where one is left: the store refuses with the
+    counter below its limit. That counter is ruled out and the next offer is reserved, not
+    every capped offer (the last resort)."""
+    docs = documents([rule(3)])
+    mid = "dps:personalized-offer:mid"
+    offers = docs["personalized-offer"]
+    offers[mid] = {**copy.deepcopy(offers[CAPPED]), "id": mid, "rank": {"priority": 5}}
+    offers[mid]["frequencyCappingConstraints"] = [rule(9)]
+    docs["offer-filter"][COLLECTION]["ids"] = [CAPPED, mid, OTHER]
+    catalog = build_catalog(docs)
+    store.add([Increment(key_of(catalog, CAPPED), 2)])
+    gate = CappingGate(store)
+    request = DecisionRequest(
+        [ScopeRequest(DECISION, P1), ScopeRequest(DECISION, P2)],
+        now=NOW,
+        allow_duplicates=(True, True),
+    )
+
+    def run(view):  # type: ignore[no-untyped-def]
+        request.capping = view
+        return decide(catalog, request)
+
+    props = gate.decide("sbx", catalog, request, run, subject=ADA, count=True)
+    assert [p.options[0].offer.id for p in props] == [mid, mid]
+    assert store.read([key_of(catalog, CAPPED), key_of(catalog, mid)]) == [2, 2]
+
+
+def test_a_custom_condition_is_tested_at_the_time_of_the_event(store: CounterStore) -> None:
+    catalog = build_catalog(
+        documents([rule(1, event="custom", condition="timestamp occurs <= 1 days before now")])
+    )
+    gate = CappingGate(store)
+    event = Feedback("custom", None, None, {"timestamp": "2026-06-17T08:00:00Z"})
+    later = NOW + timedelta(days=3)
+    assert gate.count_events("sbx", catalog, ADA, [event], now=later) == 0
+    assert gate.count_events("sbx", catalog, ADA, [event], now=NOW) == 1
+    assert choose(gate, catalog) == OTHER
+
+
+def test_a_plan_is_compiled_once_per_sandbox_and_catalog_and_plans_are_bounded() -> None:
+    gate = CappingGate(MemoryStore())
+    catalog = build_catalog(documents([rule(1)]))
+    first = gate.plan("s0", catalog)
+    assert gate.plan("s0", catalog) is first
+    assert gate.plan("s1", catalog) is not first
+    for i in range(2, 1024):  # 1,024 sandboxes are kept
+        gate.plan(f"s{i}", catalog)
+    assert gate.plan("s0", catalog) is first
+    gate.plan("s1024", catalog)  # one more: all are forgotten, then compiled again
+    again = gate.plan("s0", catalog)
+    assert again is not first and again.sandbox == "s0" and again.catalog is catalog
+    assert gate.plan("s0", build_catalog(documents([rule(1)]))) is not again
