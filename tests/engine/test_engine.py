@@ -775,3 +775,17 @@ def test_capping_is_asked_once_per_candidate_for_the_scopes_placement(ranking: s
     props = decide(catalog, request)
     assert [ids(p) for p in props] == [["other"], ["o", "other"]]
     assert sorted(view.asked) == [("o", "p1"), ("o", "p2"), ("other", "p1"), ("other", "p2")]
+
+
+def test_a_score_of_zero_ranks_below_a_positive_score() -> None:
+    lib = base(item_count=3)
+    lib.offer("zero", 1)
+    lib.offer("half", 2)
+    lib.offer("minus", 3)
+    lib.formula("signed", "if(offer.rank.priority = 3, -1, if(offer.rank.priority = 1, 0, 0.5))")
+    lib.collection("c", ["zero", "half", "minus"])
+    lib.decision("d", [criterion("c", formula="signed")])
+    fast, slow = run(lib)
+    expected = [("half", 0.5), ("zero", 0.0), ("minus", -1.0)]
+    assert [(c.offer.id, c.score) for c in fast[0].options] == expected
+    assert [(c.offer.id, c.score) for c in slow[0].options] == expected
