@@ -72,10 +72,9 @@ def test_a_stored_document_is_normalised(api: Api) -> None:
     }
     offer = api.create(OFFERS, body)
     stored = api.get(f"/offers/{offer}?offer-type=personalized").json()
-    # fields in schema order after the system fields, explicit nulls dropped, the initial status
-    # filled in, tenant fields last and as sent
-    fields = [k for k in stored if k not in ("created", "modified", "etag", "schemas")]
-    fields = [k for k in fields if k not in ("createdBy", "lastModifiedBy", "id")]
-    assert fields == ["name", "status", "representations", "rank", "_acme"]
+    # explicit nulls dropped, the initial status filled in, tenant fields kept as sent (the order
+    # of fields is not part of the contract: PostgreSQL's jsonb does not keep it)
+    fields = set(stored) - {"created", "modified", "etag", "schemas", "createdBy", "lastModifiedBy"}
+    assert fields == {"id", "name", "status", "representations", "rank", "_acme"}
     assert stored["status"] == "draft" and stored["_acme"] == {"n": 1}
-    assert list(stored["representations"][0]) == ["channel", "placement", "components"]
+    assert stored["representations"][0]["components"][0]["content"] == "<p>x</p>"
