@@ -33,6 +33,9 @@ def nesting_depth(text: bytes | str, bound: int | None = None) -> int:
     `bound`, any answer up to it may stand for "at most `bound`" (the common case is counted
     without walking the brackets)."""
     raw = text.encode() if isinstance(text, str) else text
+    if bound is not None and raw.count(b"[") + raw.count(b"{") <= bound:
+        # every opening bracket, in strings too, bounds the depth: the usual body stops here
+        return bound
     # escapes pair left to right as a decoder reads them; without them every quote opens or
     # closes a string, and the brackets between an odd and the next quote are text
     unescaped = raw.replace(b"\\\\", b"").replace(b'\\"', b"")
