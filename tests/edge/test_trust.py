@@ -54,3 +54,41 @@ def test_the_edge_refuses_identities_the_profile_api_refuses(
     profile = {"identityMap": identity_map}
     r = edge["api"].put("/v1/profiles/crmid/1", profile)
     assert_problem(r, 400, pointer=pointer.removeprefix("/events/0/xdm"))
+
+
+# -- allowedOrigins: not access control, never a credentialed wildcard --------------------------
+
+
+def test_a_request_without_origin_is_served_as_a_server_side_call(edge: dict) -> None:
+    r = edge_call(edge, "collect", [{"xdm": {"eventType": "x"}}])
+    assert r.status_code == 204
+    assert not [h for h in r.headers if h.startswith("access-control-")]
+
+
+def test_a_wildcard_answers_star_without_credentials(edge: dict) -> None:
+    api: Api = edge["api"]
+    r = api.request(
+        "PATCH", f"/v1/datastreams/{edge['datastream']}", json={"allowedOrigins": [ORIGIN, "*"]}
+    )
+    assert r.status_code == 200, r.text
+    stranger = edge_call(edge, "collect", [{"xdm": {"eventType": "x"}}], Origin="https://x.test")
+    assert stranger.status_code == 204
+    assert stranger.headers["access-control-allow-origin"] == "*"
+    assert "access-control-allow-credentials" not in stranger.headers
+    listed = edge_call(edge, "collect", [{"xdm": {"eventType": "x"}}], Origin=ORIGIN)
+    assert listed.headers["access-control-allow-origin"] == ORIGIN
+    assert listed.headers["access-control-allow-credentials"] == "true"
+
+
+def test_a_preflight_names_the_headers_the_edge_reads_not_an_echo(edge: dict) -> None:
+    r = edge["api"].client.options(
+        f"/ee/v2/interact?configId={edge['datastream']}",
+        headers={
+            "Origin": ORIGIN,
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "content-type, x-evil, authorization",
+        },
+    )
+    assert r.status_code == 204
+    assert r.headers["access-control-allow-headers"] == "content-type"
+    assert r.headers["access-control-allow-methods"] == "POST, OPTIONS"

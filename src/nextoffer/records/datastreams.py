@@ -20,6 +20,3 @@ class Datastream:
     @property
     def allowed_origins(self) -> tuple[str, ...]:
         return tuple(self.doc.get("allowedOrigins") or ())
-
-    def allows(self, origin: str) -> bool:
-        return "*" in self.allowed_origins or origin in self.allowed_origins
