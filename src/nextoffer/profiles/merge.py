@@ -229,7 +229,7 @@ class MergePlan:
                     self.promoted[k] = pid
                 else:
                     self._release(k, holder)
-                del self.claimed_by[k]
+                self.claimed_by.pop(k, None)
         old = self.final.get(pid) if pid else None
         created = old is None
         if pid is None:
