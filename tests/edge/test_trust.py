@@ -230,7 +230,7 @@ def test_a_verified_identity_decides_as_its_profile(edge: dict, alg: str, rsa_ke
     signed_up = {"email": [{"id": new, "primary": True}], **device}
     token = sign(signing, alg, f"email:{new}")
     edge_call(edge, "collect", [with_token(signed_up, token)])
-    stitched = edge["api"].get(f"/v1/profiles/ECID/device-1").json()
+    stitched = edge["api"].get("/v1/profiles/ECID/device-1").json()
     assert stitched["identityMap"] == {"ecid": [{"id": "device-1"}], "email": [{"id": new}]}
     assert len(stitched["events"]) == 2
 
@@ -375,3 +375,117 @@ def test_identity_verification_settings_are_validated_and_secrets_never_shown(
     # null removes verification
     r = api.request("PATCH", url, json={"identityVerification": None})
     assert r.status_code == 200 and "identityVerification" not in r.json()
+
+
+# -- anonymous identities are claims -------------------------------------------------------------
+
+
+def test_an_anonymous_call_never_attaches_an_identity_to_an_existing_profile(edge: dict) -> None:
+    pid = known_profile(edge, VICTIM)
+    claim = {"email": [{"id": VICTIM, "primary": True}], "ECID": [{"id": "attacker"}]}
+    r = edge_call(edge, "collect", [{"xdm": {"eventType": "x", "identityMap": claim}}])
+    assert r.status_code == 204, r.text
+    victim = edge["api"].get(f"/v1/profiles/email/{VICTIM}").json()
+    assert victim["identityMap"] == {"email": [{"id": VICTIM}]}
+    # so the attacker's device does not decide as the victim
+    attacker = hero(edge_call(edge, "interact", [hero_request({"ECID": [{"id": "attacker"}]})]))
+    assert decided_for(edge, attacker["id"])["profileId"] != pid
+    # (the attacker's page view made an anonymous profile of its own)
+    assert edge["api"].get("/v1/profiles/ECID/attacker").json()["profileId"] != pid
+
+
+def test_identities_pre_claimed_anonymously_never_fail_the_tenants_own_writes(edge: dict) -> None:
+    api: Api = edge["api"]
+    r = api.put("/v1/profiles/crmId/1", {"identityMap": {"crmId": [{"id": "1"}]}})
+    assert r.status_code == 201, r.text
+    tenants = r.json()["profileId"]
+    claims = {"email": [{"id": VICTIM}], "phone": [{"id": "+33600000000"}], "ECID": [{"id": "x"}]}
+    poisoned = {"xdm": {"eventType": "commerce.purchases", "identityMap": claims}}
+    assert edge_call(edge, "collect", [poisoned]).status_code == 204
+    claimant = api.get(f"/v1/profiles/email/{VICTIM}").json()["profileId"]
+    # the tenant's bulk load names the claimed e-mail on its own profile: no 409
+    line = {"identityMap": {"crmId": [{"id": "1"}], "email": [{"id": VICTIM}]}}
+    r = api.request(
+        "POST",
+        "/v1/profiles/bulk",
+        content=json.dumps(line).encode(),
+        headers={"Content-Type": "application/x-ndjson"},
+    )
+    assert r.status_code == 200, r.text
+    victim = api.get(f"/v1/profiles/email/{VICTIM}").json()
+    assert victim["profileId"] == tenants and victim["events"] == []  # no anonymous events
+    # a PATCH and a PUT take the other claims over as well
+    r = api.request(
+        "PATCH",
+        "/v1/profiles/crmId/1",
+        json={"identityMap": {"phone": [{"id": "+33600000000"}]}},
+        headers={"Content-Type": "application/merge-patch+json"},
+    )
+    assert r.status_code == 200, r.text
+    assert api.get("/v1/profiles/phone/+33600000000").json()["profileId"] == tenants
+    r = api.put("/v1/profiles/ECID/x", {"identityMap": {"ECID": [{"id": "x"}]}})
+    assert r.status_code == 201, r.text  # a new profile of the tenant's: the claimant is gone
+    assert api.get("/v1/profiles/ECID/x").json()["profileId"] not in (tenants, claimant)
+    assert api.get(f"/v1/profiles/email/{VICTIM}").json()["profileId"] == tenants
+
+
+def test_a_verified_identity_takes_over_a_claim(edge: dict) -> None:
+    claims = {"email": [{"id": VICTIM}], "ECID": [{"id": "attacker"}]}
+    edge_call(edge, "collect", [{"xdm": {"eventType": "x", "identityMap": claims}}])
+    protect(edge, [{"kid": "k1", "alg": "HS256", "secret": SECRET}])
+    mine = {"email": [{"id": VICTIM}], "ECID": [{"id": "mine"}]}
+    token = sign(SECRET, "HS256", f"email:{VICTIM}")
+    assert edge_call(edge, "collect", [with_token(mine, token)]).status_code == 204
+    victim = edge["api"].get(f"/v1/profiles/email/{VICTIM}").json()
+    assert victim["identityMap"] == {"ecid": [{"id": "mine"}], "email": [{"id": VICTIM}]}
+    assert len(victim["events"]) == 1  # the claimant's event stayed with the claimant
+    attacker = edge["api"].get("/v1/profiles/ECID/attacker").json()
+    assert attacker["identityMap"] == {"ecid": [{"id": "attacker"}]}
+
+
+# -- notifications count once, for whom they were decided ----------------------------------------
+
+
+def display(proposition: dict, identity_map: dict | None) -> dict:
+    xdm: dict[str, Any] = {
+        "eventType": "decisioning.propositionDisplay",
+        "_experience": {
+            "decisioning": {
+                "propositions": [
+                    {
+                        "id": proposition["id"],
+                        "items": [{"id": i["id"]} for i in proposition["items"]],
+                    }
+                ]
+            }
+        },
+    }
+    if identity_map is not None:
+        xdm["identityMap"] = identity_map
+    return {"xdm": xdm}
+
+
+def test_a_replayed_notification_is_kept_and_counted_once(edge: dict) -> None:
+    fan = {"email": [{"id": "fan@example.com"}]}
+    proposition = hero(edge_call(edge, "interact", [hero_request(fan)]))
+    for _ in range(3):
+        assert edge_call(edge, "collect", [display(proposition, fan)]).status_code == 204
+    assert edge_call(edge, "collect", [display(proposition, None)]).status_code == 204
+    events = edge["api"].get("/v1/profiles/email/fan@example.com").json()["events"]
+    kinds = [e["eventType"] for e in events]
+    assert kinds.count("decisioning.propositionDisplay") == 1
+
+
+def test_a_notification_for_someone_else_is_refused(edge: dict) -> None:
+    known_profile(edge, VICTIM)
+    proposition = hero(edge_call(edge, "interact", [hero_request({"email": [{"id": VICTIM}]})]))
+    stranger = {"ECID": [{"id": "attacker"}]}
+    r = edge_call(edge, "collect", [display(proposition, stranger)])
+    body = assert_problem(r, 422, "not-decided-for", pointer="/events/0/xdm/identityMap")
+    assert proposition["id"] in body["errors"][0]["message"]
+    assert edge["api"].get("/v1/profiles/ECID/attacker").status_code == 404  # nothing written
+    # the same identity, or another of the same profile, is fine
+    assert (
+        edge_call(edge, "collect", [display(proposition, {"EMAIL": [{"id": VICTIM}]})]).status_code
+        == 204
+    )
