@@ -324,7 +324,7 @@ def test_identity_verification_settings_are_validated_and_secrets_never_shown(
         (
             {"keys": [{"kid": "k", "alg": "HS256", "secret": "short"}]},
             "/identityVerification/keys/0/secret",
-            "32 to 512 bytes",
+            "32 to 512 characters",
         ),
         (
             {"keys": [{"kid": "k", "alg": "none"}]},
@@ -372,6 +372,8 @@ def test_identity_verification_settings_are_validated_and_secrets_never_shown(
         assert words in json.dumps(body), body
         created = api.post("/v1/datastreams", {"name": "n", "identityVerification": settings})
         assert_problem(created, 400, "invalid-body", pointer=pointer)
+    created = api.post("/v1/datastreams", {"name": "n", "identityVerification": None})
+    assert_problem(created, 400, "invalid-body", pointer="/identityVerification")
     # null removes verification
     r = api.request("PATCH", url, json={"identityVerification": None})
     assert r.status_code == 200 and "identityVerification" not in r.json()

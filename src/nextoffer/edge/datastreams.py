@@ -97,6 +97,12 @@ def _validate(
                         )
                     )
     out = {k: v for k, v in body.items() if v is not None}
+    if _VERIFICATION in body and body[_VERIFICATION] is None and not partial:
+        errors.append(
+            FieldError(
+                "identityVerification is an object (leave it out for none)", f"/{_VERIFICATION}"
+            )
+        )
     if body.get(_VERIFICATION) is not None:
         settings, problems = settings_errors(
             body[_VERIFICATION], (previous or {}).get(_VERIFICATION), f"/{_VERIFICATION}"

@@ -36,7 +36,8 @@ RSA_ALGS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512")
 EC_ALGS = {"ES256": "secp256r1", "ES384": "secp384r1", "ES512": "secp521r1"}
 ALGS = (*HMAC_ALGS, *RSA_ALGS, *EC_ALGS)
 MIN_SECRET_BYTES = 32
-"""An HMAC secret shorter than its hash is guessable offline from one token (RFC 7518 §3.2)."""
+"""An HMAC secret shorter than its hash is guessable offline from one token (RFC 7518 §3.2);
+counted in characters (each at least a byte), as the OpenAPI schema states it."""
 MAX_SECRET_BYTES = 512
 MIN_RSA_BITS = 2048
 MAX_PEM_CHARS = 8192
@@ -147,11 +148,11 @@ def _key(
         secret = key.get("secret")
         if secret is None and kid in stored and stored[kid].get("alg") == alg:
             secret = stored[kid]["secret"]  # written back as read: keep the stored secret
-        size = len(secret.encode()) if isinstance(secret, str) else 0
+        size = len(secret) if isinstance(secret, str) else 0
         if not MIN_SECRET_BYTES <= size <= MAX_SECRET_BYTES:
             errors.append(
                 FieldError(
-                    f"secret is a string of {MIN_SECRET_BYTES} to {MAX_SECRET_BYTES} bytes "
+                    f"secret is a string of {MIN_SECRET_BYTES} to {MAX_SECRET_BYTES} characters "
                     "(a random one: 32 bytes from a CSPRNG, base64)",
                     f"{where}/secret",
                 )
