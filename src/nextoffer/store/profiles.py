@@ -94,7 +94,7 @@ class events_array(FunctionElement[str]):
 
 @compiles(events_array)
 def _events_array(element: events_array, compiler: SQLCompiler, **kw: Any) -> str:
-    event = list(element.clauses)[0]
+    event = next(iter(element.clauses))
     return f"'[' || group_concat({compiler.process(event, **kw)}, ',') || ']'"
 
 
@@ -608,13 +608,22 @@ class ProfileStore:
             try:
                 c = self._writing(tenant, write)
             except Conflict as exc:
-                raise dataclasses.replace(exc, extra={**exc.extra, "applied": created + replaced})
+                raise _partly_applied(exc, created + replaced) from None
             elapsed = time.perf_counter() - started
             created, replaced = created + c, replaced + len(chunk) - c
             if on_step is not None:
                 on_step(created + replaced)
             step = _next_step(step, elapsed)
         return BulkResult(created, replaced)
+
+
+def _partly_applied(exc: Conflict, applied: int) -> Conflict:
+    """A step's conflict after a clean check: another writer was faster. Say what stays."""
+    detail = (
+        f"{exc.detail} (another write took the identity after the load was checked; the "
+        f"{applied} items before this step are written: send the load again to finish it)"
+    )
+    return dataclasses.replace(exc, detail=detail, extra={**exc.extra, "applied": applied})
 
 
 def _replayable(items: Iterable[Any] | Callable[[], Iterable[Any]]) -> Callable[[], Iterable[Any]]:

@@ -1,11 +1,11 @@
 """Profile events in a table of their own, one row each, so keeping an event is an insert.
 
 Until now `profiles.events` held each profile's whole recent list as one JSON document, and
-every kept event rewrote it (up to 1,000 × 64 KB). Upgrade moves every stored event into
-`profile_events` (compact JSON, its size, oldest first so `seq` keeps the list's order among
-equal timestamps) and drops the column; downgrade rebuilds the column from the rows, newest
-first, and drops the table. Both move the data in pages of profiles, so they run in bounded
-memory on SQLite and PostgreSQL alike.
+every kept event rewrote it (up to 1,000 events of up to 64 KB). Upgrade moves every stored
+event into `profile_events` (compact JSON, its size, oldest first so `seq` keeps the list's
+order among equal timestamps) and drops the column; downgrade rebuilds the column from the
+rows, newest first, and drops the table. Both move the data in pages of profiles, so they run
+in bounded memory on SQLite and PostgreSQL alike.
 
 Revision ID: 0008_events
 Revises: 0007_batch_workloads
@@ -112,9 +112,7 @@ def downgrade() -> None:
         for r in rows:
             texts = conn.execute(
                 sa.select(_events.c.event)
-                .where(
-                    _events.c.sandbox_pk == r.sandbox_pk, _events.c.profile_id == r.profile_id
-                )
+                .where(_events.c.sandbox_pk == r.sandbox_pk, _events.c.profile_id == r.profile_id)
                 .order_by(_events.c.timestamp.desc(), _events.c.seq.desc())
             ).scalars()
             conn.execute(
