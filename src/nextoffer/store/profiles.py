@@ -25,7 +25,19 @@ from functools import lru_cache
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, Row, Text, and_, bindparam, delete, insert, or_, select, update
+from sqlalchemy import (
+    Connection,
+    Row,
+    Text,
+    and_,
+    bindparam,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -252,13 +264,44 @@ _DELETE_SEGMENT = delete(seg).where(
 _EVENTS_OF = (ev.c.sandbox_pk == bindparam("b_pk"), ev.c.profile_id == bindparam("b_pid"))
 _INSERT_EVENT = insert(ev)
 _DELETE_EVENTS = delete(ev).where(*_EVENTS_OF)
-_RETAINED = (
-    select(ev.c.timestamp, ev.c.seq, ev.c.size)
+_RANKED = (
+    select(
+        ev.c.timestamp,
+        ev.c.seq,
+        func.row_number().over(order_by=_NEWEST).label("position"),
+        func.sum(ev.c.size).over(order_by=_NEWEST).label("running"),
+    )
+    .where(*_EVENTS_OF)
+    .subquery("ranked")
+)
+_FIRST_DROPPED = (
+    select(_RANKED.c.timestamp, _RANKED.c.seq)
+    .where(
+        or_(
+            _RANKED.c.position > bindparam("b_max"),
+            _RANKED.c.running > bindparam("b_budget"),
+            _RANKED.c.timestamp < bindparam("b_oldest"),
+        )
+    )
+    .order_by(_RANKED.c.timestamp.desc(), _RANKED.c.seq.desc())
+    .limit(1)
+)
+"""The newest of a profile's events that retention drops (beyond the most kept, beyond the
+byte budget counting from the newest, or older than the window), if any: window functions over
+the covering index, one row back."""
+_RETENTION = select(
+    func.count(), func.coalesce(func.sum(ev.c.size), 0), func.min(ev.c.timestamp)
+).where(*_EVENTS_OF)
+"""How many events a profile holds, their bytes and the oldest time: an aggregate over the
+covering index, so the common append (nothing to drop) costs one cheap query."""
+_AFTER_THE_MOST = (
+    select(ev.c.timestamp, ev.c.seq)
     .where(*_EVENTS_OF)
     .order_by(*_NEWEST)
-    .limit(bindparam("b_limit"))
+    .limit(1)
+    .offset(bindparam("b_max"))
 )
-"""The newest events of a profile with their sizes (the index alone answers it)."""
+"""The newest event beyond the most a profile keeps (a profile at its limit gets one more)."""
 _DROP_FROM = delete(ev).where(
     *_EVENTS_OF,
     ev.c.timestamp <= bindparam("b_ts"),
@@ -828,17 +871,26 @@ class _Batch:
 
     def _retain(self, pid: str) -> None:
         """After events were added to a stored profile: delete, from the first event that
-        retention drops on (older than the window, beyond the most kept or the byte budget),
-        that event and every older one. Reads at most `max_events + 1` index entries."""
-        assert self.conn is not None
-        params = {"b_pk": self.pk, "b_pid": pid, "b_limit": self.max_events + 1}
-        total = 0
-        for count, r in enumerate(self.conn.execute(_RETAINED, params)):
-            total += r.size
-            if count >= self.max_events or total > self.budget or r.timestamp < self.oldest:
-                cut = {"b_pk": self.pk, "b_pid": pid, "b_ts": r.timestamp, "b_seq": r.seq}
-                self.conn.execute(_DROP_FROM, cut)
-                return
+        retention drops (older than the window, beyond the most kept or the byte budget),
+        that event and every older one: one query to find it, one range delete."""
+        conn = self.conn
+        assert conn is not None
+        params = {
+            "b_pk": self.pk,
+            "b_pid": pid,
+            "b_max": self.max_events,
+            "b_budget": self.budget,
+            "b_oldest": self.oldest,
+        }
+        count, total, oldest = conn.execute(_RETENTION, params).one()
+        within_time_and_bytes = total <= self.budget and (oldest or "") >= self.oldest
+        if within_time_and_bytes and count <= self.max_events:
+            return
+        stmt = _AFTER_THE_MOST if within_time_and_bytes else _FIRST_DROPPED
+        first = conn.execute(stmt, params).first()
+        if first is not None:
+            cut = {"b_pk": self.pk, "b_pid": pid, "b_ts": first.timestamp, "b_seq": first.seq}
+            conn.execute(_DROP_FROM, cut)
 
 
 def _row(pk: int, p: Profile) -> dict[str, Any]:
