@@ -1,5 +1,5 @@
 """`/v1/profiles`: upsert (whole or merge-patch), read and delete a profile by any identity,
-and load many from JSON Lines, all or nothing."""
+and load many from JSON Lines (checked whole, then written in short steps)."""
 
 from __future__ import annotations
 
@@ -106,7 +106,7 @@ async def item(request: Request) -> Response:
 
 async def bulk(request: Request) -> Response:
     """POST /v1/profiles/bulk: JSON Lines, one profile per line (or a JSON array of profiles),
-    all or nothing."""
+    checked whole (a bad line: nothing written), then written in short steps."""
     call = call_of(request)
     svc = services(request)
     if is_json_array_body(request):
