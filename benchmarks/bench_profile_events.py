@@ -73,9 +73,10 @@ def timed(fn: Callable[[int], Any], n: int) -> list[float]:
 
 
 def ms(values: list[float]) -> str:
+    """best / p50 / p95 in ms (the best shows the cost on a quiet machine)."""
     ordered = sorted(values)
     p95 = ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))]
-    return f"{statistics.median(values) * 1e3:.2f} / {p95 * 1e3:.2f}"
+    return f"{ordered[0] * 1e3:.2f} / {statistics.median(values) * 1e3:.2f} / {p95 * 1e3:.2f}"
 
 
 def main() -> None:
@@ -139,42 +140,64 @@ def main() -> None:
             )
             rows += [
                 (
-                    f"{n} x {size:,} B: rewrite the list (before), p50 / p95 ms",
+                    f"{n} x {size:,} B: rewrite the list (before), best / p50 / p95 ms",
                     ms(samples["rewrite"]),
                 ),
-                (f"{n} x {size:,} B: append a row (after), p50 / p95 ms", ms(samples["append"])),
+                (
+                    f"{n} x {size:,} B: append a row (after), best / p50 / p95 ms",
+                    ms(samples["append"]),
+                ),
                 (
                     f"{n} x {size:,} B: speed-up of append over rewrite (p50)",
                     f"{before / after:.0f}x",
                 ),
                 (
                     f"{n} x {size:,} B under the default 1 MiB budget ({held} kept): append, "
-                    "p50 / p95 ms",
+                    "best / p50 / p95 ms",
                     ms(samples["budget"]),
                 ),
             ]
 
-        def read_rewrite(_: int) -> Any:
-            with db.read() as conn:
-                stored = conn.execute(
-                    sa.select(rewrite.c.events).where(rewrite.c.id == "small")
-                ).scalar_one()
-            return within(stored, oldest, roomy.max_events)
+        def read_rewrite(key: str) -> Callable[[int], Any]:
+            def read(_: int) -> Any:
+                with db.read() as conn:
+                    stored = conn.execute(
+                        sa.select(rewrite.c.events).where(rewrite.c.id == key)
+                    ).scalar_one()
+                return within(stored, oldest, roomy.max_events)
 
-        def read_store(_: int) -> Any:
-            found = roomy.find(TENANT, [("email", "small")], with_events=True)
-            assert found is not None and len(found.events) >= n
-            return found
+            return read
 
-        reads: dict[str, list[float]] = {"rewrite": [], "store": []}
+        def read_store(store: ProfileStore, email: str) -> Callable[[int], Any]:
+            def read(_: int) -> Any:
+                found = store.find(TENANT, [("email", email)], with_events=True)
+                assert found is not None and found.events
+                return found
+
+            return read
+
+        reads: dict[str, list[float]] = {"rewrite": [], "store": [], "big": [], "budget": []}
         for _ in range(5):
-            reads["rewrite"] += timed(read_rewrite, 40)
-            reads["store"] += timed(read_store, 40)
+            reads["rewrite"] += timed(read_rewrite("small"), 40)
+            reads["store"] += timed(read_store(roomy, "small"), 40)
+            reads["big"] += timed(read_rewrite("big"), 2)
+            reads["budget"] += timed(read_store(default, "big-1mib"), 40)
         rows += [
-            (f"read {n} x 1 KB events, JSON list (before), p50 / p95 ms", ms(reads["rewrite"])),
             (
-                f"read {n} x 1 KB events, `find(with_events=True)` (after), p50 / p95 ms",
+                f"read {n} x 1 KB events, JSON list (before), best / p50 / p95 ms",
+                ms(reads["rewrite"]),
+            ),
+            (
+                f"read {n} x 1 KB events, `find(with_events=True)` (after), best / p50 / p95 ms",
                 ms(reads["store"]),
+            ),
+            (
+                f"read {n} x {opts.size:,} B events, JSON list (before), best / p50 / p95 ms",
+                ms(reads["big"]),
+            ),
+            (
+                "read the same under the 1 MiB budget (after), best / p50 / p95 ms",
+                ms(reads["budget"]),
             ),
         ]
         rewrite.drop(db.engine)
