@@ -12,10 +12,12 @@ from typing import Any
 import orjson
 import pytest
 import sqlalchemy as sa
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from nextoffer.errors import Conflict, InvalidInput, TooLarge
 from nextoffer.profiles import parse_profile
-from nextoffer.profiles.events import encoded
+from nextoffer.profiles.events import cutoff, encoded, newest_first, within_budget
 from nextoffer.store.database import Database
 from nextoffer.store.profile_tables import profile_events as ev
 from nextoffer.store.profiles import ProfileStore
@@ -380,3 +382,44 @@ def test_the_migration_moves_stored_events_into_the_table_and_back_on_postgresql
     with postgres_database("nextoffer_events") as db:
         db.downgrade("base")
         _migrates_events_both_ways(db, clock)
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    st.lists(
+        st.lists(st.tuples(st.integers(0, 3), st.integers(0, 1200)), min_size=1, max_size=6),
+        min_size=1,
+        max_size=6,
+    )
+)
+def test_appends_keep_what_retention_at_each_write_keeps(
+    store: ProfileStore, batches: list[list[tuple[int, int]]]
+) -> None:
+    """Whatever the appends, the profile holds what retention applied at each write would
+    keep (the model below): the newest of the new events and those held, later writes first
+    among equal times, within the count and the byte budget; its rows are exactly those. (A
+    late event older than one already dropped is kept when it fits: retention looks at what
+    the profile holds, not at what it once refused.)"""
+    tenant = Tenant(new_org(), "prod")
+    oldest = cutoff(NOW, 30)
+
+    def keep(events: list[dict]) -> list[dict]:
+        sized = [(e, encoded(e)) for e in newest_first(events)]
+        return [e for e, _ in within_budget(sized, oldest, store.max_events, 4000)]
+
+    held: list[dict] = []
+    serial = 0
+    pid = ""
+    for batch in batches:
+        events = []
+        for minutes, pad in batch:
+            serial += 1
+            events.append({"timestamp": at(minutes), "n": serial, "pad": "x" * pad})
+        pid = store.append_events(tenant, [("email", "a")], events)
+        held = keep([*keep(events), *held])
+        assert sum(len(encoded(e)) for e in held) <= 4000 and len(held) <= store.max_events
+    expected = [e["n"] for e in held]
+    assert [e["n"] for e in store.get(tenant, ("email", "a")).events] == expected
+    assert [orjson.loads(r[3])["n"] for r in rows(store, pid)] == expected

@@ -10,6 +10,9 @@ profile keeps (`NEXTOFFER_PROFILE_MAX_EVENTS`) and beyond its byte budget
 `MAX_EVENT_BYTES` is refused outright (413 `event-too-large`), and so is an event dated more
 than `CLOCK_SKEW` ahead of the server's clock (400 `future-timestamp`): a year-9999 event would
 never age out and would sort before every real one.
+
+Retention applies at each write to what the profile holds then (the new events, then the new
+with the held ones): a late event, older than one dropped before, is kept when it fits.
 """
 
 from __future__ import annotations
