@@ -528,8 +528,8 @@ class ProfileStore:
            `on_step` is called after each with the number of items written so far.
 
         A step can still fail after a clean check only when another writer took one of its
-        identities in between (or the server stopped): the items before it stay written and
-        the 409 says how many (`applied`). A load is idempotent (each item replaces the
+        identities in between, the database stayed busy, or the server stopped: the items
+        before it stay written and the error says how many (`applied`). A load is idempotent (each item replaces the
         profile it names), so sending it again finishes it. Holding the writer for the whole
         load instead froze every other write for seconds (issue 15).
         """
@@ -650,7 +650,7 @@ class ProfileStore:
             started = time.perf_counter()
             try:
                 c = self._writing(tenant, write)
-            except Conflict as exc:
+            except NextofferError as exc:  # an identity taken meanwhile, a busy database
                 raise _partly_applied(exc, created + replaced) from None
             elapsed = time.perf_counter() - started
             created, replaced = created + c, replaced + len(chunk) - c
@@ -660,11 +660,12 @@ class ProfileStore:
         return BulkResult(created, replaced)
 
 
-def _partly_applied(exc: Conflict, applied: int) -> Conflict:
-    """A step's conflict after a clean check: another writer was faster. Say what stays."""
+def _partly_applied(exc: NextofferError, applied: int) -> NextofferError:
+    """A step's error after a clean check (another writer took an identity meanwhile, the
+    database was busy): say what stays written and how to finish."""
     detail = (
-        f"{exc.detail} (another write took the identity after the load was checked; the "
-        f"{applied} items before this step are written: send the load again to finish it)"
+        f"{exc.detail} (the load was checked whole; the {applied} items before this step are "
+        "written: send the load again to finish it)"
     )
     return dataclasses.replace(exc, detail=detail, extra={**exc.extra, "applied": applied})
 
