@@ -17,7 +17,10 @@ from nextoffer.config import ConfigError, Settings, masked_url
 from nextoffer.errors import NextofferError
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from nextoffer.composition import Services
+    from nextoffer.jsonlines import Line
     from nextoffer.tenants import Tenant
 
 app = typer.Typer(
@@ -463,7 +466,8 @@ def profiles_load(
     ] = None,
     db: DbOption = None,
 ) -> None:
-    """Create or replace profiles from a JSON Lines file, all or nothing."""
+    """Create or replace profiles from a JSON Lines file: checked whole (a bad line: nothing
+    written), then written in short steps. A file is read twice; stdin is kept in memory."""
     from nextoffer.jsonlines import read_lines
 
     services, tenant = _tenant_services(db, org, sandbox)
@@ -471,9 +475,15 @@ def profiles_load(
         stream = sys.stdin.buffer if str(file) == "-" else file.open("rb")
     except OSError as exc:
         fail(f"cannot read {file}: {exc.strerror}")
+
+    def lines() -> Iterator[Line]:  # a fresh read of the file each time
+        with file.open("rb") as again:
+            yield from read_lines(again)
+
     try:
         with stream:
-            result = services.profiles.bulk_upsert(tenant, read_lines(stream))
+            source = read_lines(stream) if stream is sys.stdin.buffer else lines
+            result = services.profiles.bulk_upsert(tenant, source)
     except NextofferError as exc:
         report(exc)
         return

@@ -55,6 +55,7 @@ class Services:
             db,
             event_window_days=settings.profile_event_window_days,
             max_events=settings.profile_max_events,
+            event_budget_bytes=settings.profile_event_budget_bytes,
         )
         events = DecisionEventLog(
             db,

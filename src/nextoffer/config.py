@@ -100,6 +100,8 @@ class Settings:
     """Experience events older than this are dropped from profiles (and never read)."""
     profile_max_events: int = 1000
     """The most experience events a profile keeps (the newest)."""
+    profile_event_budget_bytes: int = 1024 * 1024
+    """The most bytes of experience events (compact JSON) a profile keeps (the newest)."""
     decision_event_flush_ms: int = 200
     """How often buffered decision events are written to the database."""
     decision_event_batch_size: int = 500
@@ -280,6 +282,7 @@ _PARSERS: dict[str, Callable[[str, str], object]] = {
     "catalog_max_age_ms": _non_negative_int,
     "profile_event_window_days": _positive_int,
     "profile_max_events": _positive_int,
+    "profile_event_budget_bytes": _positive_int,
     "decision_event_flush_ms": _positive_int,
     "decision_event_batch_size": _positive_int,
     "decision_event_writer": _one_of(DECISION_EVENT_WRITERS),

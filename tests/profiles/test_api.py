@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 
+from nextoffer.timeutil import format_utc
 from tests.helpers import Api, assert_problem
+
+RECENT = format_utc(datetime.now(UTC) - timedelta(hours=1))
+"""An event time inside the store's window (today's clock: the server's)."""
 
 ADA = {
     "identityMap": {"email": [{"id": "ada@example.com"}], "ecid": [{"id": "E1"}]},
     "attributes": {"loyalty": {"tier": "gold"}, "homeAddress": {"countryCode": "US"}},
     "segmentMembership": {"ups": {"frequent-flyers": {"status": "realized"}}},
-    "events": [{"eventType": "web.pageView", "timestamp": "2099-01-01T00:00:00Z"}],
+    "events": [{"eventType": "web.pageView", "timestamp": RECENT}],
 }
 MERGE = {"Content-Type": "application/merge-patch+json"}
 NDJSON = {"Content-Type": "application/x-ndjson"}
@@ -29,7 +34,7 @@ def test_put_creates_then_replaces_and_get_reads_through_any_identity(api: Api) 
     created = r.json()
     assert created["identityMap"] == ADA["identityMap"]
     assert created["segmentMembership"] == {"ups": {"frequent-flyers": {"status": "realized"}}}
-    assert created["events"][0]["timestamp"] == "2099-01-01T00:00:00.000+00:00"
+    assert created["events"][0]["timestamp"] == RECENT
     got = api.get("/v1/profiles/ECID/E1")
     assert got.status_code == 200 and got.json() == created and got.headers["ETag"] == '"1"'
     r = api.put("/v1/profiles/ecid/E1", {"attributes": {"x": 1}, "segments": {"a": "exited"}})

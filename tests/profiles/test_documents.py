@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from nextoffer.errors import InvalidInput
 from nextoffer.profiles import Profile, parse_profile, read_model
 from nextoffer.profiles.documents import body_of, canonical_patch
-from nextoffer.profiles.events import cutoff, within
+from nextoffer.profiles.events import cutoff, newest_first, within
 from nextoffer.profiles.merge_patch import merge_patch
 
 
@@ -30,8 +30,9 @@ def test_a_profile_in_xdm_shape_is_normalised() -> None:
     )
     assert data.identities == {"email": ("a@b.c",), "ecid": ("1",)}
     assert data.segments == {"aud-1": "realized", "aud-2": "exited"}
-    assert [e["eventType"] for e in data.events] == ["b", "a"]  # newest first
-    assert data.events[0]["timestamp"] == "2026-01-02T00:00:00.000+00:00"
+    # in the order given, so that the store's checks name the right index; stored newest first
+    assert [e["eventType"] for e in data.events] == ["a", "b"]
+    assert data.events[1]["timestamp"] == "2026-01-02T00:00:00.000+00:00"
 
 
 @pytest.mark.parametrize(
@@ -106,9 +107,10 @@ def test_events_are_kept_within_the_window_and_the_maximum() -> None:
             "events": [{"timestamp": f"2026-03-{d:02d}T00:00:00Z", "n": d} for d in range(1, 31)],
         }
     )
-    kept = within(data.events, cutoff(now, 10), 1000)
+    events = newest_first(data.events)
+    kept = within(events, cutoff(now, 10), 1000)
     assert [e["n"] for e in kept] == list(range(30, 20, -1))  # 21st is exactly 10 days back
-    assert [e["n"] for e in within(data.events, cutoff(now, 10), 3)] == [30, 29, 28]
+    assert [e["n"] for e in within(events, cutoff(now, 10), 3)] == [30, 29, 28]
 
 
 def test_canonical_patch_moves_every_audience_under_ups_and_lower_cases_namespaces() -> None:

@@ -209,3 +209,62 @@ def test_writing_the_same_body_again_changes_only_etag_and_modified(ids: set, ti
         once.events,
     )
     assert again.etag == once.etag + times
+
+
+def ev(stamp: str, n: int) -> dict:
+    return {"timestamp": stamp, "n": n}
+
+
+def test_a_whole_write_replaces_the_events_and_a_stitch_adds_them() -> None:
+    from nextoffer.profiles.merge import EventWrite
+
+    p = plan(stored("A", ("email", "a")))
+    p.upsert(data(("email", "a")))  # a body without events: the stored ones go
+    assert [c.events for c in p.changes()] == [EventWrite(True, ())]
+    day = "2026-01-01T12:00:00.000Z"
+    later = "2026-01-01T13:00:00.000Z"
+    p.stitch(
+        [("email", "a")], [ev(day, 1), ev(later, 2), ev("2025-12-01T00:00:00.000Z", 0)], create=True
+    )
+    # in the same plan the stitched events join the replacing ones, newest first, in the window
+    assert [c.events for c in p.changes()] == [EventWrite(True, (ev(later, 2), ev(day, 1)))]
+
+    q = plan(stored("A", ("email", "a")))
+    q.stitch([("email", "a"), ("ecid", "E")], [ev(day, 1)], create=True)
+    (change,) = q.changes()
+    assert change.events == EventWrite(False, (ev(day, 1),))  # added to what is stored
+    assert change.new is not None and change.new.events == () and change.new.etag == 2
+    assert change.identities_added() == {("ecid", "E")}
+    q.stitch([("email", "a")], [ev(later, 2), ev(later, 3), ev(later, 4)], create=True)
+    (change,) = q.changes()
+    assert change.events == EventWrite(False, (ev(later, 2), ev(later, 3)))  # max_events = 2
+
+
+def test_a_patch_that_keeps_events_writes_none_and_a_deleted_profile_takes_its_own() -> None:
+    p = plan(stored("A", ("email", "a")), stored("B", ("email", "b")))
+    p.upsert(data(("email", "a"), x=1), keep_events=True)
+    p.stitch([("email", "b")], [ev("2026-01-01T12:00:00.000Z", 1)], create=True)
+    p.remove("B")
+    assert {c.profile_id: c.events for c in p.changes()} == {"A": None, "B": None}
+    new = plan()
+    new.upsert(data(("email", "n")))  # a new profile without events: nothing to write
+    assert [c.events for c in new.changes()] == [None]
+
+
+def test_written_and_forgotten_plans_keep_what_later_rules_need() -> None:
+    p = plan(stored("A", ("email", "a"), gold="realized"))
+    p.upsert(data(("email", "a"), ("ecid", "E"), x=1))
+    p.forget_bodies()
+    a = p.final_profile("A")
+    assert (a.identities, a.attributes, a.segments, a.etag) == (
+        {"email": ("a",), "ecid": ("E",)},
+        {},
+        {},
+        2,
+    )
+    p.unknown([("email", "x")])
+    p.upsert(data(("email", "x")))
+    with pytest.raises(Conflict):  # who owns what is still known
+        p.upsert(data(("ecid", "E"), ("email", "x")))
+    p.written()
+    assert list(p.changes()) == []

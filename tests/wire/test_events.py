@@ -7,7 +7,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from nextoffer.errors import InvalidInput
+from nextoffer.errors import InvalidInput, TooLarge
+from nextoffer.profiles.events import MAX_EVENT_BYTES
 from nextoffer.wire.events import parse_event
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
@@ -135,3 +136,41 @@ def test_malformed_events_name_the_field(xdm: object, pointer: str, words: str) 
         parse_event(xdm, "/xdm", NOW)
     assert err.value.errors[0].pointer == pointer
     assert words in err.value.detail
+
+
+@pytest.mark.parametrize(
+    ("xdm", "pointer"),
+    [
+        ({"eventType": "web.pageView", "timestamp": "9999-12-31T23:59:59Z"}, "/xdm/timestamp"),
+        ({"eventType": "x", "xdm:timestamp": "2026-11-26T12:05:00.001Z"}, "/xdm/xdm:timestamp"),
+        (
+            {
+                "eventType": "decisioning.propositionDisplay",
+                "timestamp": "2027-01-01T00:00:00Z",
+                "_experience": {"decisioning": {"propositions": [{"id": "p", "items": []}]}},
+            },
+            "/xdm/timestamp",
+        ),
+    ],
+)
+def test_a_kept_event_dated_in_the_future_is_refused(xdm: dict, pointer: str) -> None:
+    with pytest.raises(InvalidInput) as err:
+        parse_event(xdm, "/xdm", NOW)
+    assert err.value.code == "future-timestamp"
+    assert err.value.errors[0].pointer == pointer
+    assert "in the future" in err.value.detail
+
+
+def test_clock_skew_is_allowed_and_a_fetch_keeps_no_time() -> None:
+    assert parse_event({"eventType": "x", "timestamp": "2026-11-26T12:05:00Z"}, "/xdm", NOW)
+    fetch = parse_event({"timestamp": "2030-01-01T00:00:00Z"}, "/xdm", NOW)  # decides only
+    assert fetch.kind == "fetch" and not fetch.kept
+
+
+def test_a_kept_event_over_the_byte_limit_is_a_413_naming_it() -> None:
+    pad = "x" * MAX_EVENT_BYTES
+    with pytest.raises(TooLarge) as err:
+        parse_event({"eventType": "x", "pad": pad}, "/events/3/xdm", NOW)
+    assert err.value.code == "event-too-large"
+    assert err.value.errors[0].pointer == "/events/3/xdm"
+    assert parse_event({"pad": pad}, "/xdm", NOW).kind == "fetch"  # not kept: not limited

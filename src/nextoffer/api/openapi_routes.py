@@ -259,8 +259,11 @@ def _operations() -> list[Operation]:
     }
     bulk_description = (
         "A JSON array of profiles, or JSON Lines (`application/x-ndjson`, one profile per line). "
-        "Also at `/v1/profiles:bulk`. A bad item fails the whole load and the error names it "
-        "(`line`: the 1-based item or line number)."
+        "Also at `/v1/profiles:bulk`. The load is checked whole first: a bad item, or one whose "
+        "identities belong to two profiles, fails it with nothing written, and the error names "
+        "it (`line`: the 1-based item or line number). It is then written in short steps; should "
+        "another writer take one of its identities meanwhile, the 409 says how many items were "
+        "written (`applied`), and sending the load again finishes it."
     )
     ops += [
         Operation(
@@ -277,7 +280,7 @@ def _operations() -> list[Operation]:
             "post",
             "/v1/profiles/bulk",
             "bulk-load-profiles",
-            "Load many profiles, all or nothing",
+            "Load many profiles: checked whole, then written in short steps",
             ("profiles",),
             {200: Answer("Counts", body(shapes.BulkResult))},
             (400, 401, 403, 409, 413, 415),

@@ -1,9 +1,10 @@
 """`/v1/profiles`: upsert (whole or merge-patch), read and delete a profile by any identity,
-and load many from JSON Lines, all or nothing."""
+and load many from JSON Lines (checked whole, then written in short steps)."""
 
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Iterator
 from urllib.parse import quote
 
 from starlette.concurrency import run_in_threadpool
@@ -23,7 +24,7 @@ from nextoffer.api.bodies import (
 from nextoffer.api.context import call_of, json_response, services
 from nextoffer.api.preconditions import if_match
 from nextoffer.errors import InvalidInput, UnsupportedMediaType
-from nextoffer.jsonlines import read_lines
+from nextoffer.jsonlines import Line, read_lines
 from nextoffer.profiles.documents import MAX_ID_LENGTH, is_namespace, parse_profile, read_model
 from nextoffer.profiles.merge import Written
 
@@ -105,7 +106,7 @@ async def item(request: Request) -> Response:
 
 async def bulk(request: Request) -> Response:
     """POST /v1/profiles/bulk: JSON Lines, one profile per line (or a JSON array of profiles),
-    all or nothing."""
+    checked whole (a bad line: nothing written), then written in short steps."""
     call = call_of(request)
     svc = services(request)
     if is_json_array_body(request):
@@ -116,8 +117,12 @@ async def bulk(request: Request) -> Response:
     with tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024) as spool:
         async for chunk in body_chunks(request, svc.settings.max_bulk_bytes):
             spool.write(chunk)  # set aside (bounded memory): the load reads it line by line
-        spool.seek(0)
-        result = await run_in_threadpool(svc.profiles.bulk_upsert, call.tenant, read_lines(spool))
+
+        def lines() -> Iterator[Line]:  # read twice: checked whole, then applied in steps
+            spool.seek(0)
+            return read_lines(spool)
+
+        result = await run_in_threadpool(svc.profiles.bulk_upsert, call.tenant, lines)
     return json_response(result.as_dict())
 
 

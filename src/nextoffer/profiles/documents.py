@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from nextoffer.errors import FieldError, InvalidInput
-from nextoffer.profiles.events import newest_first
 from nextoffer.profiles.model import Profile
 from nextoffer.timeutil import DateTimeFormatError, normalize_rfc3339
 
@@ -117,7 +116,8 @@ def parse_profile(
 def parse_events(
     raw: Any, pointer: str, errors: list[FieldError], *, default_timestamp: str | None = None
 ) -> list[dict[str, Any]]:
-    """Experience events with normalised timestamps, newest first."""
+    """Experience events with normalised timestamps, in the order given (so that an error found
+    later, by the store, names the right index); the store keeps them newest first."""
     if not isinstance(raw, list):
         errors.append(FieldError("events must be a JSON array of events", pointer=pointer))
         return []
@@ -142,7 +142,7 @@ def parse_events(
             errors.append(FieldError(str(exc), pointer=f"{where}/timestamp"))
             continue
         out.append({**event, "timestamp": normalized})
-    return [dict(e) for e in newest_first(out)]
+    return out
 
 
 def _identities(raw: Any, pointer: str, errors: list[FieldError]) -> dict[str, list[str]]:

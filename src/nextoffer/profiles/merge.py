@@ -15,6 +15,10 @@ tenant's own writes fail with 409, nor slip its events into the tenant's profile
 A `MergePlan` holds the profiles one write touches — as stored and as they
 will be — and who owns each identity looked at; the store feeds it the rows it read and writes
 the `ProfileChange`s it plans. No I/O, no clock: the store passes the time in.
+
+A plan never holds a profile's stored events (there may be a thousand of them, each up to
+64 KB): a write either replaces them (`EventWrite.replace`: a whole body was written) or adds
+some (`stitch`: events came in), and the store applies that to its events table.
 """
 
 from __future__ import annotations
@@ -79,12 +83,23 @@ def at_line(exc: InvalidInput | Conflict, line: int) -> InvalidInput | Conflict:
 
 
 @dataclass(frozen=True, slots=True)
+class EventWrite:
+    """What a write does to a profile's events: add `added` (newest first) to them, after
+    deleting the stored ones when `replace`."""
+
+    replace: bool
+    added: tuple[Mapping[str, Any], ...]
+
+
+@dataclass(frozen=True, slots=True)
 class ProfileChange:
-    """One profile's difference between its stored and its planned state (None: absent)."""
+    """One profile's difference between its stored and its planned state (None: absent), and
+    what happens to its events (None: nothing, or they go with a deleted profile)."""
 
     profile_id: str
     old: Profile | None
     new: Profile | None
+    events: EventWrite | None = None
 
     def identities_removed(self) -> set[Identity]:
         return self._ids(self.old) - self._ids(self.new)
@@ -140,6 +155,7 @@ class MergePlan:
         self._looked_up: set[Identity] = set()
         self.stored: dict[str, Profile | None] = {}
         self.final: dict[str, Profile | None] = {}
+        self.event_writes: dict[str, EventWrite] = {}
 
     # -- what the store reads for the plan ------------------------------------------------------
 
@@ -171,7 +187,7 @@ class MergePlan:
         return self.claimed_by.get(key) == pid
 
     def learn_profile(self, profile: Profile) -> None:
-        """A touched profile as stored (events included, untrimmed)."""
+        """A touched profile as stored (without its events: the plan never needs them)."""
         self.stored[profile.profile_id] = self.final[profile.profile_id] = profile
 
     # -- rules ----------------------------------------------------------------------------------
@@ -193,6 +209,7 @@ class MergePlan:
         expected_etag: ExpectedEtag | None = None,
         target: str | None = None,
         claimed: Iterable[Identity] = (),
+        keep_events: bool = False,
     ) -> tuple[str, bool]:
         """Plan the profile owning `data`'s identities to become `data`: (its id, created?).
 
@@ -200,6 +217,8 @@ class MergePlan:
         the owners of `data`'s identities must have been looked up (`unknown`/`learn_*`).
         `claimed` are those of `data`'s identities the profile holds as claims; every other
         one is held firmly, taken over from whichever profile claimed it.
+        `data`'s events replace the stored ones, unless `keep_events` (a merge patch that does
+        not name them, a stitch).
         """
         keys = data.identity_pairs()
         claims = set(claimed)
@@ -238,12 +257,17 @@ class MergePlan:
         elif pid not in self.stored:  # pragma: no cover - the store loads every owner
             raise AssertionError(pid)
         events = tuple(within(newest_first(data.events), self.oldest, self.max_events))
+        if not keep_events:
+            if created and not events:
+                self.event_writes.pop(pid, None)
+            else:
+                self.event_writes[pid] = EventWrite(True, events)
         profile = Profile(
             pid,
             data.identities,
             data.attributes,
             data.segments,
-            events,
+            events if not keep_events else (),
             1 if old is None else old.etag + 1,
             self.stamp if old is None else old.created,
             self.stamp,
@@ -349,9 +373,16 @@ class MergePlan:
             {ns: tuple(ids) for ns, ids in identities_now.items()},
             dict(current.attributes) if current else {},
             dict(current.segments) if current else {},
-            tuple(newest_first([*events, *(current.events if current else ())])),
         )
-        return self.upsert(data, target=pid, claimed=claimed)
+        pid, created = self.upsert(data, target=pid, claimed=claimed, keep_events=True)
+        added = within(newest_first(events), self.oldest, self.max_events)
+        before = self.event_writes.get(pid)
+        if before is not None:  # this plan already wrote events there: the new come first
+            merged = within(newest_first([*added, *before.added]), self.oldest, self.max_events)
+            self.event_writes[pid] = EventWrite(before.replace, tuple(merged))
+        elif added:
+            self.event_writes[pid] = EventWrite(False, tuple(added))
+        return pid, created
 
     def remove(self, pid: str) -> None:
         old = self.final.get(pid)
@@ -362,6 +393,30 @@ class MergePlan:
                 if self.claimed_by.get(k) == pid:
                     del self.claimed_by[k]
         self.final[pid] = None
+        self.event_writes.pop(pid, None)
+
+    def forget_bodies(self) -> None:
+        """Keep only what later rules need of each profile (identities, etag, dates): a bulk
+        load's check plans every line of the load, and memory must not grow with attributes."""
+        light: dict[int, Profile] = {}
+
+        def lighter(p: Profile | None) -> Profile | None:
+            if p is None:
+                return None
+            if id(p) not in light:
+                light[id(p)] = Profile(
+                    p.profile_id, p.identities, {}, {}, (), p.etag, p.created, p.modified
+                )
+            return light[id(p)]
+
+        self.stored = {pid: lighter(p) for pid, p in self.stored.items()}
+        self.final = {pid: lighter(p) for pid, p in self.final.items()}
+        self.event_writes.clear()
+
+    def written(self) -> None:
+        """The planned state is now the stored one (the store has written the changes)."""
+        self.stored.update(self.final)
+        self.event_writes.clear()
 
     def final_profile(self, pid: str) -> Profile:
         profile = self.final[pid]
@@ -373,7 +428,8 @@ class MergePlan:
         for pid, new in self.final.items():
             old = self.stored.get(pid)
             if new is not old:
-                yield ProfileChange(pid, old, new)
+                events = self.event_writes.get(pid) if new is not None else None
+                yield ProfileChange(pid, old, new, events)
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,7 +16,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from nextoffer.errors import InvalidInput
+from nextoffer.errors import InvalidInput, TooLarge
+from nextoffer.profiles.events import (
+    CLOCK_SKEW,
+    MAX_EVENT_BYTES,
+    encoded,
+    future_error,
+    too_large_error,
+)
 from nextoffer.profiles.xdm import identity_pairs
 from nextoffer.timeutil import DateTimeFormatError, format_utc, parse_rfc3339
 
@@ -56,7 +63,9 @@ class ExperienceEvent:
 
 
 def parse_event(xdm: Any, pointer: str, now: datetime) -> ExperienceEvent:
-    """Validate one event's `xdm` and say what it is; a malformed event is a 400 at `pointer`."""
+    """Validate one event's `xdm` and say what it is; a malformed event is a 400 at `pointer`,
+    one dated more than `CLOCK_SKEW` after `now` a 400 `future-timestamp` at its `timestamp`,
+    and a kept one larger than `MAX_EVENT_BYTES` a 413 `event-too-large`."""
     if not isinstance(xdm, dict):
         raise InvalidInput.at("an event's xdm must be an object", pointer=pointer, code="bad-event")
     event_type = xdm.get("eventType", xdm.get("xdm:eventType"))
@@ -78,7 +87,21 @@ def parse_event(xdm: Any, pointer: str, now: datetime) -> ExperienceEvent:
     kept = {**xdm, "timestamp": format_utc(timestamp)}
     if event_type is not None:
         kept["eventType"] = event_type
+    if kind != "fetch":  # a fetch only asks for decisions: its time and body are not kept
+        field = "xdm:timestamp" if "xdm:timestamp" in xdm and "timestamp" not in xdm else None
+        _keepable(kept, timestamp, f"{pointer}/{field or 'timestamp'}", now)
     return ExperienceEvent(kind, kept, timestamp, identities, shown, pointer)
+
+
+def _keepable(kept: Mapping[str, Any], timestamp: datetime, at: str, now: datetime) -> None:
+    """An event the profile keeps happened already (give or take `CLOCK_SKEW`: a year-9999
+    event would never age out) and fits in `MAX_EVENT_BYTES`; `at` points at its timestamp."""
+    if timestamp > now + CLOCK_SKEW:
+        error = future_error(format_utc(timestamp), at)
+        raise InvalidInput(error.message, code="future-timestamp", errors=(error,))
+    if len(raw := encoded(kept)) > MAX_EVENT_BYTES:
+        error = too_large_error(len(raw), at.rsplit("/", 1)[0])
+        raise TooLarge(error.message, code="event-too-large", errors=(error,))
 
 
 def _kind(event_type: str | None, xdm: Mapping[str, Any]) -> Kind:
@@ -110,9 +133,10 @@ def _timestamp(xdm: Mapping[str, Any], pointer: str, now: datetime) -> datetime:
             code="bad-event",
         )
     try:
-        return parse_rfc3339(raw)
+        stamp = parse_rfc3339(raw)
     except DateTimeFormatError as exc:
         raise InvalidInput.at(str(exc), pointer=f"{pointer}/timestamp", code="bad-event") from None
+    return stamp
 
 
 def _shown(xdm: Mapping[str, Any], pointer: str) -> tuple[Shown, ...]:
