@@ -539,8 +539,8 @@ class ProfileStore:
         A step can still fail after a clean check only when another writer took one of its
         identities in between, the database stayed busy, or the server stopped: the items
         before it stay written and the error says how many (`applied`). A load is idempotent
-        (each item replaces the profile it names), so sending it again finishes it. Holding the writer for the whole
-        load instead froze every other write for seconds (issue 15).
+        (each item replaces the profile it names), so sending it again finishes it. Holding
+        the writer for the whole load instead froze every other write for seconds (issue 15).
         """
         source = _replayable(items)
         self._check_load(tenant, source())
