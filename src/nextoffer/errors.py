@@ -148,4 +148,5 @@ class Busy(NextofferError):
     @classmethod
     def retry_after(cls, detail: str, seconds: float) -> Busy:
         wait = max(1, math.ceil(seconds))
-        return cls(f"{detail}; nothing was written: retry in {wait} s", extra={"retryAfter": wait})
+        detail = f"{detail}; nothing was written: retry in {wait} s"
+        return cls(detail, code=cls.default_code, extra={"retryAfter": wait})

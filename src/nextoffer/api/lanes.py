@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import threading
 import weakref
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -42,15 +43,22 @@ class Lane:
         self.threads = threads
         self.wait = wait
         self._pool = ThreadPoolExecutor(threads, thread_name_prefix=f"nextoffer-{name}")
+        self._counting = threading.Lock()
+        self._in_flight = 0
         self._gates: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
             weakref.WeakKeyDictionary()
         )
+
+    @property
+    def in_flight(self) -> int:
+        """Calls running in the lane's threads now."""
+        return self._in_flight
 
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
         """`fn(*args)` in one of the lane's threads; `Busy` when none is free within `wait`."""
         loop = asyncio.get_running_loop()
         if self.wait is None:
-            return await loop.run_in_executor(self._pool, fn, *args)
+            return await loop.run_in_executor(self._pool, self._counted, fn, *args)
         gate = self._gate(loop)
         if gate.locked():
             try:
@@ -62,13 +70,22 @@ class Lane:
         else:
             await gate.acquire()  # free: returns at once
         try:
-            done: Future[T] = self._pool.submit(fn, *args)
+            done: Future[T] = self._pool.submit(self._counted, fn, *args)
         except BaseException:
             gate.release()
             raise
         # the thread, not the awaiting request (which a client may abandon), gives the gate back
         done.add_done_callback(lambda _: _release(loop, gate))
         return await asyncio.wrap_future(done, loop=loop)
+
+    def _counted(self, fn: Callable[..., T], *args: Any) -> T:
+        with self._counting:
+            self._in_flight += 1
+        try:
+            return fn(*args)
+        finally:
+            with self._counting:
+                self._in_flight -= 1
 
     def _gate(self, loop: asyncio.AbstractEventLoop) -> asyncio.Semaphore:
         gate = self._gates.get(loop)
