@@ -118,7 +118,7 @@ class Database:
 
     def busy(self) -> Busy:
         """The error of a write that waited `write_wait` for the database in vain."""
-        return busy_error(self.write_wait)
+        return busy_error(self.busy_timeout)
 
     @property
     def sqlite_path(self) -> str | None:
@@ -177,10 +177,8 @@ def is_lock_timeout(exc: BaseException) -> bool:
     return "database is locked" in str(orig)
 
 
-def busy_error(wait: float | None) -> Busy:
-    return Busy.retry_after(
-        f"the database is busy with another write (waited {wait or 0:g} s)", wait or 1
-    )
+def busy_error(wait: float) -> Busy:
+    return Busy.retry_after(f"the database is busy with another write (waited {wait:g} s)", wait)
 
 
 class WriterLock:
@@ -205,7 +203,7 @@ class WriterLock:
         wait = self.wait
         deadline = None if wait is None else time.monotonic() + wait
         if not self._threads.acquire(timeout=-1 if wait is None else wait):
-            raise busy_error(wait)
+            raise busy_error(wait or 0)
         if self.path is None:
             return
         try:
@@ -227,7 +225,7 @@ class WriterLock:
             except BlockingIOError:
                 left = deadline - time.monotonic()
                 if left <= 0:
-                    raise busy_error(self.wait) from None
+                    raise busy_error(self.wait or 0) from None
                 time.sleep(min(pause, left))
                 pause = min(pause * 2, 0.002)
 
