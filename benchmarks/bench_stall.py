@@ -3,17 +3,17 @@
     python benchmarks/bench_stall.py [--profiles 1000000] [--seconds 20] [--flood 16]
 
 One uvicorn worker pinned to core 0 serves a SQLite file; everything else (wrk, curl) runs on
-core 1. The same two probes run twice on the same server, side by side: on the quiet node,
-then while `POST /v1/profiles/bulk` loads `--profiles` profiles (JSON Lines, sent by curl) and
-`--flood` connections send anonymous Edge `collect` events (a page view for a new ECID each:
-every one is a write) as fast as the node answers them:
+core 1. The same two probes run four times on the same server, side by side: on the quiet node;
+while `--flood` connections send anonymous Edge `collect` events (a page view for a new ECID
+each: every one is a write) as fast as the node answers them; while `POST /v1/profiles/bulk`
+loads `--profiles` new profiles (JSON Lines, sent by curl); and during both at once:
 
 * `GET /v1/health`, paced at 100/s (target: p99 <= 50 ms under the load);
 * an uncapped decision (the decisions benchmark's library and request), paced at 200/s
   (target: p99 <= 20 ms under the load).
 
-The probes start `--settle` seconds after the upload does (curl has then sent the body and the
-server is loading), and the report says whether the load was still running when they ended.
+The probes start `--settle` seconds after the load and the flood do, and the report says
+whether the load was still running when they ended.
 The flood's answers are counted by status: `204` kept, `503` refused as busy (the writer was
 held longer than `NEXTOFFER_WRITE_WAIT_SECONDS`). Needs `wrk` and `curl`.
 """
@@ -30,6 +30,7 @@ import sys
 import tempfile
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -70,12 +71,13 @@ end
 counts are globals of the thread states, read back through `thread:get`."""
 
 
-def write_profiles(path: Path, n: int) -> int:
-    """`n` profiles as JSON Lines (e-mail and ECID, nested attributes, audiences); the size."""
-    rnd = random.Random(15)
+def write_profiles(path: Path, n: int, first: int = 0) -> int:
+    """`n` new profiles as JSON Lines (e-mail and ECID, nested attributes, audiences), numbered
+    from `first`; the file's size."""
+    rnd = random.Random(first)
     tiers = ["bronze", "silver", "gold"]
     with path.open("w") as out:
-        for i in range(n):
+        for i in range(first, first + n):
             doc = {
                 "identityMap": {
                     "Email": [{"id": f"bulk{i}@example.com"}],
@@ -164,6 +166,83 @@ def probes(server: Server, static: list[bytes], seconds: float, decide_p50: floa
     return [results["health"], results["decision"]]
 
 
+@dataclass
+class Scenario:
+    name: str
+    probes: list[wrk.WrkResult]
+    load: str = ""
+    flood: str = ""
+
+
+def upload(server: Server, path: Path) -> subprocess.Popen[str]:
+    """curl sends the file to `POST /v1/profiles/bulk` (its answer, then the HTTP status)."""
+    return subprocess.Popen(
+        [
+            *pin(1),
+            "curl",
+            "-s",
+            "-X",
+            "POST",
+            "--data-binary",
+            f"@{path}",
+            "-H",
+            "Content-Type: application/x-ndjson",
+            *[f"-H{k}: {v}" for k, v in headers(ORG).items()],
+            "-w",
+            "\n%{http_code}",
+            f"{server.base}/v1/profiles/bulk",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+
+
+def loaded(
+    server: Server,
+    name: str,
+    args: argparse.Namespace,
+    static: list[bytes],
+    decide_p50: float,
+    collect_url: str,
+    profiles: Path | None,
+    flood_connections: int,
+) -> Scenario:
+    """The probes while a bulk load of `profiles` runs and/or a flood hammers the Edge."""
+    began = time.perf_counter()
+    sending = upload(server, profiles) if profiles else None
+    flooded: dict[str, object] = {}
+    flooding = threading.Thread(
+        target=flood,
+        args=(collect_url, args.settle + args.seconds, flood_connections, flooded),
+    )
+    if flood_connections:
+        flooding.start()
+    time.sleep(args.settle)
+    results = probes(server, static, args.seconds, decide_p50)
+    running = sending is not None and sending.poll() is None
+    if flood_connections:
+        flooding.join()
+    out = Scenario(name, results)
+    if sending is not None:
+        answer, _ = sending.communicate()
+        seconds = time.perf_counter() - began
+        body, _, status = answer.rpartition("\n")
+        out.load = (
+            f"bulk load of {args.profiles:,} profiles: HTTP {status} {body[:80]}, {seconds:,.0f} s "
+            f"({args.profiles / seconds:,.0f} profiles/s), still running when the probes ended: "
+            f"{'yes' if running else 'NO'}"
+        )
+    if flood_connections:
+        statuses = flooded.get("statuses", {})
+        assert isinstance(statuses, dict)
+        out.flood = (
+            f"Edge flood, {flood_connections} connections: "
+            f"{flooded.get('rps', float('nan')):,.0f} answers/s; by status "
+            + ", ".join(f"{s}: {int(n):,}" for s, n in statuses.items())
+        )
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--profiles", type=int, default=1_000_000)
@@ -188,13 +267,17 @@ def main() -> None:
         services.close()
         services.db.dispose()
         began = time.perf_counter()
-        size = write_profiles(Path(tmp) / "profiles.jsonl", args.profiles)
+        files = [Path(tmp) / f"profiles-{i}.jsonl" for i in range(2)]
+        size = 0
+        for i, path in enumerate(files):
+            size = write_profiles(path, args.profiles, first=i * args.profiles)
         print(
-            f"{args.profiles:,} profiles, {size / 1e6:,.0f} MB of JSON Lines, written in "
+            f"2 x {args.profiles:,} profiles, {size / 1e6:,.0f} MB of JSON Lines each, written in "
             f"{time.perf_counter() - began:.0f} s",
             file=sys.stderr,
         )
         server = Server(url)
+        collect_url = f"{server.base}/ee/v2/collect?configId={stream['id']}"
         try:
             static = bodies(200, "static")
             h = {**headers(ORG), "Content-Type": "application/json"}
@@ -207,78 +290,36 @@ def main() -> None:
                 seconds=3,
                 connections=8,
             )
-            quiet = probes(server, static, args.seconds, warm.p50_ms)
-            upload = subprocess.Popen(
-                [
-                    *pin(1),
-                    "curl",
-                    "-s",
-                    "-X",
-                    "POST",
-                    "--data-binary",
-                    f"@{tmp}/profiles.jsonl",
-                    "-H",
-                    "Content-Type: application/x-ndjson",
-                    *[f"-H{k}: {v}" for k, v in headers(ORG).items()],
-                    "-w",
-                    "\n%{http_code}",
-                    f"{server.base}/v1/profiles/bulk",
-                ],
-                stdout=subprocess.PIPE,
-                text=True,
-            )
-            load_began = time.perf_counter()
-            flooded: dict[str, object] = {}
-            flooding = threading.Thread(
-                target=flood,
-                args=(
-                    f"{server.base}/ee/v2/collect?configId={stream['id']}",
-                    args.settle + args.seconds,
-                    args.flood,
-                    flooded,
-                ),
-            )
-            flooding.start()
-            time.sleep(args.settle)
-            loaded = probes(server, static, args.seconds, warm.p50_ms)
-            load_running = upload.poll() is None
-            flooding.join()
-            answer, _ = upload.communicate()
-            load_seconds = time.perf_counter() - load_began
+            common = (args, static, warm.p50_ms, collect_url)
+            scenarios = [
+                Scenario("quiet node", probes(server, static, args.seconds, warm.p50_ms)),
+                loaded(server, "Edge flood only", *common, None, args.flood),
+                loaded(server, "bulk load only", *common, files[0], 0),
+                loaded(server, "bulk load + Edge flood", *common, files[1], args.flood),
+            ]
         finally:
             server.stop()
 
-    body, _, status = answer.rpartition("\n")
     print(
         f"\nStall benchmark, SQLite, one uvicorn worker on core 0; wrk and curl on core 1 — "
-        f"{machine()}\n"
+        f"{machine()}; {args.profiles:,} profiles per load ({size / 1e6:,.0f} MB), "
+        f"{args.flood} flood connections\n"
     )
     print(
-        "| probe | quiet p50 ms | quiet p99 ms | loaded p50 ms | loaded p99 ms | "
-        "loaded req/s | target (loaded p99) |"
+        "| node | health p50 ms | health p99 ms | decision p50 ms | decision p99 ms "
+        "| decisions/s |\n|---|---:|---:|---:|---:|---:|"
     )
-    print("|---|---:|---:|---:|---:|---:|---|")
-    for (q, loaded_run), target in zip(
-        zip(quiet, loaded, strict=True), ("≤ 50 ms", "≤ 20 ms"), strict=True
-    ):
-        name = "`GET /v1/health` at 100/s" if q.name == "health" else "decision at 200/s"
+    for sc in scenarios:
+        health, decision = sc.probes
         print(
-            f"| {name} | {q.p50_ms:.2f} | {q.p99_ms:.2f} | {loaded_run.p50_ms:.2f} | "
-            f"{loaded_run.p99_ms:.2f} | {loaded_run.rps:,.0f} | {target} |"
+            f"| {sc.name} | {health.p50_ms:.2f} | {health.p99_ms:.2f} | {decision.p50_ms:.2f} "
+            f"| {decision.p99_ms:.2f} | {decision.rps:,.0f} |"
         )
-    statuses = flooded.get("statuses", {})
-    assert isinstance(statuses, dict)
-    print(
-        f"\nLoad: `POST /v1/profiles/bulk` of {args.profiles:,} profiles ({size / 1e6:,.0f} MB): "
-        f"HTTP {status}, {load_seconds:,.0f} s from the start of the upload "
-        f"({args.profiles / load_seconds:,.0f} profiles/s); still running when the probes "
-        f"ended: {'yes' if load_running else 'NO'}; answer {body[:160]}"
-    )
-    print(
-        f"Edge flood ({args.flood} connections, {args.settle + args.seconds:.0f} s): "
-        f"{flooded.get('rps', float('nan')):,.0f} answers/s; by status "
-        + ", ".join(f"{s}: {int(n):,}" for s, n in statuses.items())
-    )
+    print("\nTargets under the load: health p99 <= 50 ms, decision p99 <= 20 ms.\n")
+    for sc in scenarios:
+        for line in (sc.load, sc.flood):
+            if line:
+                print(f"* {sc.name}: {line}")
 
 
 if __name__ == "__main__":
