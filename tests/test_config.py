@@ -1,9 +1,12 @@
-"""`config`: the write wait (issue 15) read from `NEXTOFFER_WRITE_WAIT_SECONDS`."""
+"""`config`: the write wait (issue 15) read from `NEXTOFFER_WRITE_WAIT_SECONDS`, and what a
+server built from it bounds."""
 
 from __future__ import annotations
 
 import pytest
 
+from nextoffer.api.app import create_app
+from nextoffer.composition import Services
 from nextoffer.config import ConfigError, Settings
 
 
@@ -19,3 +22,16 @@ def test_a_write_wait_that_is_not_a_positive_number_is_refused(raw: str) -> None
     assert str(caught.value) == (
         f"NEXTOFFER_WRITE_WAIT_SECONDS must be a positive number, not {raw!r}"
     )
+
+
+def test_a_server_built_from_settings_bounds_its_writes_by_the_wait(tmp_path) -> None:
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 'x.db'}", write_wait_seconds=0.25)
+    services = Services.build(settings)
+    try:
+        app = create_app(services_=services)
+        assert services.db.write_wait == 0.25 and services.db.busy_timeout == 0.25
+        assert app.state.lanes.writes.wait == 0.25
+        assert app.state.lanes.reads.wait is None  # reads queue, they are never refused
+    finally:
+        services.close()
+        services.db.dispose()
