@@ -44,7 +44,7 @@ class Services:
 
     @classmethod
     def build(cls, settings: Settings, db: Database | None = None) -> Services:
-        db = db or Database(settings.database_url)
+        db = db or Database(settings.database_url, write_wait=settings.write_wait_seconds)
         if settings.auto_migrate:
             db.upgrade()
         snapshots = SnapshotCache(db, settings.snapshot_cache_sandboxes)

@@ -123,6 +123,9 @@ class Settings:
     """Whether this node runs queued jobs (every node accepts and reports them)."""
     batch_lease_seconds: int = 60
     """A running job whose runner stays silent this long is queued again."""
+    write_wait_seconds: float = 2.0
+    """The longest a write waits for the database's writer (SQLite's writer lock, PostgreSQL's
+    row locks) or for a free write worker; past it the request is a `503 busy`."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -263,6 +266,16 @@ def _positive_int(name: str, raw: str) -> int:
     return value
 
 
+def _positive_float(name: str, raw: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a positive number, not {raw!r}") from None
+    if not 0 < value < float("inf"):
+        raise ConfigError(f"{name} must be a positive number, not {raw!r}")
+    return value
+
+
 def _text(name: str, raw: str) -> str | None:
     return raw or None  # empty: not set
 
@@ -294,6 +307,7 @@ _PARSERS: dict[str, Callable[[str, str], object]] = {
     "batch_ray_address": _text,
     "batch_run_jobs": _bool,
     "batch_lease_seconds": _positive_int,
+    "write_wait_seconds": _positive_float,
 }
 """Each setting read from `NEXTOFFER_<NAME>` and how (a None result leaves the default)."""
 _VARIABLES = {"open_mode": "OPEN"}

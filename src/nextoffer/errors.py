@@ -6,6 +6,7 @@ class into a status code and an `application/problem+json` body (STYLE.md, pract
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -135,3 +136,17 @@ class Unauthenticated(NextofferError):
 class Forbidden(NextofferError):
     title = "Forbidden"
     default_code = "forbidden"
+
+
+class Busy(NextofferError):
+    """The database is held by another write for longer than a writer may wait: nothing was
+    written, and the client may retry after `extra["retryAfter"]` seconds."""
+
+    title = "Service busy"
+    default_code = "busy"
+
+    @classmethod
+    def retry_after(cls, detail: str, seconds: float) -> Busy:
+        wait = max(1, math.ceil(seconds))
+        detail = f"{detail}; nothing was written: retry in {wait} s"
+        return cls(detail, code=cls.default_code, extra={"retryAfter": wait})

@@ -57,3 +57,23 @@ def test_docs_use_only_local_assets(client) -> None:
         assert r.status_code == 200, url
         kind = next(v for k, v in types.items() if url.endswith(k))
         assert kind in r.headers["content-type"], (url, r.headers["content-type"])
+
+
+def test_every_operation_that_writes_documents_503_busy(client) -> None:
+    paths = client.get("/openapi.json").json()["paths"]
+    busy = {
+        (method, path)
+        for path, item in paths.items()
+        for method, op in item.items()
+        if "503" in op.get("responses", {})
+    }
+    writes = {(m, p) for p, item in paths.items() for m in item if m in ("post", "put", "patch")}
+    writes |= {(m, p) for p, item in paths.items() for m in item if m == "delete"}
+    assert writes <= busy
+    assert ("get", "/v1/decision-events") in busy  # it writes the buffered events first
+    assert ("get", "/v1/health") not in busy and (
+        "get",
+        "/v1/profiles/{namespace}/{identity}",
+    ) not in busy
+    problem = paths["/v1/profiles/bulk"]["post"]["responses"]["503"]
+    assert problem["description"].startswith("Busy: the write waited NEXTOFFER_WRITE_WAIT_SECONDS")

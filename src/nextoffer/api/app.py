@@ -16,13 +16,14 @@ from nextoffer import __version__
 from nextoffer.api import openapi, problems
 from nextoffer.api.auth import Authenticator
 from nextoffer.api.batch_routes import batch_routes
-from nextoffer.api.context import json_response, services
+from nextoffer.api.context import json_response, offload, services
 from nextoffer.api.datastream_routes import datastream_routes
 from nextoffer.api.decision_event_routes import decision_event_routes
 from nextoffer.api.decisioning_api import decisioning_routes
 from nextoffer.api.edge_routes import edge_routes
 from nextoffer.api.event_routes import event_routes
 from nextoffer.api.http_protocol import header_timeout
+from nextoffer.api.lanes import Lanes
 from nextoffer.api.library_routes import library_routes
 from nextoffer.api.middleware import HeaderLimits, NormalizePath, RequestId
 from nextoffer.api.profile_routes import profile_routes
@@ -64,6 +65,7 @@ def create_app(settings: Settings | None = None, *, services_: Services | None =
         redoc_url=None,
     )
     app.state.nextoffer = svc
+    app.state.lanes = Lanes(settings.write_wait_seconds)
     app.state.auth = Authenticator(settings.credentials, settings.open_mode)
     app.add_exception_handler(NextofferError, problems.handle_nextoffer_error)
     app.add_exception_handler(HTTPException, problems.handle_http_exception)
@@ -77,8 +79,8 @@ def create_app(settings: Settings | None = None, *, services_: Services | None =
     @app.get("/v1/ready", include_in_schema=False)
     async def ready(request: Request) -> Response:
         db = services(request).db
-        current = db.current_revision()
-        ok = current == db.head_revision()
+        current, head = await offload(request, lambda: (db.current_revision(), db.head_revision()))
+        ok = current == head
         return json_response(
             {"status": "ok" if ok else "migrations-pending", "schema": current}, 200 if ok else 503
         )

@@ -16,7 +16,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from nextoffer.api.bodies import is_json_media_type, read_body
-from nextoffer.api.context import call_of, json_response, offload, services
+from nextoffer.api.context import call_of, json_response, offload, offload_write, services
 from nextoffer.api.msgspec_errors import decode
 from nextoffer.batch.plan import BatchPlan
 from nextoffer.errors import InvalidInput, UnsupportedMediaType
@@ -72,7 +72,7 @@ async def post_workload(request: Request) -> Response:
         output_format=req.output_format,
     )
     container_id = request.path_params.get("container_id")
-    job = await offload(
+    job = await offload_write(
         request,
         lambda: svc.batch.submit(call.tenant, job_request, container_id=container_id),
     )

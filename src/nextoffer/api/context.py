@@ -8,10 +8,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import orjson
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
+from nextoffer.api.lanes import Lanes
 from nextoffer.api.tenancy import tenant_from_headers
 from nextoffer.tenants import Actor, Tenant
 
@@ -33,18 +33,21 @@ def services(request: Request) -> Services:
     return request.app.state.nextoffer  # type: ignore[no-any-return]
 
 
-async def offload(request: Request, fn: Callable[..., T], *args: Any) -> T:
-    """Run blocking work: inline when every store is local, in a worker thread otherwise.
+def lanes(request: Request) -> Lanes:
+    return request.app.state.lanes  # type: ignore[no-any-return]
 
-    A decision is ~0.2 ms of Python plus local SQLite reads; handing it to a thread costs more
-    than doing it (the GIL serialises the work anyway). A round trip to PostgreSQL or to a
-    Redis counter store would stall the event loop while it waits, so there the work goes to a
-    thread and other requests proceed meanwhile.
-    """
-    svc = services(request)
-    if svc.db.dialect == "sqlite" and svc.settings.capping_store != "redis":
-        return fn(*args)
-    return await run_in_threadpool(fn, *args)
+
+async def offload(request: Request, fn: Callable[..., T], *args: Any) -> T:
+    """Run a request's blocking work (decisions, reads) in the read lane, never on the event
+    loop: even a SQLite read may wait (a checkpoint, a page from disk), and a capped decision
+    writes its counters. One hop per request: the route does all its database work in `fn`."""
+    return await lanes(request).reads.run(fn, *args)
+
+
+async def offload_write(request: Request, fn: Callable[..., T], *args: Any) -> T:
+    """Run a request's writes in the write lane: they may wait for the database's writer (up
+    to `NEXTOFFER_WRITE_WAIT_SECONDS`, then `503 busy`) without holding a read thread."""
+    return await lanes(request).writes.run(fn, *args)
 
 
 def call_of(request: Request) -> Call:

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from nextoffer.api.bodies import read_json
-from nextoffer.api.context import call_of, json_response, services
+from nextoffer.api.context import call_of, json_response, offload, offload_write, services
 from nextoffer.api.preconditions import if_match
 
 
@@ -16,10 +15,10 @@ async def collection(request: Request) -> Response:
     call = call_of(request)
     svc = services(request)
     if request.method == "GET":
-        items = await run_in_threadpool(svc.datastream_admin.list, call.tenant)
+        items = await offload(request, svc.datastream_admin.list, call.tenant)
         return json_response({"results": items, "count": len(items)})
     body = await read_json(request, svc.settings.max_body_bytes)
-    doc = await run_in_threadpool(svc.datastream_admin.create, call.tenant, body)
+    doc = await offload_write(request, svc.datastream_admin.create, call.tenant, body)
     headers = {"Location": f"/v1/datastreams/{doc['id']}", "ETag": f'"{doc["etag"]}"'}
     return json_response(doc, 201, headers)
 
@@ -30,14 +29,14 @@ async def item(request: Request) -> Response:
     admin = svc.datastream_admin
     datastream_id = request.path_params["datastream_id"]
     if request.method == "GET":
-        doc = await run_in_threadpool(admin.get, call.tenant, datastream_id)
+        doc = await offload(request, admin.get, call.tenant, datastream_id)
         return json_response(doc, 200, {"ETag": f'"{doc["etag"]}"'})
     if request.method == "DELETE":
-        await run_in_threadpool(admin.delete, call.tenant, datastream_id)
+        await offload_write(request, admin.delete, call.tenant, datastream_id)
         return Response(status_code=200)
     patch = await read_json(request, svc.settings.max_body_bytes)
-    doc = await run_in_threadpool(
-        admin.update, call.tenant, datastream_id, patch, if_match(request)
+    doc = await offload_write(
+        request, admin.update, call.tenant, datastream_id, patch, if_match(request)
     )
     return json_response(doc, 200, {"ETag": f'"{doc["etag"]}"'})
 

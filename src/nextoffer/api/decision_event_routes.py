@@ -5,12 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from urllib.parse import urlencode
 
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from nextoffer.api.context import call_of, json_response, services
+from nextoffer.api.context import call_of, json_response, offload_write, services
 from nextoffer.errors import InvalidInput
 from nextoffer.library.query import parse_limit
 from nextoffer.records.decision_events import EventFilter, decode_cursor
@@ -68,8 +67,9 @@ async def list_events(request: Request) -> Response:
     if token is not None:
         decode_cursor(token)  # a bad cursor is a 400 before any work
     log = services(request).decision_events
-    page = await run_in_threadpool(
-        lambda: log.query(call.tenant, filters, limit=limit, cursor=token)
+    # the query first writes the buffered events: a write, in the write lane
+    page = await offload_write(
+        request, lambda: log.query(call.tenant, filters, limit=limit, cursor=token)
     )
     base = [(name, params[name]) for name in FILTERS if name in params]
     base.append(("limit", str(limit)))

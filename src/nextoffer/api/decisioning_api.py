@@ -15,6 +15,7 @@ from starlette.routing import Route
 from nextoffer.api.bodies import read_body
 from nextoffer.api.context import call_of, offload, services
 from nextoffer.api.msgspec_errors import decode
+from nextoffer.wire.calls import DecideResult
 from nextoffer.wire.decisioning import (
     DecisionRequest,
     DecisionRequestV09,
@@ -34,8 +35,12 @@ async def post_decisions(request: Request) -> Response:
     req = decode(body, request_type(version), "the decision request")
     assert isinstance(req, DecisionRequest | DecisionRequestV09)
     request_id = request.headers.get("x-request-id")
-    decide_call, pointer = to_call(req, call.tenant, request_id, svc.decisions.catalog)
-    result = await offload(request, svc.decisions.decide, decide_call, pointer)
+
+    def decide() -> DecideResult:  # one hop: a 0.9 request reads the catalog, then decides
+        decide_call, pointer = to_call(req, call.tenant, request_id, svc.decisions.catalog)
+        return svc.decisions.decide(decide_call, pointer)
+
+    result = await offload(request, decide)
     out_version, media = response_version(request.headers.get("accept"), version)
     payload = respond(result, req, out_version)
     return Response(orjson.dumps(payload), media_type=media)

@@ -19,7 +19,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from nextoffer.api.bodies import read_body
-from nextoffer.api.context import json_response, offload, services
+from nextoffer.api.context import json_response, offload, offload_write, services
 from nextoffer.api.cors import cors_headers, preflight
 from nextoffer.api.msgspec_errors import decode
 from nextoffer.api.problems import from_error
@@ -33,7 +33,7 @@ EDGE_MAX_BODY = 64 * 1024
 """Adobe's Edge Network refuses requests over 64 KB; so does nextoffer."""
 
 
-def datastream_of(request: Request) -> Datastream:
+async def datastream_of(request: Request) -> Datastream:
     params = request.query_params
     datastream_id = params.get("configId") or params.get("dataStreamId")
     if not datastream_id:
@@ -42,7 +42,8 @@ def datastream_of(request: Request) -> Datastream:
             parameter="configId",
             code="missing-datastream",
         )
-    found = services(request).datastreams.resolve(datastream_id)
+    # cached for a few seconds, but an unknown id (anyone may send one) reads the database
+    found = await offload(request, services(request).datastreams.resolve, datastream_id)
     if found is None:
         raise InvalidInput.at(
             f"there is no datastream {datastream_id}; create one with POST /v1/datastreams",
@@ -81,7 +82,7 @@ async def _edge(request: Request) -> Response:
     action = request.path_params["action"]
     if action not in ("interact", "collect"):
         raise NotFound.at(f"no Edge action {action!r}; use interact or collect", parameter="path")
-    datastream = datastream_of(request)
+    datastream = await datastream_of(request)
     if request.method == "OPTIONS":
         return preflight(request, datastream)
     headers = cors_headers(request, datastream)
@@ -91,11 +92,12 @@ async def _edge(request: Request) -> Response:
         caller = caller_of(request, datastream)
         req = await read_edge_request(request)
         if action == "collect":
-            await offload(request, partial(edge.collect, caller=caller), tenant, req)
+            await offload_write(request, partial(edge.collect, caller=caller), tenant, req)
             return Response(status_code=204, headers=headers)
         request_id = request.query_params.get("requestId")
         interact = partial(edge.interact, caller=caller, request_id=request_id)
-        return json_response(await offload(request, interact, tenant, req), headers=headers)
+        # an interaction keeps its events after deciding: a write, in the write lane
+        return json_response(await offload_write(request, interact, tenant, req), headers=headers)
     except NextofferError as exc:
         response = from_error(exc)
         response.headers.update(headers)  # the browser must be able to read the error too

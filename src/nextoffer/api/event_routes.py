@@ -14,7 +14,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from nextoffer.api.bodies import is_json_array_body, read_items
-from nextoffer.api.context import call_of, json_response, offload, services
+from nextoffer.api.context import call_of, json_response, offload_write, services
 from nextoffer.errors import InvalidInput
 from nextoffer.wire.events import parse_event
 
@@ -39,7 +39,7 @@ async def post_events(request: Request) -> Response:
             detail = f"line {number}: {exc.detail}"
             raise InvalidInput(detail, exc.code, exc.errors, {"line": number}) from None
     dry = request.query_params.get("dryRun", "false").lower() == "true"
-    result = await offload(request, svc.feedback.ingest, call.tenant, events, dry)
+    result = await offload_write(request, svc.feedback.ingest, call.tenant, events, dry)
     return json_response({**result.as_dict(), "dryRun": dry})
 
 

@@ -10,13 +10,19 @@ from __future__ import annotations
 from collections.abc import Sequence
 from urllib.parse import urlencode
 
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from nextoffer.api.bodies import read_json
-from nextoffer.api.context import call_of, is_object_id, json_response, services
+from nextoffer.api.context import (
+    call_of,
+    is_object_id,
+    json_response,
+    offload,
+    offload_write,
+    services,
+)
 from nextoffer.api.preconditions import if_match, if_none_match
 from nextoffer.errors import InvalidInput, MethodNotAllowed, NotFound
 from nextoffer.library.entities import ENTITIES, EntitySpec
@@ -96,7 +102,7 @@ class CollectionResource:
             limit=parse_limit(params.get("limit")),
             cursor=Cursor.decode(token, cursor_param) if token else None,
         )
-        page = await run_in_threadpool(services(request).library.list, call.tenant, spec, query)
+        page = await offload(request, services(request).library.list, call.tenant, spec, query)
         return json_response(self.envelope(request, spec, query, page, token))
 
     def envelope(
@@ -129,7 +135,9 @@ class CollectionResource:
         spec = self.spec_for(request)
         svc = services(request)
         body = await read_json(request, svc.settings.max_body_bytes)
-        written = await run_in_threadpool(svc.library.create, call.tenant, call.actor, spec, body)
+        written = await offload_write(
+            request, svc.library.create, call.tenant, call.actor, spec, body
+        )
         headers = {
             "Location": self.location(spec, written.doc["id"]),
             **etag_header(written.doc["etag"]),
@@ -142,7 +150,7 @@ class CollectionResource:
         call = call_of(request)
         spec = self.spec_for(request)
         object_id = self._object_id(request, spec)
-        doc = await run_in_threadpool(services(request).library.get, call.tenant, spec, object_id)
+        doc = await offload(request, services(request).library.get, call.tenant, spec, object_id)
         headers = etag_header(doc["etag"])
         unless = if_none_match(request)
         if unless is not None and unless.matches(doc["etag"]):
@@ -161,8 +169,8 @@ class CollectionResource:
             method = svc.library.replace
         else:
             method = svc.library.patch
-        written = await run_in_threadpool(
-            method, call.tenant, call.actor, spec, object_id, body, expected_etag
+        written = await offload_write(
+            request, method, call.tenant, call.actor, spec, object_id, body, expected_etag
         )
         return json_response(written.receipt, 200, etag_header(written.doc["etag"]))
 
@@ -172,7 +180,8 @@ class CollectionResource:
         object_id = self._object_id(request, spec)
         svc = services(request)
         body = await read_json(request, svc.settings.max_body_bytes)
-        written = await run_in_threadpool(
+        written = await offload_write(
+            request,
             svc.library.replace,
             call.tenant,
             call.actor,
@@ -187,7 +196,8 @@ class CollectionResource:
         call = call_of(request)
         spec = self.spec_for(request)
         object_id = self._object_id(request, spec)
-        await run_in_threadpool(
+        await offload_write(
+            request,
             services(request).library.delete,
             call.tenant,
             call.actor,

@@ -57,7 +57,11 @@ PROBLEM_TEXT = {
     413: "Body too large",
     415: "Unsupported Content-Type",
     422: "Breaks a rule (reference, lifecycle, limit, PQL, unknown proposition)",
+    503: "Busy: the write waited NEXTOFFER_WRITE_WAIT_SECONDS for the database; nothing was "
+    "written; retry after Retry-After seconds",
 }
+BUSY_TOO = frozenset({"/v1/decision-events"})
+"""GET operations that write first (the decision-event buffer), so may be busy too."""
 
 TENANT_PARAMETERS = [
     {
@@ -246,6 +250,11 @@ def _answer(a: Answer) -> dict[str, Any]:
     return out
 
 
+def _busy(op: Operation) -> tuple[int, ...]:
+    """Every operation that writes (or reserves caps) may answer `503 busy`."""
+    return (503,) if op.method != "get" or op.path in BUSY_TOO else ()
+
+
 def operation(op: Operation) -> dict[str, Any]:
     out: dict[str, Any] = {
         "summary": op.summary,
@@ -254,7 +263,7 @@ def operation(op: Operation) -> dict[str, Any]:
         "parameters": [*(TENANT_PARAMETERS if op.tenant else ()), *op.parameters],
         "responses": {
             **{str(s): _answer(a) for s, a in op.answers.items()},
-            **problems(*op.problems),
+            **problems(*op.problems, *_busy(op)),
         },
     }
     if op.description:
@@ -315,7 +324,7 @@ def library_paths() -> dict[str, Any]:
                 "requestBody": {"required": True, "content": _json(one_of(""))},
                 "responses": {
                     "201": {"description": "Created", "headers": HEADERS, "content": receipt},
-                    **problems(400, 401, 403, 413, 415, 422),
+                    **problems(400, 401, 403, 413, 415, 422, 503),
                 },
             },
         }
@@ -350,7 +359,7 @@ def library_paths() -> dict[str, Any]:
                 "requestBody": {"required": True, "content": _json(patch)},
                 "responses": {
                     "200": {"description": "Updated", "headers": etag, "content": receipt},
-                    **problems(400, 401, 403, 404, 409, 412, 413, 415, 422),
+                    **problems(400, 401, 403, 404, 409, 412, 413, 415, 422, 503),
                 },
             },
             "delete": {
@@ -360,7 +369,7 @@ def library_paths() -> dict[str, Any]:
                 "parameters": [*item_params, if_match],
                 "responses": {
                     "200": {"description": "Deleted (empty body)"},
-                    **problems(400, 401, 403, 404, 409, 412),
+                    **problems(400, 401, 403, 404, 409, 412, 503),
                 },
             },
         }
@@ -373,7 +382,7 @@ def library_paths() -> dict[str, Any]:
                 "requestBody": {"required": True, "content": _json(one_of(""))},
                 "responses": {
                     "200": {"description": "Replaced", "headers": etag, "content": receipt},
-                    **problems(400, 401, 403, 404, 412, 413, 415, 422),
+                    **problems(400, 401, 403, 404, 412, 413, 415, 422, 503),
                 },
             }
         paths[f"{PREFIX}/{segment}/{{object_id}}"] = item

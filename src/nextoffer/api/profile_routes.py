@@ -7,7 +7,6 @@ import tempfile
 from collections.abc import Iterator
 from urllib.parse import quote
 
-from starlette.concurrency import run_in_threadpool
 from starlette.convertors import PathConvertor, register_url_convertor
 from starlette.requests import Request
 from starlette.responses import Response
@@ -21,7 +20,7 @@ from nextoffer.api.bodies import (
     read_json_array,
     require_jsonl,
 )
-from nextoffer.api.context import call_of, json_response, services
+from nextoffer.api.context import call_of, json_response, offload, offload_write, services
 from nextoffer.api.preconditions import if_match
 from nextoffer.errors import InvalidInput, UnsupportedMediaType
 from nextoffer.jsonlines import Line, read_lines
@@ -74,8 +73,9 @@ async def create(request: Request) -> Response:
     svc = services(request)
     body = await read_json(request, svc.settings.max_body_bytes)
     data = parse_profile(body)
-    result = await run_in_threadpool(
-        svc.profiles.put, call.tenant, data, expected_etag=if_match(request)
+    expected_etag = if_match(request)
+    result = await offload_write(
+        request, lambda: svc.profiles.put(call.tenant, data, expected_etag=expected_etag)
     )
     return written(result)
 
@@ -86,20 +86,23 @@ async def item(request: Request) -> Response:
     key = identity_of(request)
     expected_etag = if_match(request)
     if request.method == "GET":
-        profile = await run_in_threadpool(svc.profiles.get, call.tenant, key)
+        profile = await offload(request, svc.profiles.get, call.tenant, key)
         return json_response(read_model(profile), 200, {"ETag": f'"{profile.etag}"'})
     if request.method == "DELETE":
-        await run_in_threadpool(svc.profiles.delete, call.tenant, key, expected_etag=expected_etag)
+        await offload_write(
+            request, lambda: svc.profiles.delete(call.tenant, key, expected_etag=expected_etag)
+        )
         return Response(status_code=200)
     body = await read_json(request, svc.settings.max_body_bytes)
     if request.method == "PUT":
         data = parse_profile(body, extra_identities=[key])
-        result = await run_in_threadpool(
-            svc.profiles.put, call.tenant, data, key=key, expected_etag=expected_etag
+        result = await offload_write(
+            request,
+            lambda: svc.profiles.put(call.tenant, data, key=key, expected_etag=expected_etag),
         )
     else:
-        result = await run_in_threadpool(
-            svc.profiles.patch, call.tenant, key, body, expected_etag=expected_etag
+        result = await offload_write(
+            request, lambda: svc.profiles.patch(call.tenant, key, body, expected_etag=expected_etag)
         )
     return written(result)
 
@@ -111,7 +114,7 @@ async def bulk(request: Request) -> Response:
     svc = services(request)
     if is_json_array_body(request):
         items = await read_json_array(request, svc.settings.max_bulk_bytes, "profiles")
-        result = await run_in_threadpool(svc.profiles.bulk_upsert, call.tenant, items)
+        result = await offload_write(request, svc.profiles.bulk_upsert, call.tenant, items)
         return json_response(result.as_dict())
     require_jsonl(request, "profiles")
     with tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024) as spool:
@@ -122,7 +125,7 @@ async def bulk(request: Request) -> Response:
             spool.seek(0)
             return read_lines(spool)
 
-        result = await run_in_threadpool(svc.profiles.bulk_upsert, call.tenant, lines)
+        result = await offload_write(request, svc.profiles.bulk_upsert, call.tenant, lines)
     return json_response(result.as_dict())
 
 

@@ -26,7 +26,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from nextoffer.capping.store import Increment, Reservation, lifetime, merge, settled_locally
-from nextoffer.store.database import Database
+from nextoffer.store.database import Database, is_lock_timeout
 
 _UNLIMITED = 2**62
 _PURGE_EVERY = 3600.0
@@ -140,21 +140,27 @@ class SqlStore:
         if conn is None:
             conn = sqlite3.connect(
                 self.db.url.database or "",
-                timeout=30,
+                timeout=self.db.busy_timeout,
                 isolation_level=None,
                 check_same_thread=False,
             )
-            conn.execute("PRAGMA busy_timeout=30000")
+            conn.execute(f"PRAGMA busy_timeout={round(self.db.busy_timeout * 1000)}")
             conn.execute("PRAGMA synchronous=NORMAL")
             self._local.conn = conn
         return conn
 
     @contextmanager
     def _sqlite_write(self) -> Iterator[sqlite3.Connection]:
-        """`BEGIN IMMEDIATE` behind the Database's writer lock; commit, or roll back on error."""
+        """`BEGIN IMMEDIATE` behind the Database's writer lock; commit, or roll back on error.
+        Both waits are the Database's: past them, `Busy`."""
         conn = self._sqlite()
         with self.db.writer_lock:
-            conn.execute("BEGIN IMMEDIATE")
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as exc:
+                if is_lock_timeout(exc):
+                    raise self.db.busy() from exc
+                raise
             try:
                 yield conn
             except BaseException:

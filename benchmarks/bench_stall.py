@@ -1,0 +1,326 @@
+"""One node, quiet and then under a bulk load plus an anonymous Edge event flood (issue 15).
+
+    python benchmarks/bench_stall.py [--profiles 1000000] [--seconds 20] [--flood 16]
+
+One uvicorn worker pinned to core 0 serves a SQLite file; everything else (wrk, curl) runs on
+core 1. The same two probes run four times on the same server, side by side: on the quiet node;
+while `--flood` connections send anonymous Edge `collect` events (a page view for a new ECID
+each: every one is a write) as fast as the node answers them; while `POST /v1/profiles/bulk`
+loads `--profiles` new profiles (JSON Lines, sent by curl); and during both at once:
+
+* `GET /v1/health`, paced at 100/s (target: p99 <= 50 ms under the load);
+* an uncapped decision (the decisions benchmark's library and request), paced at 200/s
+  (target: p99 <= 20 ms under the load).
+
+The probes start `--settle` seconds after the load and the flood do, and the report says
+whether the load was still running when they ended.
+The flood's answers are counted by status: `204` kept, `503` refused as busy (the writer was
+held longer than `NEXTOFFER_WRITE_WAIT_SECONDS`). Needs `wrk` and `curl`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks import wrk
+from benchmarks.bench_capping import libraries
+from benchmarks.bench_decisions import ORG, bodies
+from benchmarks.harness import Server, headers, machine, pin
+
+HEALTH_RATE, DECISION_RATE = 100.0, 200.0
+
+_FLOOD_SCRIPT = """
+local bodies = {bodies}
+local i = 0
+kept, busy, other = 0, 0, 0
+local flooders = {{}}
+function setup(thread)
+  table.insert(flooders, thread)
+end
+function request()
+  i = i + 1
+  return wrk.format("POST", nil, {{["Content-Type"]="application/json"}}, bodies[(i % #bodies) + 1])
+end
+function response(status, hdrs, body)
+  if status == 204 then kept = kept + 1 elseif status == 503 then busy = busy + 1
+  else other = other + 1 end
+end
+function done(summary, latency, requests)
+  local k, b, o = 0, 0, 0
+  for _, t in ipairs(flooders) do
+    k = k + t:get("kept"); b = b + t:get("busy"); o = o + t:get("other")
+  end
+  io.write(string.format("STATUS 204 %d\\nSTATUS 503 %d\\nSTATUS other %d\\n", k, b, o))
+  io.write(string.format("RESULT %d %d\\n", summary.requests, summary.duration))
+end
+"""
+"""`response()` runs in each wrk thread's own Lua state and `done()` in the main one: the
+counts are globals of the thread states, read back through `thread:get`."""
+
+
+def write_profiles(path: Path, n: int, first: int = 0) -> int:
+    """`n` new profiles as JSON Lines (e-mail and ECID, nested attributes, audiences), numbered
+    from `first`; the file's size."""
+    rnd = random.Random(first)
+    tiers = ["bronze", "silver", "gold"]
+    with path.open("w") as out:
+        for i in range(first, first + n):
+            doc = {
+                "identityMap": {
+                    "Email": [{"id": f"bulk{i}@example.com"}],
+                    "ECID": [{"id": f"{i:038d}"}],
+                },
+                "attributes": {
+                    "person": {"name": {"firstName": f"First{i}", "lastName": f"Last{i % 977}"}},
+                    "loyalty": {"tier": rnd.choice(tiers), "points": i % 50000},
+                    "homeAddress": {"countryCode": rnd.choice(["US", "FR", "DE"])},
+                },
+                "segments": {f"aud-{i % 20}": "realized"},
+            }
+            out.write(json.dumps(doc, separators=(",", ":")) + "\n")
+    return path.stat().st_size
+
+
+def flood_bodies(n: int) -> list[str]:
+    """Anonymous page views, each for an ECID the node has never seen (a new profile each)."""
+    out = []
+    for i in range(n):
+        ecid = f"9{random.Random(i).randrange(10**36):037d}"
+        event = {
+            "xdm": {
+                "eventType": "web.webpagedetails.pageViews",
+                "identityMap": {"ECID": [{"id": ecid}]},
+                "web": {"webPageDetails": {"URL": f"https://shop.example/p/{i}"}},
+            }
+        }
+        out.append(json.dumps({"events": [event]}))
+    return out
+
+
+def flood(url: str, seconds: float, connections: int, into: dict[str, object]) -> None:
+    """Closed-loop wrk on the Edge collect endpoint; answers counted by status into `into`."""
+    lua = "{" + ",".join(wrk._lua_string(b) for b in flood_bodies(2000)) + "}"
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
+        f.write(_FLOOD_SCRIPT.format(bodies=lua))
+        script = f.name
+    try:
+        out = subprocess.run(
+            [*pin(1), "wrk", "-t1", f"-c{connections}", f"-d{seconds:.0f}s", "-s", script, url],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    finally:
+        Path(script).unlink(missing_ok=True)
+    into["statuses"] = dict(re.findall(r"STATUS (\w+) (\d+)", out))
+    m = re.search(r"RESULT (\d+) (\d+)", out)
+    into["rps"] = int(m.group(1)) / (int(m.group(2)) / 1e6) if m else float("nan")
+
+
+def probes(server: Server, static: list[bytes], seconds: float, decide_p50: float) -> list:
+    """Health and decisions, paced, at the same time; their wrk results."""
+    h = {**headers(ORG), "Content-Type": "application/json"}
+    results: dict[str, wrk.WrkResult] = {}
+
+    def health() -> None:
+        results["health"] = wrk.run(
+            "health",
+            f"{server.base}/v1/health",
+            seconds=seconds,
+            connections=4,
+            rate=HEALTH_RATE,
+            latency_ms=1.0,
+        )
+
+    def decisions() -> None:
+        results["decision"] = wrk.run(
+            "decision",
+            f"{server.base}/data/core/ods/decisions",
+            method="POST",
+            bodies=static,
+            headers=h,
+            seconds=seconds,
+            connections=8,
+            rate=DECISION_RATE,
+            latency_ms=decide_p50,
+        )
+
+    threads = [threading.Thread(target=health), threading.Thread(target=decisions)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return [results["health"], results["decision"]]
+
+
+@dataclass
+class Scenario:
+    name: str
+    probes: list[wrk.WrkResult]
+    load: str = ""
+    flood: str = ""
+
+
+def upload(server: Server, path: Path) -> subprocess.Popen[str]:
+    """curl sends the file to `POST /v1/profiles/bulk` (its answer, then the HTTP status)."""
+    return subprocess.Popen(
+        [
+            *pin(1),
+            "curl",
+            "-s",
+            "-X",
+            "POST",
+            "--data-binary",
+            f"@{path}",
+            "-H",
+            "Content-Type: application/x-ndjson",
+            *[f"-H{k}: {v}" for k, v in headers(ORG).items()],
+            "-w",
+            "\n%{http_code}",
+            f"{server.base}/v1/profiles/bulk",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+
+
+def loaded(
+    server: Server,
+    name: str,
+    args: argparse.Namespace,
+    static: list[bytes],
+    decide_p50: float,
+    collect_url: str,
+    profiles: Path | None,
+    flood_connections: int,
+) -> Scenario:
+    """The probes while a bulk load of `profiles` runs and/or a flood hammers the Edge."""
+    began = time.perf_counter()
+    sending = upload(server, profiles) if profiles else None
+    flooded: dict[str, object] = {}
+    flooding = threading.Thread(
+        target=flood,
+        args=(collect_url, args.settle + args.seconds, flood_connections, flooded),
+    )
+    if flood_connections:
+        flooding.start()
+    time.sleep(args.settle)
+    results = probes(server, static, args.seconds, decide_p50)
+    running = sending is not None and sending.poll() is None
+    if flood_connections:
+        flooding.join()
+    out = Scenario(name, results)
+    if sending is not None:
+        answer, _ = sending.communicate()
+        seconds = time.perf_counter() - began
+        body, _, status = answer.rpartition("\n")
+        out.load = (
+            f"bulk load of {args.profiles:,} profiles: HTTP {status} {body[:80]}, {seconds:,.0f} s "
+            f"({args.profiles / seconds:,.0f} profiles/s), still running when the probes ended: "
+            f"{'yes' if running else 'NO'}"
+        )
+    if flood_connections:
+        statuses = flooded.get("statuses", {})
+        assert isinstance(statuses, dict)
+        out.flood = (
+            f"Edge flood, {flood_connections} connections: "
+            f"{flooded.get('rps', float('nan')):,.0f} answers/s; by status "
+            + ", ".join(f"{s}: {int(n):,}" for s, n in statuses.items())
+        )
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--profiles", type=int, default=1_000_000)
+    parser.add_argument("--seconds", type=float, default=20.0, help="each probe window")
+    parser.add_argument("--flood", type=int, default=16, help="Edge flood connections")
+    parser.add_argument("--settle", type=float, default=5.0, help="upload head start, seconds")
+    args = parser.parse_args()
+    if not wrk.available() or shutil.which("curl") is None:
+        sys.exit("this benchmark needs wrk and curl: apt-get install wrk curl")
+    from nextoffer.composition import Services
+    from nextoffer.config import Settings
+    from nextoffer.library.portable import import_library
+    from nextoffer.tenants import Actor, Tenant
+
+    with tempfile.TemporaryDirectory() as tmp:
+        url = f"sqlite:///{tmp}/stall.db"
+        services = Services.build(Settings(database_url=url, open_mode=True))
+        plain, _ = libraries()
+        tenant = Tenant(ORG, "prod")
+        import_library(services.library, tenant, Actor("bench", "bench"), plain)
+        stream = services.datastream_admin.create(tenant, {"name": "site"})
+        services.close()
+        services.db.dispose()
+        began = time.perf_counter()
+        files = [Path(tmp) / f"profiles-{i}.jsonl" for i in range(2)]
+        size = 0
+        for i, path in enumerate(files):
+            size = write_profiles(path, args.profiles, first=i * args.profiles)
+        print(
+            f"2 x {args.profiles:,} profiles, {size / 1e6:,.0f} MB of JSON Lines each, written in "
+            f"{time.perf_counter() - began:.0f} s",
+            file=sys.stderr,
+        )
+        server = Server(url)
+        collect_url = f"{server.base}/ee/v2/collect?configId={stream['id']}"
+        try:
+            static = bodies(200, "static")
+            h = {**headers(ORG), "Content-Type": "application/json"}
+            warm = wrk.run(
+                "warm-up",
+                f"{server.base}/data/core/ods/decisions",
+                method="POST",
+                bodies=static,
+                headers=h,
+                seconds=3,
+                connections=8,
+            )
+            common = (args, static, warm.p50_ms, collect_url)
+            scenarios = [
+                Scenario("quiet node", probes(server, static, args.seconds, warm.p50_ms)),
+                loaded(server, "Edge flood only", *common, None, args.flood),
+                loaded(server, "bulk load only", *common, files[0], 0),
+                loaded(server, "bulk load + Edge flood", *common, files[1], args.flood),
+            ]
+        finally:
+            server.stop()
+
+    print(
+        f"\nStall benchmark, SQLite, one uvicorn worker on core 0; wrk and curl on core 1 — "
+        f"{machine()}; {args.profiles:,} profiles per load ({size / 1e6:,.0f} MB), "
+        f"{args.flood} flood connections\n"
+    )
+    print(
+        "| node | health p50 ms | health p99 ms | decision p50 ms | decision p99 ms "
+        "| decisions/s |\n|---|---:|---:|---:|---:|---:|"
+    )
+    for sc in scenarios:
+        health, decision = sc.probes
+        print(
+            f"| {sc.name} | {health.p50_ms:.2f} | {health.p99_ms:.2f} | {decision.p50_ms:.2f} "
+            f"| {decision.p99_ms:.2f} | {decision.rps:,.0f} |"
+        )
+    print("\nTargets under the load: health p99 <= 50 ms, decision p99 <= 20 ms.\n")
+    for sc in scenarios:
+        for line in (sc.load, sc.flood):
+            if line:
+                print(f"* {sc.name}: {line}")
+
+
+if __name__ == "__main__":
+    main()
