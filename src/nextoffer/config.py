@@ -19,6 +19,7 @@ ENV_PREFIX = "NEXTOFFER_"
 CAPPING_STORES = ("sql", "redis", "memory")
 DECISION_EVENT_WRITERS = ("process", "thread")
 BATCH_EXECUTORS = ("local", "ray")
+EDGE_LIMIT_STORES = ("memory", "redis")
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +122,16 @@ class Settings:
     """Whether this node runs queued jobs (every node accepts and reports them)."""
     batch_lease_seconds: int = 60
     """A running job whose runner stays silent this long is queued again."""
+    edge_limit_store: str | None = None
+    """Where Edge rate-limit buckets live: `memory` (each node its own) or `redis` (shared by
+    every node); by default `redis` when `redis_url` is set, else `memory`."""
+    edge_limit_key_prefix: str = "nextoffer:limits:"
+    edge_requests_per_second: int = 200
+    """Anonymous Edge requests per second per datastream (also the burst); 0: no limit."""
+    edge_new_profiles_per_minute: int = 600
+    """Profiles anonymous Edge calls may create per minute per datastream; 0: no limit."""
+    edge_events_per_profile_per_minute: int = 120
+    """Events anonymous Edge calls may send per minute per identity; 0: no limit."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -136,6 +147,8 @@ class Settings:
             values["credentials"] = creds
         if values.get("capping_store") == "redis" and not values.get("redis_url"):
             raise ConfigError(f"{ENV_PREFIX}CAPPING_STORE=redis needs {ENV_PREFIX}REDIS_URL")
+        if values.get("edge_limit_store") == "redis" and not values.get("redis_url"):
+            raise ConfigError(f"{ENV_PREFIX}EDGE_LIMIT_STORE=redis needs {ENV_PREFIX}REDIS_URL")
         values["limits"] = Limits.from_env(env)
         values.update(overrides)
         if values.get("open_mode") and values.get("credentials"):
@@ -291,6 +304,11 @@ _PARSERS: dict[str, Callable[[str, str], object]] = {
     "batch_ray_address": _text,
     "batch_run_jobs": _bool,
     "batch_lease_seconds": _positive_int,
+    "edge_limit_store": _one_of(EDGE_LIMIT_STORES),
+    "edge_limit_key_prefix": _text,
+    "edge_requests_per_second": _non_negative_int,
+    "edge_new_profiles_per_minute": _non_negative_int,
+    "edge_events_per_profile_per_minute": _non_negative_int,
 }
 """Each setting read from `NEXTOFFER_<NAME>` and how (a None result leaves the default)."""
 _VARIABLES = {"open_mode": "OPEN"}

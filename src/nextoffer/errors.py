@@ -135,3 +135,10 @@ class Unauthenticated(NextofferError):
 class Forbidden(NextofferError):
     title = "Forbidden"
     default_code = "forbidden"
+
+
+class RateLimited(NextofferError):
+    """Too many requests for a limit; `extra` names the `limit` and says `retryAfter` (seconds)."""
+
+    title = "Too many requests"
+    default_code = "rate-limited"

@@ -57,6 +57,7 @@ PROBLEM_TEXT = {
     413: "Body too large",
     415: "Unsupported Content-Type",
     422: "Breaks a rule (reference, lifecycle, limit, PQL, unknown proposition)",
+    429: "Over a rate limit or queue limit; `Retry-After` says when to try again",
 }
 
 TENANT_PARAMETERS = [
@@ -123,6 +124,7 @@ def problems(*statuses: int) -> dict[str, Any]:
         str(s): {
             "description": PROBLEM_TEXT[s],
             "content": {PROBLEM_JSON: {"schema": ref("Problem")}},
+            **({"headers": {"Retry-After": {"schema": {"type": "integer"}}}} if s == 429 else {}),
         }
         for s in statuses
     }

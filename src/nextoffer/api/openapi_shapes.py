@@ -155,12 +155,21 @@ class DecisionResponseV09(Shape):
 Origin = Annotated[str, Meta(pattern=r"^(\*|https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?)$")]
 
 
+class DatastreamLimits(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+    """Rate limits of anonymous Edge calls; each left out takes the server's default, 0 is none."""
+
+    requestsPerSecond: Annotated[int, Meta(ge=0, le=1_000_000_000)] | UnsetType = UNSET
+    newProfilesPerMinute: Annotated[int, Meta(ge=0, le=1_000_000_000)] | UnsetType = UNSET
+    eventsPerProfilePerMinute: Annotated[int, Meta(ge=0, le=1_000_000_000)] | UnsetType = UNSET
+
+
 class DatastreamInput(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
     """A datastream as created (POST); PATCH takes any part of it as a JSON merge patch."""
 
     name: Annotated[str, Meta(min_length=1, max_length=256, pattern=r"\S")]
     description: str | UnsetType = UNSET
     allowedOrigins: list[Origin] | UnsetType = UNSET
+    limits: DatastreamLimits | UnsetType = UNSET
 
 
 class DatastreamPatch(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
@@ -170,6 +179,8 @@ class DatastreamPatch(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=
     description: str | UnsetType | None = UNSET
     """null removes the description."""
     allowedOrigins: list[Origin] | UnsetType = UNSET
+    limits: DatastreamLimits | UnsetType | None = UNSET
+    """Replaces the whole limits object; null removes it (the server's defaults apply)."""
 
 
 class Datastream(Shape):
@@ -180,6 +191,7 @@ class Datastream(Shape):
     modified: datetime
     etag: int
     description: str | UnsetType = UNSET
+    limits: DatastreamLimits | UnsetType = UNSET
 
 
 class DatastreamList(Shape):

@@ -33,6 +33,7 @@ STATUS: dict[type[errors.NextofferError], int] = {
     errors.TooLarge: 413,
     errors.UnsupportedMediaType: 415,
     errors.RuleViolation: 422,
+    errors.RateLimited: 429,
 }
 
 
@@ -74,6 +75,8 @@ def from_error(exc: errors.NextofferError) -> Response:
         headers = {"WWW-Authenticate": 'Bearer realm="nextoffer"'}
     elif status == 405 and "allow" in exc.extra:
         headers = {"Allow": str(exc.extra["allow"])}
+    elif status == 429 and "retryAfter" in exc.extra:
+        headers = {"Retry-After": str(exc.extra["retryAfter"])}
     return problem_response(
         status,
         exc.code,

@@ -7,6 +7,7 @@ import uuid
 from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
+from nextoffer.edge.quotas import limits_errors
 from nextoffer.errors import FieldError, InvalidInput, NotFound, PreconditionFailed
 from nextoffer.library.library_service import LibraryService
 from nextoffer.records.datastreams import Datastream
@@ -17,7 +18,7 @@ from nextoffer.timeutil import format_utc, utcnow
 
 _ORIGIN = re.compile(r"\*|https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?")
 """An origin as a browser sends it, matched whole (`$` would let a final newline in)."""
-_FIELDS = {"name", "description", "allowedOrigins"}
+_FIELDS = {"name", "description", "allowedOrigins", "limits"}
 
 
 class DatastreamWrite(Protocol):
@@ -81,6 +82,8 @@ def _validate(body: Any, *, partial: bool) -> dict[str, Any]:
                             f"/allowedOrigins/{i}",
                         )
                     )
+    if "limits" in body and (body["limits"] is not None or not partial):
+        errors += limits_errors(body["limits"])
     if errors:
         raise InvalidInput.many("the datastream is invalid", errors, code="invalid-body")
     return {k: v for k, v in body.items() if v is not None}
@@ -104,6 +107,8 @@ class DatastreamService:
         }
         if "description" in fields:
             doc["description"] = fields["description"]
+        if "limits" in fields:
+            doc["limits"] = fields["limits"]
         with self.store.writing() as tx:
             sandbox = tx.ensure_sandbox(tenant.org, tenant.sandbox)
             tx.insert(sandbox.pk, doc)
