@@ -122,6 +122,14 @@ class Settings:
     """Whether this node runs queued jobs (every node accepts and reports them)."""
     batch_lease_seconds: int = 60
     """A running job whose runner stays silent this long is queued again."""
+    batch_concurrent_jobs: int = 2
+    """Jobs one node runs at once (each in a thread of its own, with its own workers)."""
+    batch_jobs_per_tenant: int = 1
+    """Jobs of one tenant (org and sandbox) running at once, over every node."""
+    batch_queue_per_tenant: int = 20
+    """Jobs of one tenant queued or running; one more is a 429."""
+    batch_output_retention_hours: int = 168
+    """Outputs of finished jobs older than this are deleted; 0 keeps them forever."""
     edge_limit_store: str | None = None
     """Where Edge rate-limit buckets live: `memory` (each node its own) or `redis` (shared by
     every node); by default `redis` when `redis_url` is set, else `memory`."""
@@ -304,6 +312,10 @@ _PARSERS: dict[str, Callable[[str, str], object]] = {
     "batch_ray_address": _text,
     "batch_run_jobs": _bool,
     "batch_lease_seconds": _positive_int,
+    "batch_concurrent_jobs": _positive_int,
+    "batch_jobs_per_tenant": _positive_int,
+    "batch_queue_per_tenant": _positive_int,
+    "batch_output_retention_hours": _non_negative_int,
     "edge_limit_store": _one_of(EDGE_LIMIT_STORES),
     "edge_limit_key_prefix": _text,
     "edge_requests_per_second": _non_negative_int,

@@ -370,7 +370,10 @@ class DecisionEventPage(Shape):
 class WorkloadOutput(Shape):
     dataSetId: str
     format: Literal["parquet", "jsonl"]
-    path: str
+    path: str | UnsetType = UNSET
+    """`<dataSetId>/<file>`; absent once the output expired."""
+    expired: bool | UnsetType = UNSET
+    """True once the output was deleted after its retention."""
 
 
 class Workload(Shape):
