@@ -107,8 +107,21 @@ def test_a_rate_is_positive(bad) -> None:
 def test_the_memory_limiter_forgets_full_buckets() -> None:
     limiter = MemoryLimiter(sweep_above=10)
     rate = Rate(1, 1.0)
-    for i in range(11):
+    for i in range(10):
         assert limiter.admit([Check(f"k{i}", rate, 1, "x")], 0.0).allowed
-    assert len(limiter) == 11  # every bucket still fills at t=1: kept
+    assert len(limiter) == 10  # not above the threshold: no sweep
     assert limiter.admit([Check("late", rate, 1, "x")], 5.0).allowed
     assert len(limiter) == 1  # swept: only the bucket still filling at t=5
+
+
+def test_a_sweep_that_frees_little_waits_for_twice_as_many_keys() -> None:
+    limiter = MemoryLimiter(sweep_above=4)
+    slow = Rate(1, 3600.0)  # buckets that stay active all along
+    for i in range(5):
+        limiter.admit([Check(f"k{i}", slow, 1, "x")], 0.0)
+    assert len(limiter) == 5  # swept at 5 keys, none freed: next sweep above 10
+    for i in range(5, 10):
+        limiter.admit([Check(f"k{i}", slow, 1, "x")], 7200.0)
+    assert len(limiter) == 10  # not swept yet, though k0..k4 are full again
+    limiter.admit([Check("k10", slow, 1, "x")], 7200.0)
+    assert len(limiter) == 6  # swept: k5..k10
