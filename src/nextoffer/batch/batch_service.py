@@ -201,27 +201,40 @@ class BatchService:
             self._threads = [t for t in self._threads if t.is_alive()]
             self._stopping.clear()
             while len(self._threads) < self.settings.batch_concurrent_jobs:
-                name = f"nextoffer-batch-{len(self._threads) + 1}"
-                thread = threading.Thread(target=self._loop, name=name, daemon=True)
+                index = len(self._threads)
+                thread = threading.Thread(
+                    target=self._loop,
+                    args=(index,),
+                    name=f"nextoffer-batch-{index + 1}",
+                    daemon=True,
+                )
                 thread.start()
                 self._threads.append(thread)
 
-    def _loop(self) -> None:
+    def _loop(self, index: int = 0) -> None:
+        """A runner thread; the first also keeps house (abandoned jobs, expired outputs), so
+        more threads do not mean more polling writes."""
         while not self._stopping.is_set():
             try:
-                self.run_pending()
-                if time.monotonic() - self._cleaned_at >= CLEANUP_EVERY_SECONDS:
-                    self._cleaned_at = time.monotonic()
-                    self.expire_outputs()
+                if index == 0:
+                    self.run_pending()
+                    if time.monotonic() - self._cleaned_at >= CLEANUP_EVERY_SECONDS:
+                        self._cleaned_at = time.monotonic()
+                        self.expire_outputs()
+                else:
+                    self._drain()
             except Exception:  # the loop must outlive a database hiccup
                 log.exception("batch worker: could not look for jobs")
-            self._wake.wait(self.poll_seconds)
-            self._wake.clear()
+            self._wake.wait(self.poll_seconds)  # a set wakes every waiting thread at once,
+            self._wake.clear()  # so whoever clears it first leaves no waiter behind
 
     def run_pending(self) -> list[str]:
         """Requeue abandoned jobs, then run queued jobs until none is left (or this tenant's
         share is taken); returns the ids of the jobs run, in the order they started."""
         self.jobs.requeue_abandoned(self.settings.batch_lease_seconds * 1000)
+        return self._drain()
+
+    def _drain(self) -> list[str]:
         ran = []
         while not self._stopping.is_set():
             job = self.claim()
