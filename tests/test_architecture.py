@@ -4,7 +4,7 @@ Three tiers plus shared leaf modules; imports run downward only:
 
     adapters   api/  store/  cli  composition (the composition root)  demo/
     services   library/  decisioning/  edge/  batch/
-    core       pql/  engine/  profiles/  capping/  records/  wire/
+    core       pql/  engine/  profiles/  capping/  records/  wire/  ratelimit/
     leaves     errors  timeutil  vocabulary  tenants  ids  memory  caching  jsonlines  config
 
 Every import counts, including those made inside functions or under `TYPE_CHECKING`: an
@@ -37,7 +37,7 @@ LEAVES = frozenset(
         "config",
     }
 )
-CORE = frozenset({"pql", "engine", "profiles", "capping", "records", "wire"})
+CORE = frozenset({"pql", "engine", "profiles", "capping", "records", "wire", "ratelimit"})
 SERVICES = frozenset({"library", "decisioning", "edge", "batch"})
 ADAPTERS = frozenset({"api", "store", "cli", "composition", "demo", "__main__"})
 TIER = {

@@ -7,14 +7,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from nextoffer.batch.batch_service import BatchService
-from nextoffer.config import Settings
+from nextoffer.config import ConfigError, Settings
 from nextoffer.decisioning.capping_gate import CappingGate
 from nextoffer.decisioning.catalogs import CatalogCache
 from nextoffer.decisioning.decision_service import DecisionService
 from nextoffer.decisioning.feedback import FeedbackService
 from nextoffer.edge.datastreams import DatastreamService
 from nextoffer.edge.edge_service import EdgeService
+from nextoffer.edge.quotas import EdgeQuotas, default_limits
 from nextoffer.library.library_service import LibraryService
+from nextoffer.ratelimit import Limiter, MemoryLimiter
 from nextoffer.store.batch_jobs import JobStore
 from nextoffer.store.capping_stores import counter_store
 from nextoffer.store.database import Database
@@ -39,6 +41,7 @@ class Services:
     decision_events: DecisionEventLog
     feedback: FeedbackService
     edge: EdgeService
+    edge_quotas: EdgeQuotas
     capping: CappingGate
     batch: BatchService
 
@@ -79,6 +82,7 @@ class Services:
             decision_events=events,
             feedback=feedback,
             edge=EdgeService(decisions, feedback),
+            edge_quotas=EdgeQuotas(edge_limiter(settings), default_limits(settings), profiles),
             capping=capping,
             batch=BatchService(
                 JobStore(db), decisions, settings, profiles=profiles, capping=capping
@@ -89,3 +93,15 @@ class Services:
         """Write buffered decision events; the services stay usable (a server shuts down, or
         a test client closes, and the next one records again)."""
         self.decision_events.close()
+
+
+def edge_limiter(settings: Settings) -> Limiter:
+    """The Edge's rate-limit buckets: in Redis (shared) when configured, else in memory."""
+    store = settings.edge_limit_store or ("redis" if settings.redis_url else "memory")
+    if store == "redis":
+        from nextoffer.store.ratelimit_redis import RedisLimiter
+
+        if not settings.redis_url:
+            raise ConfigError("NEXTOFFER_EDGE_LIMIT_STORE=redis needs NEXTOFFER_REDIS_URL")
+        return RedisLimiter(settings.redis_url, settings.edge_limit_key_prefix)
+    return MemoryLimiter()

@@ -19,6 +19,7 @@ ENV_PREFIX = "NEXTOFFER_"
 CAPPING_STORES = ("sql", "redis", "memory")
 DECISION_EVENT_WRITERS = ("process", "thread")
 BATCH_EXECUTORS = ("local", "ray")
+EDGE_LIMIT_STORES = ("memory", "redis")
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +127,24 @@ class Settings:
     write_wait_seconds: float = 2.0
     """The longest a write waits for the database's writer (SQLite's writer lock, PostgreSQL's
     row locks) or for a free write worker; past it the request is a `503 busy`."""
+    batch_concurrent_jobs: int = 2
+    """Jobs one node runs at once (each in a thread of its own, with its own workers)."""
+    batch_jobs_per_tenant: int = 1
+    """Jobs of one tenant (org and sandbox) running at once, over every node."""
+    batch_queue_per_tenant: int = 20
+    """Jobs of one tenant queued or running; one more is a 429."""
+    batch_output_retention_hours: int = 168
+    """Outputs of finished jobs older than this are deleted; 0 keeps them forever."""
+    edge_limit_store: str | None = None
+    """Where Edge rate-limit buckets live: `memory` (each node its own) or `redis` (shared by
+    every node); by default `redis` when `redis_url` is set, else `memory`."""
+    edge_limit_key_prefix: str = "nextoffer:limits:"
+    edge_requests_per_second: int = 200
+    """Anonymous Edge requests per second per datastream (also the burst); 0: no limit."""
+    edge_new_profiles_per_minute: int = 600
+    """Profiles anonymous Edge calls may create per minute per datastream; 0: no limit."""
+    edge_events_per_profile_per_minute: int = 120
+    """Events anonymous Edge calls may send per minute per identity; 0: no limit."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -141,6 +160,8 @@ class Settings:
             values["credentials"] = creds
         if values.get("capping_store") == "redis" and not values.get("redis_url"):
             raise ConfigError(f"{ENV_PREFIX}CAPPING_STORE=redis needs {ENV_PREFIX}REDIS_URL")
+        if values.get("edge_limit_store") == "redis" and not values.get("redis_url"):
+            raise ConfigError(f"{ENV_PREFIX}EDGE_LIMIT_STORE=redis needs {ENV_PREFIX}REDIS_URL")
         values["limits"] = Limits.from_env(env)
         values.update(overrides)
         if values.get("open_mode") and values.get("credentials"):
@@ -308,6 +329,15 @@ _PARSERS: dict[str, Callable[[str, str], object]] = {
     "batch_run_jobs": _bool,
     "batch_lease_seconds": _positive_int,
     "write_wait_seconds": _positive_float,
+    "batch_concurrent_jobs": _positive_int,
+    "batch_jobs_per_tenant": _positive_int,
+    "batch_queue_per_tenant": _positive_int,
+    "batch_output_retention_hours": _non_negative_int,
+    "edge_limit_store": _one_of(EDGE_LIMIT_STORES),
+    "edge_limit_key_prefix": _text,
+    "edge_requests_per_second": _non_negative_int,
+    "edge_new_profiles_per_minute": _non_negative_int,
+    "edge_events_per_profile_per_minute": _non_negative_int,
 }
 """Each setting read from `NEXTOFFER_<NAME>` and how (a None result leaves the default)."""
 _VARIABLES = {"open_mode": "OPEN"}

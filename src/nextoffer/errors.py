@@ -150,3 +150,10 @@ class Busy(NextofferError):
         wait = max(1, math.ceil(seconds))
         detail = f"{detail}; nothing was written: retry in {wait} s"
         return cls(detail, code=cls.default_code, extra={"retryAfter": wait})
+
+
+class RateLimited(NextofferError):
+    """Too many requests for a limit; `extra` names the `limit` and says `retryAfter` (seconds)."""
+
+    title = "Too many requests"
+    default_code = "rate-limited"

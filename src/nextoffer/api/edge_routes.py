@@ -90,7 +90,12 @@ async def _edge(request: Request) -> Response:
     tenant = Tenant(datastream.org, datastream.sandbox)
     try:
         caller = caller_of(request, datastream)
+        quotas = None if caller.trusted else services(request).edge_quotas  # pages only
+        if quotas is not None:
+            await offload(request, quotas.admit_request, datastream)
         req = await read_edge_request(request)
+        if quotas is not None:
+            await offload(request, quotas.admit_events, datastream, req)
         if action == "collect":
             await offload_write(request, partial(edge.collect, caller=caller), tenant, req)
             return Response(status_code=204, headers=headers)

@@ -57,6 +57,7 @@ PROBLEM_TEXT = {
     413: "Body too large",
     415: "Unsupported Content-Type",
     422: "Breaks a rule (reference, lifecycle, limit, PQL, unknown proposition)",
+    429: "Over a rate limit or queue limit; `Retry-After` says when to try again",
     503: "Busy: the write waited NEXTOFFER_WRITE_WAIT_SECONDS for the database; nothing was "
     "written; retry after Retry-After seconds",
 }
@@ -127,6 +128,7 @@ def problems(*statuses: int) -> dict[str, Any]:
         str(s): {
             "description": PROBLEM_TEXT[s],
             "content": {PROBLEM_JSON: {"schema": ref("Problem")}},
+            **({"headers": {"Retry-After": {"schema": {"type": "integer"}}}} if s == 429 else {}),
         }
         for s in statuses
     }

@@ -222,7 +222,7 @@ def _operations() -> list[Operation]:
                     f"Edge interact{where}: decide the scopes each event carries",
                     ("edge",),
                     {200: Answer("Handles, one per event that asked", body(shapes.EdgeResponse))},
-                    (400, 401, 403, 413, 415, 422),
+                    (400, 401, 403, 413, 415, 422, 429),
                     params,
                     body(EdgeRequest),
                     description="Called by the Web SDK without credentials: the datastream "
@@ -241,7 +241,7 @@ def _operations() -> list[Operation]:
                     f"Edge collect{where}: keep and count events, answer nothing",
                     ("edge",),
                     {204: Answer("Taken")},
-                    (400, 401, 403, 413, 415, 422),
+                    (400, 401, 403, 413, 415, 422, 429),
                     params,
                     body(EdgeRequest),
                     public=True,
@@ -389,7 +389,7 @@ def _operations() -> list[Operation]:
                         ("Location",),
                     )
                 },
-                (400, 401, 403, 413, 415, 422),
+                (400, 401, 403, 413, 415, 422, 429),
                 params,
                 body(WorkloadRequest),
             )

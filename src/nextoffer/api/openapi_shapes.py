@@ -182,6 +182,12 @@ class IdentityVerification(msgspec.Struct, forbid_unknown_fields=True, omit_defa
         ]
         | UnsetType
     ) = UNSET
+class DatastreamLimits(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+    """Rate limits of anonymous Edge calls; each left out takes the server's default, 0 is none."""
+
+    requestsPerSecond: Annotated[int, Meta(ge=0, le=1_000_000_000)] | UnsetType = UNSET
+    newProfilesPerMinute: Annotated[int, Meta(ge=0, le=1_000_000_000)] | UnsetType = UNSET
+    eventsPerProfilePerMinute: Annotated[int, Meta(ge=0, le=1_000_000_000)] | UnsetType = UNSET
 
 
 class DatastreamInput(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
@@ -191,6 +197,7 @@ class DatastreamInput(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=
     description: str | UnsetType = UNSET
     allowedOrigins: list[Origin] | UnsetType = UNSET
     identityVerification: IdentityVerification | UnsetType = UNSET
+    limits: DatastreamLimits | UnsetType = UNSET
 
 
 class DatastreamPatch(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
@@ -202,6 +209,8 @@ class DatastreamPatch(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=
     allowedOrigins: list[Origin] | UnsetType = UNSET
     identityVerification: IdentityVerification | UnsetType | None = UNSET
     """Replaced whole; null removes it."""
+    limits: DatastreamLimits | UnsetType | None = UNSET
+    """Replaces the whole limits object; null removes it (the server's defaults apply)."""
 
 
 class Datastream(Shape):
@@ -214,6 +223,7 @@ class Datastream(Shape):
     description: str | UnsetType = UNSET
     identityVerification: IdentityVerification | UnsetType = UNSET
     """Shown without HMAC secrets."""
+    limits: DatastreamLimits | UnsetType = UNSET
 
 
 class DatastreamList(Shape):
@@ -392,7 +402,10 @@ class DecisionEventPage(Shape):
 class WorkloadOutput(Shape):
     dataSetId: str
     format: Literal["parquet", "jsonl"]
-    path: str
+    path: str | UnsetType = UNSET
+    """`<dataSetId>/<file>`; absent once the output expired."""
+    expired: bool | UnsetType = UNSET
+    """True once the output was deleted after its retention."""
 
 
 class Workload(Shape):

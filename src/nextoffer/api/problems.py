@@ -34,6 +34,7 @@ STATUS: dict[type[errors.NextofferError], int] = {
     errors.UnsupportedMediaType: 415,
     errors.RuleViolation: 422,
     errors.Busy: 503,
+    errors.RateLimited: 429,
 }
 
 

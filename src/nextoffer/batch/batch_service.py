@@ -1,12 +1,16 @@
 """Batch jobs as a service: accept a workload, run it in the background, report its status.
 
 Submitting validates what can be known at once (the scopes against the current library, the
-audience against the profile store) so a client gets a 422 instead of a job that fails later.
-Jobs are kept by a job store (`ports.JobStore`; the composition root wires the database's); a
-background thread of each server that runs jobs (`NEXTOFFER_BATCH_RUN_JOBS`) claims the oldest
-queued one, runs it with the configured executor and renews its lease as it goes. A job whose
-runner died is queued again once its lease has run out (`NEXTOFFER_BATCH_LEASE_SECONDS`), by
-whichever node looks first.
+audience against the profile store) so a client gets a 422 instead of a job that fails later,
+and a tenant with `NEXTOFFER_BATCH_QUEUE_PER_TENANT` jobs unfinished gets a 429. Jobs are kept
+by a job store (`ports.JobStore`; the composition root wires the database's); on each server
+that runs jobs (`NEXTOFFER_BATCH_RUN_JOBS`), `NEXTOFFER_BATCH_CONCURRENT_JOBS` threads claim
+queued jobs fairly across tenants, at most `NEXTOFFER_BATCH_JOBS_PER_TENANT` of one tenant at
+once (issue 15: a 1-profile job waited 26 s behind another tenant's three big ones), run each
+with the configured executor and renew its lease as they go. A job whose runner died is queued
+again once its lease has run out (`NEXTOFFER_BATCH_LEASE_SECONDS`), by whichever node looks
+first. Outputs older than `NEXTOFFER_BATCH_OUTPUT_RETENTION_HOURS` are deleted by the same
+threads, and the job's status says so.
 """
 
 from __future__ import annotations
@@ -38,12 +42,17 @@ from nextoffer.config import Settings
 from nextoffer.decisioning.capping_gate import CappingGate
 from nextoffer.decisioning.decision_service import DecisionService
 from nextoffer.engine import Catalog, ScopeRequest
-from nextoffer.errors import NextofferError, NotFound, RuleViolation
-from nextoffer.records.batch_jobs import Job, JobRequest, JobStatus
+from nextoffer.errors import NextofferError, NotFound, RateLimited, RuleViolation
+from nextoffer.records.batch_jobs import OUTPUT_EXPIRED, Job, JobRequest, JobStatus
 from nextoffer.tenants import Tenant
 from nextoffer.wire.calls import PointerFor, proposition_request_pointer
 
 log = logging.getLogger("nextoffer.batch")
+
+QUEUE_RETRY_SECONDS = 60
+"""`Retry-After` of a submission refused because the tenant's queue is full."""
+CLEANUP_EVERY_SECONDS = 60.0
+"""How often a running node looks for outputs past their retention."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,8 +105,10 @@ class BatchService:
         self.poll_seconds = poll_seconds
         self._wake = threading.Event()
         self._stopping = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
         self._lock = threading.Lock()
+        self._claiming = threading.Lock()
+        self._cleaned_at = float("-inf")
 
     # -- accepting and reporting ---------------------------------------------------------------
 
@@ -118,6 +129,15 @@ class BatchService:
         container_id: str | None = None,
     ) -> Job:
         """Validate and queue a job (422 for unknown scopes, unknown or empty audiences)."""
+        queued = self.jobs.unfinished(tenant.org, tenant.sandbox)
+        if queued >= self.settings.batch_queue_per_tenant:
+            raise RateLimited.at(
+                f"this sandbox already has {queued} jobs queued or running, its limit "
+                f"(NEXTOFFER_BATCH_QUEUE_PER_TENANT); submit again once one has finished",
+                code="batch-queue-full",
+                limit="batchQueuePerTenant",
+                retryAfter=QUEUE_RETRY_SECONDS,
+            )
         scopes = [ScopeRequest(a, p, n) for a, p, n in request.scopes]
         library = library_for(self.decisions, tenant, scopes, proposition_request_pointer)
         try:
@@ -168,42 +188,87 @@ class BatchService:
         self._ensure_thread()
 
     def stop(self, timeout: float = 30.0) -> None:
-        """Stop the background thread; a job it was running goes back to the queue."""
+        """Stop the background threads; a job they were running goes back to the queue."""
         self._stopping.set()
         self._wake.set()
-        thread = self._thread
-        if thread is not None:
+        with self._lock:
+            threads, self._threads = self._threads, []
+        for thread in threads:
             thread.join(timeout)
-        self._thread = None
 
     def _ensure_thread(self) -> None:
         with self._lock:
-            if self._thread is not None and self._thread.is_alive():
-                return
+            self._threads = [t for t in self._threads if t.is_alive()]
             self._stopping.clear()
-            self._thread = threading.Thread(target=self._loop, name="nextoffer-batch", daemon=True)
-            self._thread.start()
+            while len(self._threads) < self.settings.batch_concurrent_jobs:
+                index = len(self._threads)
+                thread = threading.Thread(
+                    target=self._loop,
+                    args=(index,),
+                    name=f"nextoffer-batch-{index + 1}",
+                    daemon=True,
+                )
+                thread.start()
+                self._threads.append(thread)
 
-    def _loop(self) -> None:
+    def _loop(self, index: int = 0) -> None:
+        """A runner thread; the first also keeps house (abandoned jobs, expired outputs), so
+        more threads do not mean more polling writes."""
         while not self._stopping.is_set():
             try:
-                self.run_pending()
+                if index == 0:
+                    self.run_pending()
+                    if time.monotonic() - self._cleaned_at >= CLEANUP_EVERY_SECONDS:
+                        self._cleaned_at = time.monotonic()
+                        self.expire_outputs()
+                else:
+                    self._drain()
             except Exception:  # the loop must outlive a database hiccup
                 log.exception("batch worker: could not look for jobs")
-            self._wake.wait(self.poll_seconds)
-            self._wake.clear()
+            self._wake.wait(self.poll_seconds)  # a set wakes every waiting thread at once,
+            self._wake.clear()  # so whoever clears it first leaves no waiter behind
 
-    def run_pending(self) -> int:
-        """Requeue abandoned jobs, then run queued jobs until none is left; returns how many."""
+    def run_pending(self) -> list[str]:
+        """Requeue abandoned jobs, then run queued jobs until none is left (or this tenant's
+        share is taken); returns the ids of the jobs run, in the order they started."""
         self.jobs.requeue_abandoned(self.settings.batch_lease_seconds * 1000)
-        ran = 0
+        return self._drain()
+
+    def _drain(self) -> list[str]:
+        ran = []
         while not self._stopping.is_set():
-            job = self.jobs.claim(self.owner)
+            job = self.claim()
             if job is None:
                 break
+            ran.append(job.id)
             self.run(job)
-            ran += 1
         return ran
+
+    def claim(self) -> Job | None:
+        """The next job for this node, fairly across tenants (`JobStore.claim`); one thread
+        of the node claims at a time, so its own threads never exceed a tenant's share."""
+        with self._claiming:
+            return self.jobs.claim(self.owner, per_tenant=self.settings.batch_jobs_per_tenant)
+
+    def expire_outputs(self, now_ms: int | None = None) -> list[str]:
+        """Delete the outputs of jobs finished more than the retention ago; their status then
+        says the output expired. Returns their ids (none when retention is 0: kept forever)."""
+        hours = self.settings.batch_output_retention_hours
+        if not hours:
+            return []
+        now_ms = int(time.time() * 1000) if now_ms is None else now_ms
+        expired = []
+        for job in self.jobs.outputs_finished_before(now_ms - hours * 3_600_000):
+            detail = {
+                "code": OUTPUT_EXPIRED,
+                "message": f"the output was deleted {hours} h after the job finished "
+                "(NEXTOFFER_BATCH_OUTPUT_RETENTION_HOURS); submit the job again",
+                "expiredAt": now_ms,
+            }
+            if self.jobs.expire_output(job, detail) and job.output:
+                Path(job.output).unlink(missing_ok=True)
+                expired.append(job.id)
+        return expired
 
     def run(self, job: Job) -> None:
         """Run a claimed (PROCESSING) job to COMPLETED or ERROR; never raises for its errors."""

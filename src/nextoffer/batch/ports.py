@@ -19,8 +19,21 @@ class JobStore(Protocol):
         self, job_id: str, org: str | None = None, sandbox: str | None = None
     ) -> Job | None: ...
 
-    def claim(self, owner: str) -> Job | None:
-        """Take the oldest queued job for `owner` (then PROCESSING), or None."""
+    def claim(self, owner: str, per_tenant: int | None = None) -> Job | None:
+        """Take the next queued job for `owner` (then PROCESSING), fairly across tenants and at
+        most `per_tenant` running for one tenant, or None."""
+        ...
+
+    def unfinished(self, org: str, sandbox: str) -> int:
+        """How many of the tenant's jobs are queued or running."""
+        ...
+
+    def outputs_finished_before(self, before_ms: int, limit: int = 500) -> list[Job]:
+        """COMPLETED jobs that finished before `before_ms` and still have an output."""
+        ...
+
+    def expire_output(self, job: Job, detail: dict[str, Any]) -> bool:
+        """Forget the job's output (False when another node did first)."""
         ...
 
     def move(self, job: Job, target: JobStatus, *, owner: str | None = None, **values: Any) -> bool:

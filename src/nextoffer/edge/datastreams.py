@@ -12,6 +12,7 @@ from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
 from nextoffer.edge.verification import public_settings, settings_errors
+from nextoffer.edge.quotas import limits_errors
 from nextoffer.errors import FieldError, InvalidInput, NotFound, PreconditionFailed
 from nextoffer.library.library_service import LibraryService
 from nextoffer.records.datastreams import Datastream
@@ -22,7 +23,7 @@ from nextoffer.timeutil import format_utc, utcnow
 
 _ORIGIN = re.compile(r"\*|https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?")
 """An origin as a browser sends it, matched whole (`$` would let a final newline in)."""
-_FIELDS = {"name", "description", "allowedOrigins", "identityVerification"}
+_FIELDS = {"name", "description", "allowedOrigins", "identityVerification", "limits"}
 _VERIFICATION = "identityVerification"
 
 
@@ -109,6 +110,8 @@ def _validate(
         )
         errors += problems
         out[_VERIFICATION] = settings
+    if "limits" in body and (body["limits"] is not None or not partial):
+        errors += limits_errors(body["limits"])
     if errors:
         raise InvalidInput.many("the datastream is invalid", errors, code="invalid-body")
     return out
@@ -130,7 +133,7 @@ class DatastreamService:
             "modified": now,
             "etag": 1,
         }
-        for key in ("description", _VERIFICATION):
+        for key in ("description", _VERIFICATION, "limits"):
             if key in fields:
                 doc[key] = fields[key]
         with self.store.writing() as tx:

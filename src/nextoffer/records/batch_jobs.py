@@ -14,6 +14,8 @@ from enum import StrEnum
 from typing import Any
 
 MAX_ATTEMPTS = 3
+OUTPUT_EXPIRED = "output-expired"
+"""`ode:statusDetail.code` of a COMPLETED job whose output was deleted after its retention."""
 
 
 class JobStatus(StrEnum):
@@ -91,6 +93,9 @@ class Job:
     summary: dict[str, Any] | None = None
     output: str | None = None
     attempts: int = 0
+    updated_ms: int | None = None
+    """When its status last changed or its runner last reported: a finished job's end, from
+    which its output's retention counts."""
 
     @property
     def finished(self) -> bool:
@@ -113,6 +118,12 @@ def status_document(job: Job) -> dict[str, Any]:
             "dataSetId": job.request.dataset_id,
             "format": job.request.output_format,
             "path": f"{job.request.dataset_id}/{file_name}",
+        }
+    elif job.status is JobStatus.COMPLETED and (job.detail or {}).get("code") == OUTPUT_EXPIRED:
+        out["nextoffer:output"] = {
+            "dataSetId": job.request.dataset_id,
+            "format": job.request.output_format,
+            "expired": True,
         }
     if job.summary is not None:
         out["nextoffer:summary"] = job.summary

@@ -3,6 +3,10 @@
 Every status change is a conditional UPDATE on (id, expected status[, owner]): two nodes can
 never both claim a job, and a runner whose job was taken back (lease expired) notices on its
 next heartbeat.
+
+Claims are fair across tenants (org and sandbox): the next job is the oldest queued job of the
+tenant with the fewest running jobs, then the one served longest ago (round robin), so one
+tenant's queue of big jobs never holds another's small job behind all of them.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from sqlalchemy import (
     String,
     Table,
     and_,
+    func,
     insert,
     or_,
     select,
@@ -50,6 +55,10 @@ batch_jobs = Table(
 )
 
 
+RUNNING = (str(JobStatus.PROCESSING), str(JobStatus.INGESTING))
+UNFINISHED = (str(JobStatus.QUEUED), *RUNNING)
+
+
 def _now_ms() -> int:
     return int(time.time() * 1000)
 
@@ -68,6 +77,7 @@ def _job(row: Any) -> Job:
         summary=row.summary,
         output=row.output,
         attempts=row.attempts,
+        updated_ms=row.heartbeat_ms,
     )
 
 
@@ -98,43 +108,138 @@ class JobStore:
             row = conn.execute(query).first()
         return _job(row) if row is not None else None
 
-    def claim(self, owner: str) -> Job | None:
-        """Take the oldest queued job for `owner` (PROCESSING), or None when none waits."""
+    def claim(self, owner: str, per_tenant: int | None = None) -> Job | None:
+        """Take the next queued job, fairly across tenants (see the module), for `owner`
+        (PROCESSING); None when none waits or every waiting tenant already runs `per_tenant`."""
         for _ in range(5):
             with self.db.read() as conn:
-                row = conn.execute(
-                    select(batch_jobs.c.id)
-                    .where(batch_jobs.c.status == str(JobStatus.QUEUED))
-                    .order_by(batch_jobs.c.created_ms, batch_jobs.c.id)
-                    .limit(1)
-                ).first()
-            if row is None:
+                picked = self._next(conn, per_tenant)
+            if picked is None:
                 return None
+            job_id, org, sandbox = picked
             now = _now_ms()
+            where = [batch_jobs.c.id == job_id, batch_jobs.c.status == str(JobStatus.QUEUED)]
+            if per_tenant is not None:  # checked in the UPDATE too: other nodes claim as well
+                where.append(_running_count(org, sandbox) < per_tenant)
             with self.db.write() as conn:
                 taken = conn.execute(
                     update(batch_jobs)
-                    .where(
-                        batch_jobs.c.id == row.id,
-                        batch_jobs.c.status == str(JobStatus.QUEUED),
-                    )
+                    .where(*where)
                     .values(
                         status=str(JobStatus.PROCESSING),
                         owner=owner,
                         heartbeat_ms=now,
                         attempts=batch_jobs.c.attempts + 1,
-                        detail={"batchID": row.id},
+                        detail={"batchID": job_id},
                     )
                 ).rowcount
                 if taken:
                     conn.execute(
                         update(batch_jobs)
-                        .where(batch_jobs.c.id == row.id, batch_jobs.c.decided_at_ms.is_(None))
+                        .where(batch_jobs.c.id == job_id, batch_jobs.c.decided_at_ms.is_(None))
                         .values(decided_at_ms=now)
                     )
             if taken:
-                return self.get(row.id)
+                return self.get(job_id)
         return None  # other nodes keep taking them first: leave it to them
+
+    @staticmethod
+    def _next(conn: Any, per_tenant: int | None) -> tuple[str, str, str] | None:
+        """(job id, org, sandbox) of the job to claim next, or None."""
+        tenant = (batch_jobs.c.org, batch_jobs.c.sandbox)
+        waiting = conn.execute(
+            select(*tenant, func.min(batch_jobs.c.created_ms))
+            .where(batch_jobs.c.status == str(JobStatus.QUEUED))
+            .group_by(*tenant)
+        ).all()
+        if not waiting:
+            return None
+        running = dict(
+            ((r.org, r.sandbox), r[2])
+            for r in conn.execute(
+                select(*tenant, func.count())
+                .where(batch_jobs.c.status.in_(RUNNING))
+                .group_by(*tenant)
+            )
+        )
+        served = dict(
+            ((r.org, r.sandbox), r[2] or 0)
+            for r in conn.execute(
+                select(*tenant, func.max(batch_jobs.c.decided_at_ms))
+                .where(batch_jobs.c.org.in_(sorted({r.org for r in waiting})))
+                .group_by(*tenant)
+            )
+        )
+        order = sorted(
+            (
+                running.get((r.org, r.sandbox), 0),
+                served.get((r.org, r.sandbox), 0),
+                r[2],
+                r.org,
+                r.sandbox,
+            )
+            for r in waiting
+        )
+        for busy, _served, _oldest, org, sandbox in order:
+            if per_tenant is not None and busy >= per_tenant:
+                continue
+            row = conn.execute(
+                select(batch_jobs.c.id)
+                .where(
+                    batch_jobs.c.status == str(JobStatus.QUEUED),
+                    batch_jobs.c.org == org,
+                    batch_jobs.c.sandbox == sandbox,
+                )
+                .order_by(batch_jobs.c.created_ms, batch_jobs.c.id)
+                .limit(1)
+            ).first()
+            if row is not None:
+                return row.id, org, sandbox
+        return None
+
+    def unfinished(self, org: str, sandbox: str) -> int:
+        """The tenant's jobs queued or running (what its queue limit counts)."""
+        with self.db.read() as conn:
+            return int(
+                conn.execute(
+                    select(func.count()).where(
+                        batch_jobs.c.org == org,
+                        batch_jobs.c.sandbox == sandbox,
+                        batch_jobs.c.status.in_(UNFINISHED),
+                    )
+                ).scalar_one()
+            )
+
+    def outputs_finished_before(self, before_ms: int, limit: int = 500) -> list[Job]:
+        """COMPLETED jobs that still have an output and finished before `before_ms`."""
+        with self.db.read() as conn:
+            rows = conn.execute(
+                select(batch_jobs)
+                .where(
+                    batch_jobs.c.status == str(JobStatus.COMPLETED),
+                    batch_jobs.c.output.is_not(None),
+                    batch_jobs.c.heartbeat_ms < before_ms,
+                )
+                .order_by(batch_jobs.c.heartbeat_ms)
+                .limit(limit)
+            ).all()
+        return [_job(r) for r in rows]
+
+    def expire_output(self, job: Job, detail: dict[str, Any]) -> bool:
+        """Forget a COMPLETED job's output (its file is being deleted); False when another
+        node did first."""
+        with self.db.write() as conn:
+            return bool(
+                conn.execute(
+                    update(batch_jobs)
+                    .where(
+                        batch_jobs.c.id == job.id,
+                        batch_jobs.c.status == str(JobStatus.COMPLETED),
+                        batch_jobs.c.output == job.output,
+                    )
+                    .values(output=None, detail=detail)
+                ).rowcount
+            )
 
     def move(
         self,
@@ -180,9 +285,8 @@ class JobStore:
         """Jobs whose runner stopped renewing its lease: queued again, or ERROR after
         `MAX_ATTEMPTS` runs. Returns their ids."""
         cutoff = _now_ms() - lease_ms
-        running = [str(JobStatus.PROCESSING), str(JobStatus.INGESTING)]
         stale = and_(
-            batch_jobs.c.status.in_(running),
+            batch_jobs.c.status.in_(RUNNING),
             or_(batch_jobs.c.heartbeat_ms.is_(None), batch_jobs.c.heartbeat_ms < cutoff),
         )
         with self.db.write() as conn:
@@ -201,6 +305,17 @@ class JobStore:
                     )
                 )
         return [row.id for row in rows]
+
+
+def _running_count(org: str, sandbox: str) -> Any:
+    """A scalar subquery: how many of the tenant's jobs run now."""
+    other = batch_jobs.alias("running")
+    return (
+        select(func.count())
+        .select_from(other)
+        .where(other.c.org == org, other.c.sandbox == sandbox, other.c.status.in_(RUNNING))
+        .scalar_subquery()
+    )
 
 
 def _abandoned(attempts: int, again: bool) -> dict[str, Any]:
