@@ -11,8 +11,8 @@ import uuid
 from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
-from nextoffer.edge.verification import public_settings, settings_errors
 from nextoffer.edge.quotas import limits_errors
+from nextoffer.edge.verification import public_settings, settings_errors
 from nextoffer.errors import FieldError, InvalidInput, NotFound, PreconditionFailed
 from nextoffer.library.library_service import LibraryService
 from nextoffer.records.datastreams import Datastream
