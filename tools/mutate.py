@@ -4,6 +4,7 @@
     python -m tools.mutate nextoffer/decisioning/capping_gate.py --tests tests/capping tests/edge
     python -m tools.mutate nextoffer/pql/codegen.py --mutant 'xǁCodeGenǁ_compare*'
     python -m tools.mutate nextoffer/engine/decide.py -m 'not slow'
+    python -m tools.mutate --prove-isolation    # a warm rule cache cannot hide a mutant
 
 The module is given as `nextoffer/...py` or `src/nextoffer/...py`. Its tests default to the
 folder that mirrors its package (`nextoffer/capping/windows.py` -> `tests/capping`, with a few
@@ -85,7 +86,13 @@ def dotted(path: Path) -> str:
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m tools.mutate", description=__doc__.split("\n")[0])
-    p.add_argument("module", help="nextoffer/capping/windows.py (or src/..., or dotted)")
+    p.add_argument("module", nargs="?", help="nextoffer/capping/windows.py (or src/..., or dotted)")
+    p.add_argument(
+        "--prove-isolation",
+        action="store_true",
+        help="instead of a module: show that a warm compiled-rule cache cannot hide a mutant "
+        "(runs mutmut three times, a few minutes)",
+    )
     p.add_argument("--tests", nargs="+", metavar="PATH", help="test files/folders to run")
     p.add_argument(
         "--mutant",
@@ -109,7 +116,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     )
     p.add_argument("--diff", action="store_true", help="print each survivor's diff")
     p.add_argument("--fail-under", type=float, default=None, metavar="SCORE")
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    if (args.module is None) == (not args.prove_isolation):
+        p.error("give a module to mutate, or --prove-isolation (not both)")
+    return args
 
 
 NEVER_PRELOAD = ("nextoffer", "tests", "tools", "mutmut", "__main__", "__mp_main__", "ray", "grpc")
@@ -208,9 +218,85 @@ def report(path: Path, statuses: dict[str, str], diff: bool) -> float:
     return score
 
 
+# -- the isolation proof ---------------------------------------------------------------------
+
+MASKED_MUTANT = "xǁCodeGenǁcompare_literal__mutmut_3"
+"""`if op == "=":` -> `if op != "=":` for a boolean literal: `flag = true` tests `is False`."""
+VICTIMS = (
+    "tests/tools/test_mutate.py::test_a_cached_rule_compares_a_boolean_flag",
+    # compiles afresh every time, so that mutmut's forced-failure check fails even when the
+    # cache hides the code generator from the test above
+    "tests/tools/test_mutate.py::test_a_constant_rule_compiles",
+)
+PROOF: tuple[tuple[str, str, tuple[str, ...], dict[str, str], str], ...] = (
+    # (isolation, session-start hook, extra arguments, environment, expected status)
+    (
+        "`fork` (forked from the process that ran the stats and clean runs)",
+        "disabled (`NEXTOFFER_KEEP_PROCESS_CACHES=1`)",
+        ("--isolation", "fork"),
+        {"NEXTOFFER_KEEP_PROCESS_CACHES": "1"},
+        "survived",
+    ),
+    ("`fork`", "on", ("--isolation", "fork"), {}, "killed"),
+    ("`forkserver` (the project's setting)", "on", (), {}, "killed"),
+)
+"""The control first: a mutant forked from a process whose caches hold the rule compiled by the
+unmutated code survives, which shows the victim test does compile through the cache; each of
+the two layers alone then gets it killed."""
+
+
+def mutant_status(output: str, name: str) -> str:
+    """The status `report` printed for one mutant (`killed` when it is not listed as not
+    killed and the run killed one)."""
+    for line in output.splitlines():
+        words = line.split()
+        if len(words) >= 2 and words[-1].endswith(name):
+            return " ".join(words[:-1])
+    return "killed" if "\nkilled    1" in output else "missing"
+
+
+def prove_isolation() -> int:
+    """Run the masked code-generator mutant under each isolation of `PROOF`; 0 when each ends
+    as expected (a table on stdout), 1 otherwise."""
+    import subprocess
+
+    failures = 0
+    print("| isolation | session-start hook | expected | result |")
+    print("|---|---|---|---|", flush=True)
+    for isolation, hook, extra, env, expected in PROOF:
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "tools.mutate",
+                "nextoffer/pql/codegen.py",
+                "--tests",
+                *VICTIMS,
+                "--mutant",
+                MASKED_MUTANT,
+                *extra,
+            ],
+            cwd=ROOT,
+            env={**os.environ, **env},
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        status = mutant_status(done.stdout, MASKED_MUTANT) if done.returncode == 0 else "error"
+        ok = status == expected
+        failures += not ok
+        mark = "" if ok else " **(wrong)**"
+        print(f"| {isolation} | {hook} | {expected} | {status}{mark} |", flush=True)
+        if not ok:
+            print(done.stdout[-3000:], done.stderr[-3000:], file=sys.stderr)
+    return 1 if failures else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     os.chdir(ROOT)  # mutmut reads ./pyproject.toml and works in ./mutants
+    if args.prove_isolation:
+        return prove_isolation()
     path = module_path(args.module)
     tests = args.tests or default_tests(path)
     for t in tests:
