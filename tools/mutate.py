@@ -4,6 +4,7 @@
     python -m tools.mutate nextoffer/decisioning/capping_gate.py --tests tests/capping tests/edge
     python -m tools.mutate nextoffer/pql/codegen.py --mutant 'xǁCodeGenǁ_compare*'
     python -m tools.mutate nextoffer/engine/decide.py -m 'not slow'
+    python -m tools.mutate nextoffer/engine/ties.py nextoffer/engine/duplicates.py
     python -m tools.mutate --prove-isolation    # a warm rule cache cannot hide a mutant
 
 The module is given as `nextoffer/...py` or `src/nextoffer/...py`. Its tests default to the
@@ -86,7 +87,12 @@ def dotted(path: Path) -> str:
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m tools.mutate", description=__doc__.split("\n")[0])
-    p.add_argument("module", nargs="?", help="nextoffer/capping/windows.py (or src/..., or dotted)")
+    p.add_argument(
+        "module",
+        nargs="*",
+        help="nextoffer/capping/windows.py (or src/..., or dotted); several share one run's "
+        "fixed cost (each scored on its own)",
+    )
     p.add_argument(
         "--prove-isolation",
         action="store_true",
@@ -117,7 +123,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--diff", action="store_true", help="print each survivor's diff")
     p.add_argument("--fail-under", type=float, default=None, metavar="SCORE")
     args = p.parse_args(argv)
-    if (args.module is None) == (not args.prove_isolation):
+    if bool(args.module) == args.prove_isolation:
         p.error("give a module to mutate, or --prove-isolation (not both)")
     return args
 
@@ -160,14 +166,16 @@ def preload_list(tests: list[str]) -> Path:
     return target
 
 
-def configure(path: Path, tests: list[str], preload: Path | None, isolation: str | None) -> None:
-    """Restrict the pyproject [tool.mutmut] settings to one file and its tests."""
+def configure(
+    paths: list[Path], tests: list[str], preload: Path | None, isolation: str | None
+) -> None:
+    """Restrict the pyproject [tool.mutmut] settings to these files and their tests."""
     from mutmut.configuration import ProcessIsolation, config
 
     cfg = config()
     if isolation:
         cfg.process_isolation = ProcessIsolation(isolation)
-    cfg.only_mutate = [path.as_posix()]
+    cfg.only_mutate = [path.as_posix() for path in paths]
     cfg.pytest_add_cli_args_test_selection = list(tests)
     if preload is not None:
         cfg.preload_modules_file = str(preload)
@@ -297,23 +305,26 @@ def main(argv: list[str] | None = None) -> int:
     os.chdir(ROOT)  # mutmut reads ./pyproject.toml and works in ./mutants
     if args.prove_isolation:
         return prove_isolation()
-    path = module_path(args.module)
-    tests = args.tests or default_tests(path)
+    paths = [module_path(m) for m in args.module]
+    tests = args.tests or list(dict.fromkeys(t for path in paths for t in default_tests(path)))
     for t in tests:
         if not (ROOT / t.split("::")[0]).exists():
             raise SystemExit(f"no such tests: {t}")
-    prefix = dotted(path)
-    names = [f"{prefix}.{m}" for m in args.mutant] if args.mutant else [f"{prefix}.*"]
-    print(f"mutating {path} against {' '.join(tests)}", flush=True)
+    globs = args.mutant or ["*"]
+    names = [f"{dotted(path)}.{m}" for path in paths for m in globs]
+    print(f"mutating {' '.join(map(str, paths))} against {' '.join(tests)}", flush=True)
 
     shutil.rmtree(ROOT / "mutants", ignore_errors=True)  # no stale stats or results
     selection = [*tests, "-m", args.markexpr] if args.markexpr else tests
-    configure(path, selection, preload_list(selection), args.isolation)
+    configure(paths, selection, preload_list(selection), args.isolation)
     from mutmut.__main__ import _run
 
     _run(names, args.max_children)
-    score = report(path, results(path, names), args.diff)
-    if args.fail_under is not None and score < args.fail_under:
+    scores = [
+        report(path, results(path, [f"{dotted(path)}.{m}" for m in globs]), args.diff)
+        for path in paths
+    ]
+    if args.fail_under is not None and min(scores) < args.fail_under:
         return 1
     return 0
 

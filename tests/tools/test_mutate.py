@@ -119,7 +119,9 @@ def test_the_proof_reads_a_mutant_status_from_the_report() -> None:
 
 def test_the_tool_takes_a_module_or_the_proof() -> None:
     assert parse_args(["--prove-isolation"]).prove_isolation
-    assert parse_args(["nextoffer/capping/windows.py"]).module == "nextoffer/capping/windows.py"
+    assert parse_args(["nextoffer/capping/windows.py"]).module == ["nextoffer/capping/windows.py"]
+    several = ["nextoffer/engine/ties.py", "nextoffer/engine/duplicates.py"]
+    assert parse_args(several).module == several
     for wrong in ([], ["nextoffer/capping/windows.py", "--prove-isolation"]):
         with pytest.raises(SystemExit) as exit_:
             parse_args(wrong)
