@@ -120,6 +120,13 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         choices=["fork", "forkserver"],
         help="override process_isolation (fork: mutants fork from the process that ran the tests)",
     )
+    p.add_argument(
+        "--timeout-multiplier",
+        type=float,
+        metavar="N",
+        help="a mutant times out after N x (its tests' clean duration + 1 s) (mutmut: 15); "
+        "raise it on a busy machine, where a survivor running all its tests can pass that",
+    )
     p.add_argument("--diff", action="store_true", help="print each survivor's diff")
     p.add_argument("--fail-under", type=float, default=None, metavar="SCORE")
     args = p.parse_args(argv)
@@ -167,7 +174,11 @@ def preload_list(tests: list[str]) -> Path:
 
 
 def configure(
-    paths: list[Path], tests: list[str], preload: Path | None, isolation: str | None
+    paths: list[Path],
+    tests: list[str],
+    preload: Path | None,
+    isolation: str | None,
+    timeout_multiplier: float | None = None,
 ) -> None:
     """Restrict the pyproject [tool.mutmut] settings to these files and their tests."""
     from mutmut.configuration import ProcessIsolation, config
@@ -176,6 +187,8 @@ def configure(
     if isolation:
         cfg.process_isolation = ProcessIsolation(isolation)
     cfg.only_mutate = [path.as_posix() for path in paths]
+    if timeout_multiplier is not None:
+        cfg.timeout_multiplier = timeout_multiplier
     cfg.pytest_add_cli_args_test_selection = list(tests)
     if preload is not None:
         cfg.preload_modules_file = str(preload)
@@ -316,7 +329,7 @@ def main(argv: list[str] | None = None) -> int:
 
     shutil.rmtree(ROOT / "mutants", ignore_errors=True)  # no stale stats or results
     selection = [*tests, "-m", args.markexpr] if args.markexpr else tests
-    configure(paths, selection, preload_list(selection), args.isolation)
+    configure(paths, selection, preload_list(selection), args.isolation, args.timeout_multiplier)
     from mutmut.__main__ import _run
 
     _run(names, args.max_children)
