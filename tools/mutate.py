@@ -4,6 +4,8 @@
     python -m tools.mutate nextoffer/decisioning/capping_gate.py --tests tests/capping tests/edge
     python -m tools.mutate nextoffer/pql/codegen.py --mutant 'xǁCodeGenǁ_compare*'
     python -m tools.mutate nextoffer/engine/decide.py -m 'not slow'
+    python -m tools.mutate nextoffer/engine/ties.py nextoffer/engine/duplicates.py
+    python -m tools.mutate --prove-isolation    # a warm rule cache cannot hide a mutant
 
 The module is given as `nextoffer/...py` or `src/nextoffer/...py`. Its tests default to the
 folder that mirrors its package (`nextoffer/capping/windows.py` -> `tests/capping`, with a few
@@ -85,7 +87,18 @@ def dotted(path: Path) -> str:
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m tools.mutate", description=__doc__.split("\n")[0])
-    p.add_argument("module", help="nextoffer/capping/windows.py (or src/..., or dotted)")
+    p.add_argument(
+        "module",
+        nargs="*",
+        help="nextoffer/capping/windows.py (or src/..., or dotted); several share one run's "
+        "fixed cost (each scored on its own)",
+    )
+    p.add_argument(
+        "--prove-isolation",
+        action="store_true",
+        help="instead of a module: show that a warm compiled-rule cache cannot hide a mutant "
+        "(runs mutmut three times, a few minutes)",
+    )
     p.add_argument("--tests", nargs="+", metavar="PATH", help="test files/folders to run")
     p.add_argument(
         "--mutant",
@@ -107,9 +120,19 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         choices=["fork", "forkserver"],
         help="override process_isolation (fork: mutants fork from the process that ran the tests)",
     )
+    p.add_argument(
+        "--timeout-multiplier",
+        type=float,
+        metavar="N",
+        help="a mutant times out after N x (its tests' clean duration + 1 s) (mutmut: 15); "
+        "raise it on a busy machine, where a survivor running all its tests can pass that",
+    )
     p.add_argument("--diff", action="store_true", help="print each survivor's diff")
     p.add_argument("--fail-under", type=float, default=None, metavar="SCORE")
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    if bool(args.module) == args.prove_isolation:
+        p.error("give a module to mutate, or --prove-isolation (not both)")
+    return args
 
 
 NEVER_PRELOAD = ("nextoffer", "tests", "tools", "mutmut", "__main__", "__mp_main__", "ray", "grpc")
@@ -150,14 +173,22 @@ def preload_list(tests: list[str]) -> Path:
     return target
 
 
-def configure(path: Path, tests: list[str], preload: Path | None, isolation: str | None) -> None:
-    """Restrict the pyproject [tool.mutmut] settings to one file and its tests."""
+def configure(
+    paths: list[Path],
+    tests: list[str],
+    preload: Path | None,
+    isolation: str | None,
+    timeout_multiplier: float | None = None,
+) -> None:
+    """Restrict the pyproject [tool.mutmut] settings to these files and their tests."""
     from mutmut.configuration import ProcessIsolation, config
 
     cfg = config()
     if isolation:
         cfg.process_isolation = ProcessIsolation(isolation)
-    cfg.only_mutate = [path.as_posix()]
+    cfg.only_mutate = [path.as_posix() for path in paths]
+    if timeout_multiplier is not None:
+        cfg.timeout_multiplier = timeout_multiplier
     cfg.pytest_add_cli_args_test_selection = list(tests)
     if preload is not None:
         cfg.preload_modules_file = str(preload)
@@ -208,26 +239,105 @@ def report(path: Path, statuses: dict[str, str], diff: bool) -> float:
     return score
 
 
+# -- the isolation proof ---------------------------------------------------------------------
+
+MASKED_MUTANT = "xǁCodeGenǁcompare_literal__mutmut_3"
+"""`if op == "=":` -> `if op != "=":` for a boolean literal: `flag = true` tests `is False`."""
+VICTIMS = (
+    "tests/tools/test_mutate.py::test_a_cached_rule_compares_a_boolean_flag",
+    # compiles afresh every time, so that mutmut's forced-failure check fails even when the
+    # cache hides the code generator from the test above
+    "tests/tools/test_mutate.py::test_a_constant_rule_compiles",
+)
+PROOF: tuple[tuple[str, str, tuple[str, ...], dict[str, str], str], ...] = (
+    # (isolation, session-start hook, extra arguments, environment, expected status)
+    (
+        "`fork` (forked from the process that ran the stats and clean runs)",
+        "disabled (`NEXTOFFER_KEEP_PROCESS_CACHES=1`)",
+        ("--isolation", "fork"),
+        {"NEXTOFFER_KEEP_PROCESS_CACHES": "1"},
+        "survived",
+    ),
+    ("`fork`", "on", ("--isolation", "fork"), {}, "killed"),
+    ("`forkserver` (the project's setting)", "on", (), {}, "killed"),
+)
+"""The control first: a mutant forked from a process whose caches hold the rule compiled by the
+unmutated code survives, which shows the victim test does compile through the cache; each of
+the two layers alone then gets it killed."""
+
+
+def mutant_status(output: str, name: str) -> str:
+    """The status `report` printed for one mutant (`killed` when it is not listed as not
+    killed and the run killed one)."""
+    for line in output.splitlines():
+        words = line.split()
+        if len(words) >= 2 and words[-1].endswith(name):
+            return " ".join(words[:-1])
+    return "killed" if "\nkilled    1" in output else "missing"
+
+
+def prove_isolation() -> int:
+    """Run the masked code-generator mutant under each isolation of `PROOF`; 0 when each ends
+    as expected (a table on stdout), 1 otherwise."""
+    import subprocess
+
+    failures = 0
+    print("| isolation | session-start hook | expected | result |")
+    print("|---|---|---|---|", flush=True)
+    for isolation, hook, extra, env, expected in PROOF:
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "tools.mutate",
+                "nextoffer/pql/codegen.py",
+                "--tests",
+                *VICTIMS,
+                "--mutant",
+                MASKED_MUTANT,
+                *extra,
+            ],
+            cwd=ROOT,
+            env={**os.environ, **env},
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        status = mutant_status(done.stdout, MASKED_MUTANT) if done.returncode == 0 else "error"
+        ok = status == expected
+        failures += not ok
+        mark = "" if ok else " **(wrong)**"
+        print(f"| {isolation} | {hook} | {expected} | {status}{mark} |", flush=True)
+        if not ok:
+            print(done.stdout[-3000:], done.stderr[-3000:], file=sys.stderr)
+    return 1 if failures else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     os.chdir(ROOT)  # mutmut reads ./pyproject.toml and works in ./mutants
-    path = module_path(args.module)
-    tests = args.tests or default_tests(path)
+    if args.prove_isolation:
+        return prove_isolation()
+    paths = [module_path(m) for m in args.module]
+    tests = args.tests or list(dict.fromkeys(t for path in paths for t in default_tests(path)))
     for t in tests:
         if not (ROOT / t.split("::")[0]).exists():
             raise SystemExit(f"no such tests: {t}")
-    prefix = dotted(path)
-    names = [f"{prefix}.{m}" for m in args.mutant] if args.mutant else [f"{prefix}.*"]
-    print(f"mutating {path} against {' '.join(tests)}", flush=True)
+    globs = args.mutant or ["*"]
+    names = [f"{dotted(path)}.{m}" for path in paths for m in globs]
+    print(f"mutating {' '.join(map(str, paths))} against {' '.join(tests)}", flush=True)
 
     shutil.rmtree(ROOT / "mutants", ignore_errors=True)  # no stale stats or results
     selection = [*tests, "-m", args.markexpr] if args.markexpr else tests
-    configure(path, selection, preload_list(selection), args.isolation)
+    configure(paths, selection, preload_list(selection), args.isolation, args.timeout_multiplier)
     from mutmut.__main__ import _run
 
     _run(names, args.max_children)
-    score = report(path, results(path, names), args.diff)
-    if args.fail_under is not None and score < args.fail_under:
+    scores = [
+        report(path, results(path, [f"{dotted(path)}.{m}" for m in globs]), args.diff)
+        for path in paths
+    ]
+    if args.fail_under is not None and min(scores) < args.fail_under:
         return 1
     return 0
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -253,3 +255,40 @@ def test_describe_a_rule_that_never_resets_or_is_not_in_force() -> None:
         "windowEnd": "2026-07-01T00:00:00Z",
     }
     assert ledger.describe(offer, P1, 2) == {}  # not in force now
+
+
+def test_every_counter_goes_past_offers_without_rules() -> None:
+    docs = documents([])  # the first offer has no rules
+    docs["personalized-offer"][OTHER]["frequencyCappingConstraints"] = [rule(1)]
+    catalog = build_catalog(docs)
+    assert list(catalog.offers)[:2] == [CAPPED, OTHER]
+    ledger = Ledger(CatalogPlan("sbx", catalog), Moment(NOW, SUBJECT))
+    assert [(o.id, p, c.rule.index) for o, p, c in ledger.every_counter()] == [(OTHER, None, 0)]
+
+
+def test_describe_a_per_placement_rule_reads_the_placement_counter() -> None:
+    ledger, catalog = ledger_for([rule(2, per_placement=True, unit="day")])
+    offer = catalog.offers[CAPPED]
+    [on_p1] = ledger.counters(offer, P1)
+    [on_p2] = ledger.counters(offer, P2)
+    ledger.counts = {on_p1.key: 1, on_p2.key: 2}
+    assert ledger.describe(offer, P2, 0)["count"] == 2
+    assert ledger.describe(offer, P1, 0)["count"] == 1
+
+
+@pytest.mark.parametrize("zone", ["America/Los_Angeles", "Asia/Kolkata"])
+def test_described_windows_are_in_utc_whatever_the_local_time_zone(
+    zone: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TZ", zone)
+    time.tzset()
+    try:
+        ledger, catalog = ledger_for([rule(3, unit="day")])
+        assert ledger.describe(catalog.offers[CAPPED], P1, 0) == {
+            "count": 0,
+            "windowStart": "2026-06-17T00:00:00Z",
+            "windowEnd": "2026-06-18T00:00:00Z",
+        }
+    finally:
+        monkeypatch.undo()
+        time.tzset()

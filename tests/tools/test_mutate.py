@@ -3,35 +3,33 @@
 PQL keeps compiled rules in a process-wide cache keyed by the rule's text. Had a mutant's test
 process inherited that cache from a process where the unmutated code compiled the same text, the
 mutant would never run: a broken code generator would "survive" every test. Two layers make that
-impossible; these tests prove each, and (with mutmut installed and NEXTOFFER_TEST_MUTATION=1) run
-mutmut to show a code-generator mutant that only a cold cache reveals being killed.
+impossible; these tests prove the session-start layer. `python -m tools.mutate --prove-isolation`
+(docs/testing.md; runs mutmut three times, minutes, so outside the suite) shows a code-generator
+mutant that only a cold cache reveals: surviving without either layer, killed with each.
 """
 
 from __future__ import annotations
 
-import os
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from tools.mutate import default_tests, dotted, module_path
+from tools.mutate import (
+    MASKED_MUTANT,
+    PROOF,
+    VICTIMS,
+    default_tests,
+    dotted,
+    module_path,
+    mutant_status,
+    parse_args,
+)
 
 from nextoffer import pql
 from nextoffer.pql import cache as pql_cache
 from nextoffer.pql import codegen, parser, runtime
 from tests.conftest import clear_process_caches
 from tests.pql.conftest import make_env
-
-ROOT = Path(__file__).resolve().parents[2]
-VICTIMS = (
-    "tests/tools/test_mutate.py::test_a_cached_rule_compares_a_boolean_flag",
-    # compiles afresh every time, so that mutmut's forced-failure check fails even when the
-    # cache hides the code generator from the test above
-    "tests/tools/test_mutate.py::test_a_constant_rule_compiles",
-)
-MASKED_MUTANT = "nextoffer.pql.codegen.xǁCodeGenǁcompare_literal__mutmut_3"
-"""`if op == "=":` -> `if op != "=":` for a boolean literal: `flag = true` tests `is False`."""
 
 
 def test_a_cached_rule_compares_a_boolean_flag() -> None:
@@ -95,36 +93,36 @@ def test_a_module_maps_to_the_tests_that_mirror_it() -> None:
         module_path("nextoffer/nope.py")
 
 
-def mutate(*args: str, **env: str) -> str:
-    done = subprocess.run(
-        [sys.executable, "-m", "tools.mutate", "nextoffer/pql/codegen.py", *args],
-        cwd=ROOT,
-        env={**os.environ, **env},
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=900,
+def test_the_isolation_proof_names_tests_that_exist_and_a_mutant_of_compare_literal() -> None:
+    """`python -m tools.mutate --prove-isolation` (docs/testing.md) runs mutmut three times, too
+    slow for the suite; what it relies on is checked here: its victims are the tests above, and
+    its mutant mutates the method that compiles `flag = true`."""
+    assert VICTIMS == (
+        "tests/tools/test_mutate.py::test_a_cached_rule_compares_a_boolean_flag",
+        "tests/tools/test_mutate.py::test_a_constant_rule_compiles",
     )
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    return done.stdout.split("\nmodule ")[-1]
+    assert all(v.split("::")[1] in globals() for v in VICTIMS)
+    assert MASKED_MUTANT.startswith("xǁCodeGenǁcompare_literal__mutmut_")
+    assert hasattr(codegen.CodeGen, "compare_literal")
+    assert [expected for *_, expected in PROOF] == ["survived", "killed", "killed"]
 
 
-@pytest.mark.slow
-@pytest.mark.skipif(
-    os.environ.get("NEXTOFFER_TEST_MUTATION") != "1",
-    reason="runs mutmut three times (~5 min): set NEXTOFFER_TEST_MUTATION=1",
-)
-def test_a_codegen_mutant_hidden_by_a_warm_cache_is_killed() -> None:
-    """Forked from a process that compiled the rule with the unmutated code and kept its
-    caches, the mutant survives; with the caches emptied at session start, or in the fork server
-    the project is configured with (where our code is imported after the mutant is chosen),
-    it is killed."""
-    pytest.importorskip("mutmut")
-    args = ("--tests", *VICTIMS, "--mutant", MASKED_MUTANT.rpartition(".")[2])
-    masked = mutate(*args, "--isolation", "fork", NEXTOFFER_KEEP_PROCESS_CACHES="1")
-    assert f"survived  {MASKED_MUTANT}" in masked, masked
-    for run in (
-        mutate(*args, "--isolation", "fork"),
-        mutate(*args),
-    ):
-        assert "killed    1" in run and "score     100.0 %" in run, run
+def test_the_proof_reads_a_mutant_status_from_the_report() -> None:
+    name = "nextoffer.pql.codegen." + MASKED_MUTANT
+    survived = f"mutants   1\nkilled    0\nsurvived  1\n\nnot killed (...):\n  survived  {name}\n"
+    assert mutant_status(survived, MASKED_MUTANT) == "survived"
+    assert mutant_status("mutants   1\nkilled    1\nscore     100.0 %\n", MASKED_MUTANT) == "killed"
+    no_tests = f"mutants   1\nkilled    0\n  no tests  {name}\n"
+    assert mutant_status(no_tests, MASKED_MUTANT) == "no tests"
+    assert mutant_status("mutants   0\nkilled    0\n", MASKED_MUTANT) == "missing"
+
+
+def test_the_tool_takes_a_module_or_the_proof() -> None:
+    assert parse_args(["--prove-isolation"]).prove_isolation
+    assert parse_args(["nextoffer/capping/windows.py"]).module == ["nextoffer/capping/windows.py"]
+    several = ["nextoffer/engine/ties.py", "nextoffer/engine/duplicates.py"]
+    assert parse_args(several).module == several
+    for wrong in ([], ["nextoffer/capping/windows.py", "--prove-isolation"]):
+        with pytest.raises(SystemExit) as exit_:
+            parse_args(wrong)
+        assert exit_.value.code == 2
