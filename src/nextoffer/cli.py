@@ -7,9 +7,10 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+import typer.core
 from rich.console import Console
 
 from nextoffer import __version__
@@ -20,14 +21,52 @@ if TYPE_CHECKING:
     from nextoffer.composition import Services
     from nextoffer.tenants import Tenant
 
-app = typer.Typer(
+
+def _flags_take_no_value(params: list[Any]) -> list[Any]:
+    """Give every flag an empty metavar, so `--help` shows `--demo`, not `--demo <bool>`.
+
+    typer 0.28+ prints a type placeholder for every option, flags (and `--help`) included; a
+    flag takes no value, and an empty metavar is the one setting every typer version honours.
+    """
+    for param in params:
+        if getattr(param, "is_flag", False) and param.metavar is None:
+            param.metavar = ""
+    return params
+
+
+class FlagCommand(typer.core.TyperCommand):
+    """A command whose help shows boolean flags without a value."""
+
+    def get_params(self, ctx: Any) -> list[Any]:
+        return _flags_take_no_value(super().get_params(ctx))
+
+
+class FlagGroup(typer.core.TyperGroup):
+    """A command group whose help shows boolean flags without a value."""
+
+    def get_params(self, ctx: Any) -> list[Any]:
+        return _flags_take_no_value(super().get_params(ctx))
+
+
+class CommandLine(typer.Typer):
+    """A typer app whose groups and commands are FlagGroup and FlagCommand."""
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(cls=FlagGroup, **kwargs)  # type: ignore[arg-type]
+
+    def command(self, *args: Any, **kwargs: Any) -> Any:
+        kwargs.setdefault("cls", FlagCommand)
+        return super().command(*args, **kwargs)
+
+
+app = CommandLine(
     help="nextoffer: offer decisioning that speaks Adobe Decision Management's APIs.",
     no_args_is_help=True,
     add_completion=False,
 )
-library_app = typer.Typer(help="Move a sandbox's Offer Library in and out.", no_args_is_help=True)
-db_app = typer.Typer(help="Database schema migrations.", no_args_is_help=True)
-profiles_app = typer.Typer(help="Load profiles into a sandbox.", no_args_is_help=True)
+library_app = CommandLine(help="Move a sandbox's Offer Library in and out.", no_args_is_help=True)
+db_app = CommandLine(help="Database schema migrations.", no_args_is_help=True)
+profiles_app = CommandLine(help="Load profiles into a sandbox.", no_args_is_help=True)
 app.add_typer(library_app, name="library")
 app.add_typer(profiles_app, name="profiles")
 app.add_typer(db_app, name="db")
