@@ -6,8 +6,10 @@ import ipaddress
 import json
 import os
 import sys
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, BinaryIO, TypeVar
 
 import typer
 import typer.core
@@ -72,6 +74,7 @@ app.add_typer(profiles_app, name="profiles")
 app.add_typer(db_app, name="db")
 
 err = Console(stderr=True, soft_wrap=True)
+T = TypeVar("T")
 
 DbOption = Annotated[
     str | None,
@@ -511,8 +514,8 @@ def profiles_load(
     except OSError as exc:
         fail(f"cannot read {file}: {exc.strerror}")
     try:
-        with stream:
-            result = services.profiles.bulk_upsert(tenant, read_lines(stream))
+        with stream, _load_progress(stream) as track:
+            result = services.profiles.bulk_upsert(tenant, track(read_lines(stream)))
     except NextofferError as exc:
         report(exc)
         return
@@ -522,6 +525,48 @@ def profiles_load(
         f"loaded {result.total} profiles into {tenant.org} / {tenant.sandbox}: "
         f"{result.created} created, {result.replaced} replaced"
     )
+
+
+@contextmanager
+def _load_progress(stream: BinaryIO) -> Iterator[Callable[[Iterable[T]], Iterator[T]]]:
+    """A progress bar over a profile file, by bytes read (its size is known; stdin's is not),
+    showing the profiles read so far and an ETA. Yields a wrapper for the file's lines."""
+    from rich.progress import (
+        BarColumn,
+        Progress,
+        SpinnerColumn,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    try:
+        total: int | None = os.fstat(stream.fileno()).st_size
+        stream.tell()
+    except (OSError, ValueError):  # a pipe: no size, no position
+        total = None
+    columns = (
+        SpinnerColumn(),
+        TextColumn("loading profiles"),
+        BarColumn(),
+        TextColumn("{task.fields[profiles]:,} profiles"),
+        TimeElapsedColumn(),
+        TextColumn("eta"),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=err, transient=True) as progress:
+        task = progress.add_task("load", total=total or None, profiles=0)
+
+        def track(lines: Iterable[T]) -> Iterator[T]:
+            count = 0
+            for count, line in enumerate(lines, start=1):
+                yield line
+                if count % 100 == 0:
+                    done = stream.tell() if total else None
+                    progress.update(task, completed=done, profiles=count)
+            progress.update(task, completed=total, profiles=count)
+
+        yield track
 
 
 @app.command()
@@ -552,6 +597,12 @@ def batch(
         str | None, typer.Option(help="Ray cluster address (default: Ray on this machine).")
     ] = None,
     batch_size: Annotated[int, typer.Option(help="Profiles per batch.", min=1)] = 2048,
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run", help="Decide and write the output, but count nothing toward caps."
+        ),
+    ] = False,
     org: Annotated[
         str | None, typer.Option(help="IMS org (default: the only one with it).")
     ] = None,
@@ -572,6 +623,7 @@ def batch(
         include_content=include_content,
         ray_address=ray_address,
         batch_size=batch_size,
+        dry_run=dry_run,
     )
 
     services, tenant = _tenant_services(db, org, sandbox)
