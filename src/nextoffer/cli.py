@@ -72,6 +72,11 @@ profiles_app = CommandLine(help="Load profiles into a sandbox.", no_args_is_help
 app.add_typer(library_app, name="library")
 app.add_typer(profiles_app, name="profiles")
 app.add_typer(db_app, name="db")
+sandbox_app = CommandLine(
+    help="Sandboxes: the API answers 404 unknown-sandbox for one that was never created.",
+    no_args_is_help=True,
+)
+app.add_typer(sandbox_app, name="sandbox")
 
 err = Console(stderr=True, soft_wrap=True)
 T = TypeVar("T")
@@ -637,6 +642,49 @@ def batch(
         services.db.dispose()
     if code:
         raise typer.Exit(code)
+
+
+@sandbox_app.command("create")
+def sandbox_create(
+    org: Annotated[str, typer.Argument(help="IMS org id (x-gw-ims-org-id).")],
+    name: Annotated[str, typer.Argument(help="Sandbox name (x-sandbox-name).")],
+    db: DbOption = None,
+) -> None:
+    """Create a sandbox, so that calls naming it are answered (nothing happens if it exists)."""
+    from nextoffer.api.tenancy import ORG_HEADER, SANDBOX_HEADER, tenant_from_headers
+    from nextoffer.composition import Services
+
+    try:
+        tenant = tenant_from_headers({ORG_HEADER: org, SANDBOX_HEADER: name})
+    except NextofferError as exc:  # the same rules as the headers
+        fail("; ".join(e.message for e in exc.errors))
+        return
+    services = Services.build(load_settings(db))
+    try:
+        sandbox, created = services.library.create_sandbox(tenant)
+    finally:
+        services.db.dispose()
+    state = "created" if created else "already exists"
+    err.print(f"sandbox {sandbox.name} of {sandbox.org} {state} (id {sandbox.sandbox_id})")
+
+
+@sandbox_app.command("list")
+def sandbox_list(
+    org: Annotated[str | None, typer.Option(help="Only this org's sandboxes.")] = None,
+    db: DbOption = None,
+) -> None:
+    """Print every sandbox as ORG<tab>NAME."""
+    from nextoffer.composition import Services
+    from nextoffer.store import library_repo as repo
+
+    services = Services.build(load_settings(db))  # migrates a new database, as serve does
+    try:
+        with services.db.read() as conn:
+            rows = [s for s in repo.list_sandboxes(conn) if org is None or s.org == org]
+    finally:
+        services.db.dispose()
+    for sandbox in rows:
+        print(f"{sandbox.org}\t{sandbox.name}")
 
 
 @db_app.command("upgrade")
