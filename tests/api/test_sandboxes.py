@@ -151,3 +151,16 @@ def test_the_sandbox_cli_creates_what_the_api_then_answers(tmp_path: Path) -> No
             assert assert_problem(typo.get("/tags"), 404)["knownSandboxes"] == ["prod"]
     finally:
         db.dispose()
+
+
+def test_every_tenant_operation_documents_the_unknown_sandbox_404(client) -> None:
+    document = client.get("/openapi.json").json()
+    tenant_ops = [
+        (path, method, op)
+        for path, item in document["paths"].items()
+        for method, op in item.items()
+        if any(p.get("name") == "x-sandbox-name" for p in op.get("parameters", ()))
+    ]
+    assert len(tenant_ops) > 20
+    for path, method, op in tenant_ops:
+        assert "404" in op["responses"], f"{method} {path}"
