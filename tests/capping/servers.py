@@ -7,9 +7,11 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import httpx2 as httpx
 
@@ -45,29 +47,36 @@ def nodes(count: int, database_url: str, **env: str) -> Iterator[list[str]]:
         NEXTOFFER_AUTO_MIGRATE="false",
         **env,
     )
-    procs = [
-        subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "nextoffer",
-                "serve",
-                "--port",
-                str(port),
-                "--log-level",
-                "warning",
-            ],
-            env=base_env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-        )
-        for port in ports
-    ]
+    logs = Path(tempfile.mkdtemp(prefix="nextoffer-nodes-"))
+    procs = []
+    for port in ports:
+        # each node's log goes to a file: a pipe nobody reads can fill up and block the node,
+        # and a failing test prints the logs so a server error shows its traceback
+        with open(logs / f"node-{port}.log", "wb") as log:
+            procs.append(
+                subprocess.Popen(
+                    [
+                        sys.executable,
+                        "-m",
+                        "nextoffer",
+                        "serve",
+                        "--port",
+                        str(port),
+                        "--log-level",
+                        "warning",
+                    ],
+                    env=base_env,
+                    stdout=subprocess.DEVNULL,
+                    stderr=log,
+                )
+            )
     bases = [f"http://127.0.0.1:{port}" for port in ports]
+    failed = True
     try:
-        for base, proc in zip(bases, procs, strict=True):
-            _wait(base, proc)
+        for base, port, proc in zip(bases, ports, procs, strict=True):
+            _wait(base, proc, logs / f"node-{port}.log")
         yield bases
+        failed = False
     finally:
         for proc in procs:
             proc.terminate()
@@ -77,15 +86,18 @@ def nodes(count: int, database_url: str, **env: str) -> Iterator[list[str]]:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait(10)
-            if proc.stderr is not None:
-                proc.stderr.close()
+        for port in ports:
+            log_file = logs / f"node-{port}.log"
+            if failed:
+                print(f"--- log of the node on port {port} ---\n{log_file.read_text()}")
+            log_file.unlink(missing_ok=True)
+        logs.rmdir()
 
 
-def _wait(base: str, proc: subprocess.Popen[bytes]) -> None:
+def _wait(base: str, proc: subprocess.Popen[bytes], log: Path) -> None:
     for _ in range(400):
         if proc.poll() is not None:
-            err = proc.stderr.read().decode() if proc.stderr else ""
-            raise RuntimeError(f"the server exited: {err}")
+            raise RuntimeError(f"the server exited: {log.read_text()}")
         try:
             if httpx.get(f"{base}/v1/health", timeout=1).status_code == 200:
                 return

@@ -9,6 +9,7 @@ import pytest
 
 from nextoffer.composition import Services
 from nextoffer.demo import demo_library
+from nextoffer.edge.callers import SERVER
 from nextoffer.errors import InvalidInput, RuleViolation
 from nextoffer.library.portable import import_library
 from nextoffer.tenants import Actor, Tenant
@@ -50,7 +51,9 @@ def kept(services: Services, tenant: Tenant) -> list[Any]:
 
 
 def test_interact_decides_each_event_and_keeps_it(services: Services, tenant: Tenant) -> None:
-    body = services.edge.interact(tenant, request(page_view(HERO)), request_id="req-1")
+    body = services.edge.interact(
+        tenant, request(page_view(HERO)), caller=SERVER, request_id="req-1"
+    )
     assert body["requestId"] == "req-1" and "warnings" not in body
     [handle] = body["handle"]
     assert handle["type"] == "personalization:decisions" and handle["eventIndex"] == 0
@@ -64,7 +67,7 @@ def test_a_scope_that_cannot_be_decided_is_a_warning_of_its_event(
     services: Services, tenant: Tenant
 ) -> None:
     body = services.edge.interact(
-        tenant, request(page_view(), page_view(UNKNOWN, HERO)), request_id="req-2"
+        tenant, request(page_view(), page_view(UNKNOWN, HERO)), caller=SERVER, request_id="req-2"
     )
     [handle] = body["handle"]
     assert handle["eventIndex"] == 1
@@ -80,7 +83,9 @@ def test_a_scope_that_cannot_be_decided_is_a_warning_of_its_event(
 
 
 def test_a_sandbox_without_decisions_warns_for_every_scope(services: Services) -> None:
-    body = services.edge.interact(Tenant(new_org(), "prod"), request(page_view(HERO, UNKNOWN)))
+    body = services.edge.interact(
+        Tenant(new_org(), "prod"), request(page_view(HERO, UNKNOWN)), caller=SERVER
+    )
     assert body["handle"] == [] and body["requestId"]  # a request id is made up when none is given
     assert [w["detail"] for w in body["warnings"]] == [
         f"{HERO}: this sandbox has no decisions",
@@ -91,7 +96,7 @@ def test_a_sandbox_without_decisions_warns_for_every_scope(services: Services) -
 def test_a_dry_run_decides_but_records_and_keeps_nothing(
     services: Services, tenant: Tenant
 ) -> None:
-    body = services.edge.interact(tenant, request(page_view(HERO, dry=True)))
+    body = services.edge.interact(tenant, request(page_view(HERO, dry=True)), caller=SERVER)
     [prop] = body["handle"][0]["payload"]
     assert prop["items"]
     assert services.decision_events.get(tenant, [prop["id"]]) == {}
@@ -99,7 +104,9 @@ def test_a_dry_run_decides_but_records_and_keeps_nothing(
 
 
 def test_collect_keeps_events_and_decides_nothing(services: Services, tenant: Tenant) -> None:
-    assert services.edge.collect(tenant, request(page_view(UNKNOWN))) is None  # scopes unread
+    assert (
+        services.edge.collect(tenant, request(page_view(UNKNOWN)), caller=SERVER) is None
+    )  # scopes unread
     assert [e["eventType"] for e in kept(services, tenant)] == ["web.webpagedetails.pageViews"]
 
 
@@ -108,14 +115,14 @@ def test_a_bad_event_fails_the_whole_request_before_anything_is_kept(
 ) -> None:
     bad = {"xdm": {"eventType": 7}}
     with pytest.raises(InvalidInput) as raised:
-        services.edge.interact(tenant, request(page_view(HERO), bad))
+        services.edge.interact(tenant, request(page_view(HERO), bad), caller=SERVER)
     assert raised.value.errors[0].pointer == "/events/1/xdm/eventType"
     assert kept(services, tenant) == []
 
 
 def test_a_request_without_events_is_refused(services: Services, tenant: Tenant) -> None:
     with pytest.raises(InvalidInput) as raised:
-        services.edge.interact(tenant, EdgeRequest())
+        services.edge.interact(tenant, EdgeRequest(), caller=SERVER)
     assert raised.value.errors[0].pointer == "/events"
 
 
@@ -130,6 +137,6 @@ def test_a_notification_of_an_unknown_proposition_refuses_the_request(
         }
     }
     with pytest.raises(RuleViolation) as raised:
-        services.edge.interact(tenant, request(page_view(HERO), display))
+        services.edge.interact(tenant, request(page_view(HERO), display), caller=SERVER)
     assert raised.value.errors[0].code == "unknown-proposition"
     assert kept(services, tenant) == []

@@ -12,12 +12,16 @@ EMAIL = "fan@example.com"
 IDENTITY = {"email": [{"id": EMAIL, "primary": True}]}
 
 
-def call(edge: dict, action: str, events: list[dict]) -> Any:
+def call(edge: dict, action: str, events: list[dict], *, credentials: bool = False) -> Any:
+    """A page's call, or (`credentials`: what a dry run needs) a server's."""
     api: Api = edge["api"]
+    headers = {"Content-Type": "text/plain; charset=UTF-8"}
+    if credentials:
+        headers.update({"Authorization": f"Bearer {api.token}", "x-api-key": api.api_key})
     return api.client.post(
         f"/ee/v2/{action}?configId={edge['datastream']}",
         content=json.dumps({"events": events}).encode(),
-        headers={"Content-Type": "text/plain; charset=UTF-8"},
+        headers=headers,
     )
 
 
@@ -137,19 +141,21 @@ def test_a_dry_run_notification_is_checked_and_not_kept(edge: dict) -> None:
     proposition = decide(edge)
     dry_run = {"__adobe": {"ajo": {"dryRun": True}}}
     event = {**notification("display", proposition), "data": dry_run}
-    assert call(edge, "collect", [event]).status_code == 204
+    assert call(edge, "collect", [event], credentials=True).status_code == 204
     assert kept_events(edge) == []
     # checked: a dry run of an unknown proposition, or of an offer it did not carry, is refused
     ghost = {**proposition, "id": "00000000-0000-0000-0000-000000000000"}
     assert_problem(
-        call(edge, "collect", [{**notification("display", ghost), "data": dry_run}]),
+        call(
+            edge, "collect", [{**notification("display", ghost), "data": dry_run}], credentials=True
+        ),
         422,
         "unknown-proposition",
         pointer="/events/0/xdm/_experience/decisioning/propositions/0/id",
     )
     stranger = notification("interact", proposition, ["dps:personalized-offer:x"])
     assert_problem(
-        call(edge, "collect", [{**stranger, "data": dry_run}]),
+        call(edge, "collect", [{**stranger, "data": dry_run}], credentials=True),
         422,
         "offer-not-proposed",
         pointer="/events/0/xdm/_experience/decisioning/propositions/0/items/0/id",

@@ -117,12 +117,12 @@ FAST_PATHS = [
     ('a in [1, "x"]', "is_in(a1, [K, K], w)"),  # mixed kinds: the generic helper
     ("a in [true]", "is_in(a1, [True], w)"),
     ("a in [n, 1]", "is_in(a1, [a2, K], w)"),
-    ("a >= b", "ge(a1, a2)"),
-    ("a < b", "lt(a1, a2)"),
-    ("a = b", "eq(a1, a2)"),
-    ("a != b", "ne(a1, a2)"),
-    ("a <= b", "le(a1, a2)"),
-    ("a > b", "gt(a1, a2)"),
+    ("a >= b", "ge(a1, a2, w)"),
+    ("a < b", "lt(a1, a2, w)"),
+    ("a = b", "eq(a1, a2, w)"),
+    ("a != b", "ne(a1, a2, w)"),
+    ("a <= b", "le(a1, a2, w)"),
+    ("a > b", "gt(a1, a2, w)"),
     ("t < now", "dt_compare('<', a1, now)"),
     ('t < "2026-01-01T00:00:00Z"', "((t1 := to_dt(a1)) is not None and t1 < K)"),
     ('"2026-01-01T00:00:00Z" < t', "((t1 := to_dt(a1)) is not None and t1 > K)"),
@@ -134,10 +134,10 @@ FAST_PATHS = [
     ("a.isNull()", "(a1 is None)"),
     ("a.isNotNull()", "(a1 is not None)"),
     ('s.equals("x")', "(a1 == K)"),
-    ('s.equals("x", false)', "s_equals(a1, K, False)"),
-    ('s.contains("x")', "s_contains(a1, K, True)"),
-    ('s.matches("r+")', "full_match(a1, K)"),  # the regex compiled once, a constant
-    ('s like "a%"', "full_match(a1, K)"),
+    ('s.equals("x", false)', "s_equals(a1, K, False, w)"),
+    ('s.contains("x")', "s_contains(a1, K, True, w)"),
+    ('s.matches("r+")', "full_match(a1, K, w)"),  # the regex compiled once, a constant
+    ('s like "a%"', "full_match(a1, K, w)"),
     ("t occurs today", "occurs_on(a1, time_word('today', now))"),
     ('t occurs before "2026-03-10T12:00:00Z"', "occurs_dir(a1, 'before', K)"),
     ("t occurs after date(2026, 3, 10)", "occurs_dir(a1, 'after', K)"),
@@ -162,13 +162,13 @@ FAST_PATHS = [
     ("not true", "(not True)"),
     (
         "not (exists e from xEvent where e.a)",
-        "(not exists(ev, lambda v1: truth(lookup(v1, K)), w))",
+        "(not exists(ev, lambda v1: truth(lookup(v1, K, w)), w))",
     ),
     (
         "not (select e from xEvent where e.a)",
-        "(not truth(select(ev, lambda v1: truth(lookup(v1, K)), w)))",
+        "(not truth(select(ev, lambda v1: truth(lookup(v1, K, w)), w)))",
     ),
-    ('not s.contains("x")', "(not s_contains(a1, K, True))"),
+    ('not s.contains("x")', "(not s_contains(a1, K, True, w))"),
     ("not -a", "(not truth(neg(a1)))"),
     ('not m.get("k")', "(not truth(a2))"),  # a1 is m
     ("not nums.count()", "(not truth(count(a1, w)))"),
@@ -183,20 +183,20 @@ FAST_PATHS = [
     ("today", "time_value('today', now)"),
     (
         "exists e from xEvent where e.a.b = 1",
-        "exists(ev, lambda v1: ((t1 := path(v1, K)).__class__ in NUMS and t1 == K), w)",
+        "exists(ev, lambda v1: ((t1 := path(v1, K, w)).__class__ in NUMS and t1 == K), w)",
     ),
     (
         "exists e from xEvent where e.a.b > 1 and e.c.d < 2",  # one temporary per guard
-        "exists(ev, lambda v1: (((t1 := path(v1, K)).__class__ in NUMS and t1 > K) and "
-        "((t2 := path(v1, K)).__class__ in NUMS and t2 < K)), w)",
+        "exists(ev, lambda v1: (((t1 := path(v1, K, w)).__class__ in NUMS and t1 > K) and "
+        "((t2 := path(v1, K, w)).__class__ in NUMS and t2 < K)), w)",
     ),
-    ("select e from xEvent where e.a", "select(ev, lambda v1: truth(lookup(v1, K)), w)"),
+    ("select e from xEvent where e.a", "select(ev, lambda v1: truth(lookup(v1, K, w)), w)"),
     (
         "forall e from xEvent where e.a.isNull()",
-        "forall(ev, lambda v1: (lookup(v1, K) is None), w)",
+        "forall(ev, lambda v1: (lookup(v1, K, w) is None), w)",
     ),
-    ("nums.map(x => x.v)", "map_(a1, lambda v1: lookup(v1, K), w)"),
-    ("m.get(k)", "get(a1, a2)"),
+    ("nums.map(x => x.v)", "map_(a1, lambda v1: lookup(v1, K, w), w)"),
+    ("m.get(k)", "get(a1, a2, w)"),
 ]
 
 

@@ -20,6 +20,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from nextoffer.pql import PqlError, WorkExceeded, compile_expression
+from nextoffer.pql.limits import MAX_MATCH_INPUT
 
 from .conftest import NOW, make_env
 
@@ -62,6 +63,10 @@ dt_lit = st.sampled_from(
     ]
 )
 str_lit = st.sampled_from(['"a"', '"Ab"', '""', '"ab"', '"b%"', '"\\"q\\""'])
+# like patterns: literal text and % (matched without a regex), _ and case-insensitive (RE2)
+like_lit = st.sampled_from(
+    ['"%a%"', '"a_"', '"%"', '"%%"', '"_%b"', '"A%b"', '"%a%b%"', '"%b"', '"a\\\\%%"', '"a\\\\_%"']
+)
 
 
 def _nums(inner: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
@@ -159,6 +164,18 @@ def _atoms() -> st.SearchStrategy[str]:
             st.sampled_from(["", ", false", ", true"]),
         ).map(lambda t: f"{t[0]}.{t[1]}({t[2]}{t[3]})"),
         st.tuples(st.sampled_from(STR_PATHS), str_lit).map(lambda t: f"{t[0]} like {t[1]}"),
+        st.tuples(
+            st.sampled_from([*STR_PATHS, "(s1 + s2)"]),
+            like_lit,
+            st.sampled_from(["", ", false", ", true"]),
+        ).map(lambda t: f"{t[0]}.like({t[1]}{t[2]})"),
+        st.tuples(
+            st.sampled_from([*STR_PATHS, "(s1 + s2)"]),
+            st.sampled_from(['matches("a.*")', 'regexGroup("(b+)", 1) = "b"', 'contains("ab")']),
+        ).map(lambda t: f"{t[0]}.{t[1]}"),
+        st.tuples(st.sampled_from(STR_PATHS), st.sampled_from(STR_PATHS)).map(
+            lambda t: f"{t[0]}.endsWith({t[1]}, false)"
+        ),
         st.tuples(st.sampled_from(STR_PATHS + NUM_PATHS + ["objs", "nums"])).map(
             lambda t: f"{t[0]}.isNull()"
         ),
@@ -261,6 +278,17 @@ scalar = st.one_of(
     st.sampled_from([0.5, 2.25, -1.5, 1e6]),
     st.sampled_from(["a", "Ab", "", "ab", "b%", 'b"']),
 )
+# strings at and past the bound a string method reads (MAX_MATCH_INPUT characters)
+long_text = st.sampled_from(
+    [
+        "a" * MAX_MATCH_INPUT,
+        "a" * (MAX_MATCH_INPUT + 1),
+        "ab" * (MAX_MATCH_INPUT // 2),
+        "b" + "a" * (MAX_MATCH_INPUT // 2),
+        "Ab" * (MAX_MATCH_INPUT // 2 + 1),
+    ]
+)
+text = st.one_of(scalar, long_text)
 obj = st.fixed_dictionaries(
     {}, optional={"v": scalar, "k": scalar, "xdm:v": scalar, "xdm:k": scalar}
 )
@@ -275,8 +303,8 @@ profile = st.fixed_dictionaries(
     optional={
         "n1": scalar,
         "n2": scalar,
-        "s1": scalar,
-        "xdm:s2": scalar,
+        "s1": text,
+        "xdm:s2": text,
         "m": st.one_of(
             st.none(),
             st.fixed_dictionaries(

@@ -97,8 +97,8 @@ def test_identities_put_the_primary_one_first() -> None:
         ({"eventType": 3}, "/xdm/eventType", "non-empty string"),
         ({"eventType": "x", "timestamp": "yesterday"}, "/xdm/timestamp", "RFC 3339"),
         ({"eventType": "x", "timestamp": 5}, "/xdm/timestamp", "RFC 3339"),
-        ({"identityMap": []}, "/xdm/identityMap", "must be an object"),
-        ({"identityMap": {"email": [{"id": ""}]}}, "/xdm/identityMap/email/0", "id string"),
+        ({"identityMap": []}, "/xdm/identityMap", "identityMap is an object"),
+        ({"identityMap": {"email": [{"id": ""}]}}, "/xdm/identityMap/email/0", "an id, a string"),
         (
             {"eventType": "decisioning.propositionDisplay"},
             "/xdm/_experience/decisioning/propositions",

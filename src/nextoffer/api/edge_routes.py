@@ -3,7 +3,11 @@
 `POST /ee/v1|v2/interact` answers with `personalization:decisions` handles; `/collect` takes
 events without answering (the flows are `EdgeService`'s). A browser sends no tenant headers and
 no credentials: the datastream named by `configId` (or `dataStreamId`) selects the org and
-sandbox and lists the origins allowed to call with credentials (CORS).
+sandbox and lists the origins browsers may call from (CORS, which is not access control).
+
+A call without `Authorization` or `x-api-key` is anonymous (a page); one with them is checked
+like any API call (401 when wrong, 403 when they do not grant the datastream's sandbox) and is
+then trusted as the tenant's own server (`edge.callers`).
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from nextoffer.api.context import json_response, offload, services
 from nextoffer.api.cors import cors_headers, preflight
 from nextoffer.api.msgspec_errors import decode
 from nextoffer.api.problems import from_error
+from nextoffer.edge.callers import EdgeCaller, page
 from nextoffer.errors import InvalidInput, NextofferError, NotFound, UnsupportedMediaType
 from nextoffer.records.datastreams import Datastream
 from nextoffer.tenants import Tenant
@@ -47,6 +52,18 @@ def datastream_of(request: Request) -> Datastream:
     return found
 
 
+def caller_of(request: Request, datastream: Datastream) -> EdgeCaller:
+    """A page (no credentials sent), or a server whose credentials grant the datastream's
+    sandbox (401 / 403 otherwise: credentials sent are never ignored)."""
+    headers = request.headers
+    if "authorization" not in headers and "x-api-key" not in headers:
+        return page(datastream)
+    auth = request.app.state.auth
+    credential = auth.authenticate(headers)
+    auth.authorize(credential, Tenant(datastream.org, datastream.sandbox), headers)
+    return EdgeCaller(trusted=True, datastream_id=datastream.id)
+
+
 async def read_edge_request(request: Request) -> EdgeRequest:
     content_type = request.headers.get("content-type")
     if content_type is not None:
@@ -71,12 +88,13 @@ async def _edge(request: Request) -> Response:
     edge = services(request).edge
     tenant = Tenant(datastream.org, datastream.sandbox)
     try:
+        caller = caller_of(request, datastream)
         req = await read_edge_request(request)
         if action == "collect":
-            await offload(request, edge.collect, tenant, req)
+            await offload(request, partial(edge.collect, caller=caller), tenant, req)
             return Response(status_code=204, headers=headers)
         request_id = request.query_params.get("requestId")
-        interact = partial(edge.interact, request_id=request_id)
+        interact = partial(edge.interact, caller=caller, request_id=request_id)
         return json_response(await offload(request, interact, tenant, req), headers=headers)
     except NextofferError as exc:
         response = from_error(exc)

@@ -222,11 +222,13 @@ def _operations() -> list[Operation]:
                     f"Edge interact{where}: decide the scopes each event carries",
                     ("edge",),
                     {200: Answer("Handles, one per event that asked", body(shapes.EdgeResponse))},
-                    (400, 403, 413, 415),
+                    (400, 401, 403, 413, 415, 422),
                     params,
                     body(EdgeRequest),
                     description="Called by the Web SDK without credentials: the datastream "
-                    "names the tenant. The body may also be sent as `text/plain` (sendBeacon).",
+                    "names the tenant. The body may also be sent as `text/plain` (sendBeacon). "
+                    "With API credentials the caller is trusted as the tenant's server; a dry "
+                    "run needs them (401). An invalid identity token is 401.",
                     public=True,
                     tenant=False,
                 )
@@ -239,7 +241,7 @@ def _operations() -> list[Operation]:
                     f"Edge collect{where}: keep and count events, answer nothing",
                     ("edge",),
                     {204: Answer("Taken")},
-                    (400, 403, 413, 415),
+                    (400, 401, 403, 413, 415, 422),
                     params,
                     body(EdgeRequest),
                     public=True,

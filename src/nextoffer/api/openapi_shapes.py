@@ -168,12 +168,42 @@ Origin = Annotated[
 DatastreamName = Annotated[str, Meta(min_length=1, max_length=256, pattern=NOT_BLANK)]
 
 
+VerificationAlg = Literal[
+    "HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512",
+    "ES256", "ES384", "ES512",
+]  # fmt: skip
+
+
+class VerificationKey(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+    """A key that verifies identity tokens: an HMAC `secret`, or an RSA/EC PEM `publicKey`."""
+
+    kid: Annotated[str, Meta(pattern=r"^[A-Za-z0-9._:-]{1,64}$")]
+    alg: VerificationAlg
+    secret: Annotated[str, Meta(min_length=32, max_length=512)] | UnsetType = UNSET
+    """HS* only; never shown back (write a key back without it to keep the stored one)."""
+    publicKey: Annotated[str, Meta(min_length=1, max_length=8192)] | UnsetType = UNSET
+
+
+class IdentityVerification(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+    """Which identity namespaces an anonymous Edge call must prove, and the keys of proof."""
+
+    keys: Annotated[list[VerificationKey], Meta(min_length=1, max_length=10)]
+    requiredNamespaces: (
+        Annotated[
+            list[Annotated[str, Meta(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")]],
+            Meta(max_length=20),
+        ]
+        | UnsetType
+    ) = UNSET
+
+
 class DatastreamInput(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
     """A datastream as created (POST); PATCH takes any part of it as a JSON merge patch."""
 
     name: DatastreamName
     description: str | UnsetType = UNSET
     allowedOrigins: list[Origin] | UnsetType = UNSET
+    identityVerification: IdentityVerification | UnsetType = UNSET
 
 
 class DatastreamPatch(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
@@ -183,6 +213,8 @@ class DatastreamPatch(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=
     description: str | UnsetType | None = UNSET
     """null removes the description."""
     allowedOrigins: list[Origin] | UnsetType = UNSET
+    identityVerification: IdentityVerification | UnsetType | None = UNSET
+    """Replaced whole; null removes it."""
 
 
 class Datastream(Shape):
@@ -193,6 +225,8 @@ class Datastream(Shape):
     modified: datetime
     etag: int
     description: str | UnsetType = UNSET
+    identityVerification: IdentityVerification | UnsetType = UNSET
+    """Shown without HMAC secrets."""
 
 
 class DatastreamList(Shape):

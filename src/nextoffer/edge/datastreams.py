@@ -1,4 +1,8 @@
-"""Creating and managing datastreams under a tenant's own headers and credentials."""
+"""Creating and managing datastreams under a tenant's own headers and credentials.
+
+A datastream's `identityVerification` (`edge.verification`) holds secrets: every document
+this service returns shows it through `public_settings`, without them.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ import uuid
 from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
+from nextoffer.edge.verification import public_settings, settings_errors
 from nextoffer.errors import FieldError, InvalidInput, NotFound, PreconditionFailed
 from nextoffer.library.library_service import LibraryService
 from nextoffer.records.datastreams import Datastream
@@ -17,7 +22,8 @@ from nextoffer.timeutil import format_utc, utcnow
 
 _ORIGIN = re.compile(r"\*|https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?")
 """An origin as a browser sends it, matched whole (`$` would let a final newline in)."""
-_FIELDS = {"name", "description", "allowedOrigins"}
+_FIELDS = {"name", "description", "allowedOrigins", "identityVerification"}
+_VERIFICATION = "identityVerification"
 
 
 class DatastreamWrite(Protocol):
@@ -50,7 +56,16 @@ class DatastreamStore(Protocol):
         ...
 
 
-def _validate(body: Any, *, partial: bool) -> dict[str, Any]:
+def shown(doc: dict[str, Any]) -> dict[str, Any]:
+    """The datastream as clients see it: verification secrets left out."""
+    if _VERIFICATION not in doc:
+        return doc
+    return {**doc, _VERIFICATION: public_settings(doc[_VERIFICATION])}
+
+
+def _validate(
+    body: Any, *, partial: bool, previous: dict[str, Any] | None = None
+) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise InvalidInput.at("the body must be a JSON object", pointer="", code="invalid-body")
     errors = [FieldError("unknown field", pointer=f"/{k}") for k in body if k not in _FIELDS]
@@ -81,9 +96,22 @@ def _validate(body: Any, *, partial: bool) -> dict[str, Any]:
                             f"/allowedOrigins/{i}",
                         )
                     )
+    out = {k: v for k, v in body.items() if v is not None}
+    if _VERIFICATION in body and body[_VERIFICATION] is None and not partial:
+        errors.append(
+            FieldError(
+                "identityVerification is an object (leave it out for none)", f"/{_VERIFICATION}"
+            )
+        )
+    if body.get(_VERIFICATION) is not None:
+        settings, problems = settings_errors(
+            body[_VERIFICATION], (previous or {}).get(_VERIFICATION), f"/{_VERIFICATION}"
+        )
+        errors += problems
+        out[_VERIFICATION] = settings
     if errors:
         raise InvalidInput.many("the datastream is invalid", errors, code="invalid-body")
-    return {k: v for k, v in body.items() if v is not None}
+    return out
 
 
 class DatastreamService:
@@ -102,18 +130,19 @@ class DatastreamService:
             "modified": now,
             "etag": 1,
         }
-        if "description" in fields:
-            doc["description"] = fields["description"]
+        for key in ("description", _VERIFICATION):
+            if key in fields:
+                doc[key] = fields[key]
         with self.store.writing() as tx:
             sandbox = tx.ensure_sandbox(tenant.org, tenant.sandbox)
             tx.insert(sandbox.pk, doc)
-        return doc
+        return shown(doc)
 
     def list(self, tenant: Tenant) -> list[dict[str, Any]]:
         sandbox = self.library.find_sandbox(tenant)
         if sandbox is None:
             return []
-        return [d.doc for d in self.store.list_for(sandbox.pk)]
+        return [shown(d.doc) for d in self.store.list_for(sandbox.pk)]
 
     def get(self, tenant: Tenant, datastream_id: str) -> dict[str, Any]:
         found = self.store.get(datastream_id)
@@ -121,7 +150,7 @@ class DatastreamService:
             raise NotFound.at(
                 f"there is no datastream {datastream_id} in this sandbox", parameter="id"
             )
-        return found.doc
+        return shown(found.doc)
 
     def update(
         self,
@@ -130,8 +159,8 @@ class DatastreamService:
         patch: Any,
         expected_etag: ETagCondition | None,
     ) -> dict[str, Any]:
-        """A JSON merge patch (RFC 7396) of name, description and allowedOrigins."""
-        changes = _validate(patch, partial=True)
+        """A JSON merge patch (RFC 7396) of name, description, allowedOrigins and
+        identityVerification (which a patch replaces whole; null removes it)."""
         with self.store.writing() as tx:
             found = tx.get(datastream_id)
             if found is None or (found.org, found.sandbox) != (tenant.org, tenant.sandbox):
@@ -143,6 +172,7 @@ class DatastreamService:
                     f"If-Match {expected_etag.header} does not match the current etag {found.etag}",
                     parameter="If-Match",
                 )
+            changes = _validate(patch, partial=True, previous=found.doc)
             doc = dict(found.doc)
             for key in _FIELDS:
                 if key in patch:
@@ -153,7 +183,7 @@ class DatastreamService:
             doc.update(etag=found.etag + 1, modified=format_utc(utcnow()))
             tx.update(doc, found.etag)
         self.store.forget(datastream_id)
-        return doc
+        return shown(doc)
 
     def delete(self, tenant: Tenant, datastream_id: str) -> None:
         with self.store.writing() as tx:

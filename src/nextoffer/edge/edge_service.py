@@ -5,6 +5,11 @@ token read, every notification matched to the propositions it names); then each 
 scopes are decided, and only then are the events kept and counted, so that a decision sees
 its own event once, as the current one. A scope that cannot be decided does not fail the
 request: it becomes a per-event warning, as the Edge Network answers.
+
+Every flow is told who calls (`edge.callers`): the identities of an anonymous page's events
+are screened first (unverified ones in protected namespaces dropped), so that deciding, keeping
+and counting all see the same identities; a dry run (which answers what someone would get
+without leaving a trace) needs API credentials, or the Edge would be an anonymous oracle.
 """
 
 from __future__ import annotations
@@ -14,8 +19,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from nextoffer.decisioning.decision_service import DecisionService
-from nextoffer.decisioning.feedback import FeedbackService
+from nextoffer.decisioning.feedback import FeedbackService, Provenance
+from nextoffer.edge.callers import EdgeCaller, screen
 from nextoffer.engine import ScopeRequest
+from nextoffer.errors import Unauthenticated
 from nextoffer.tenants import Tenant
 from nextoffer.wire.calls import DecideCall
 from nextoffer.wire.edge import EdgeEvent, EdgeRequest, dry_run, event_pointer, events_of, scopes_of
@@ -31,6 +38,8 @@ class _Planned:
     index: int
     event: EdgeEvent
     parsed: ExperienceEvent
+    """With only the identities the caller may use."""
+    provenance: Provenance
     scopes: list[DecisionScope]
 
 
@@ -40,10 +49,15 @@ class EdgeService:
         self.feedback = feedback
 
     def interact(
-        self, tenant: Tenant, request: EdgeRequest, *, request_id: str | None = None
+        self,
+        tenant: Tenant,
+        request: EdgeRequest,
+        *,
+        caller: EdgeCaller,
+        request_id: str | None = None,
     ) -> dict[str, Any]:
         """Decide each event's scopes and keep its event: the response body."""
-        planned = self._plan(tenant, request, answer=True)
+        planned = self._plan(tenant, request, caller, answer=True)
         request_id = request_id or str(uuid.uuid4())
         handles: list[dict[str, Any]] = []
         warnings: list[dict[str, Any]] = []
@@ -53,20 +67,31 @@ class EdgeService:
         self._ingest(tenant, planned)
         return interact_response(request_id, handles, warnings)
 
-    def collect(self, tenant: Tenant, request: EdgeRequest) -> None:
+    def collect(self, tenant: Tenant, request: EdgeRequest, *, caller: EdgeCaller) -> None:
         """Keep and count the events; nothing is decided."""
-        self._ingest(tenant, self._plan(tenant, request, answer=False))
+        self._ingest(tenant, self._plan(tenant, request, caller, answer=False))
 
-    def _plan(self, tenant: Tenant, request: EdgeRequest, *, answer: bool) -> list[_Planned]:
-        """Every event read and every notification checked, before anything is decided or
-        written; any problem is one 400/422 for the whole request."""
+    def _plan(
+        self, tenant: Tenant, request: EdgeRequest, caller: EdgeCaller, *, answer: bool
+    ) -> list[_Planned]:
+        """Every event read, its identities screened and every notification checked, before
+        anything is decided or written; any problem is one 4xx for the whole request."""
         events, where = events_of(request)
         now = self.decisions.clock()
         planned = []
         for index, event in enumerate(events):
+            data_pointer = f"{where}/{index}/data" if where == "/events" else "/event/data"
+            if dry_run(event) and not caller.trusted:
+                raise Unauthenticated.at(
+                    "a dry run through the Edge needs API credentials (Authorization: Bearer "
+                    "and x-api-key of a client granted this datastream's sandbox)",
+                    pointer=f"{data_pointer}/__adobe/ajo/dryRun",
+                    code="credentials-required",
+                )
             parsed = parse_event(event.xdm, event_pointer(where, index), now)
+            parsed, provenance = screen(caller, event, parsed, data_pointer, now.timestamp())
             scopes = scopes_of(request, event, index, where) if answer else []
-            planned.append(_Planned(index, event, parsed, scopes))
+            planned.append(_Planned(index, event, parsed, provenance, scopes))
         kept = [p.parsed for p in planned if p.parsed.kept]
         if kept:
             self.feedback.check(tenant, kept)
@@ -125,6 +150,8 @@ class EdgeService:
     def _ingest(self, tenant: Tenant, planned: list[_Planned]) -> None:
         """Keep and count the events (not those of a dry run), after deciding: a decision
         sees its own event once, as the current one."""
-        wet = [p.parsed for p in planned if p.parsed.kept and not dry_run(p.event)]
+        wet = [p for p in planned if p.parsed.kept and not dry_run(p.event)]
         if wet:
-            self.feedback.ingest(tenant, wet)
+            self.feedback.ingest(
+                tenant, [p.parsed for p in wet], provenance=[p.provenance for p in wet]
+            )

@@ -25,9 +25,16 @@ from . import ast as A
 from .ast import ALIAS, CONTEXT, EVENT, EVENTS, OFFER, PROFILE, SEGMENTS, VAR
 from .errors import PqlLimitError, PqlTypeError
 from .functions import FUNCTIONS, METHODS, Fn
-from .limits import MAX_CONTEXT_ATTRIBUTES, MAX_DEPTH, MAX_PROFILE_ATTRIBUTES, MAX_TOP_N
+from .limits import (
+    MAX_CONTEXT_ATTRIBUTES,
+    MAX_DATETIME_TEXT,
+    MAX_DEPTH,
+    MAX_PROFILE_ATTRIBUTES,
+    MAX_TOP_N,
+)
+from .patterns import PatternTooCostly, like, regex
 from .reads import ReadSet
-from .runtime import date_value, like_to_regex, parse_datetime, regex, unit_name
+from .runtime import date_value, parse_datetime, unit_name
 from .types import (
     ANY,
     BOOL,
@@ -106,7 +113,11 @@ def known_type(origin: Origin) -> Type:
 
 def _datetime_text(node: A.Node) -> A.Literal | None:
     """A string literal spelling an RFC 3339 date or date-time, as a date-time literal."""
-    if isinstance(node, A.Literal) and node.value.__class__ is str:
+    if (
+        isinstance(node, A.Literal)
+        and node.value.__class__ is str
+        and len(node.value) <= MAX_DATETIME_TEXT
+    ):
         value = parse_datetime(node.value)
         if value is not None:
             lit = A.Literal(node.span, value)
@@ -765,9 +776,12 @@ class Checker:
                     f"The pattern of {fn.name}() must be a string literal",
                     arg.span,
                 )
-            pattern = like_to_regex(arg.value) if kind == "like" else arg.value
             try:
-                node.data = regex(pattern, cs)
+                node.data = (like if kind == "like" else regex)(arg.value, cs)
+            except PatternTooCostly as exc:
+                raise PqlLimitError(
+                    exc.code, exc.message, self.text, arg.span.line, arg.span.column
+                ) from None
             except re2.error as exc:
                 detail = (
                     exc.args[0].decode()

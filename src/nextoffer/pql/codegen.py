@@ -9,7 +9,8 @@ with empty ``__builtins__``.
 
 Speed: root paths become ``dict.get`` statements computed once at the top (with the ``xdm:``
 fallback), comparisons against literals are specialised (``a1.__class__ in NUMS and a1 >= K0``),
-literal lists become frozensets, regexes are compiled once; helpers are called off the hot path.
+literal lists become frozensets, patterns are compiled once; helpers are called off the hot path.
+Helpers whose cost grows with the data get the work counter ``w`` (see :mod:`.runtime`).
 Generated source is cached, so rules of the same shape share one code object.
 """
 
@@ -199,12 +200,13 @@ class CodeGen:
             return self.hoist(node.root, node.key, node.segments)
         if not node.segments:
             return node.key
+        # a variable's path runs once per item of a loop: it pays for the lists it walks
         if len(node.segments) == 1:
-            return f"lookup({node.key}, {self.const(node.segments[0])})"
-        return f"path({node.key}, {self.const(node.segments)})"
+            return f"lookup({node.key}, {self.const(node.segments[0])}, {self.work()})"
+        return f"path({node.key}, {self.const(node.segments)}, {self.work()})"
 
     def g_Member(self, node: A.Member) -> str:
-        return f"lookup({self.expr(node.target)}, {self.const(node.name)})"
+        return f"lookup({self.expr(node.target)}, {self.const(node.name)}, {self.work()})"
 
     def g_Unary(self, node: A.Unary) -> str:
         if node.op == "not":
@@ -215,6 +217,8 @@ class CodeGen:
         return "(" + f" {node.op} ".join(self.truth(o) for o in node.operands) + ")"
 
     def g_Arith(self, node: A.Arith) -> str:
+        if node.op == "+" and node.type.kind != "number":  # joining strings pays for the copy
+            return f"add({self.expr(node.left)}, {self.expr(node.right)}, {self.work()})"
         helper = {"+": "add", "-": "sub", "*": "mul", "/": "div", "%": "mod"}[node.op]
         return f"{helper}({self.expr(node.left)}, {self.expr(node.right)})"
 
@@ -230,8 +234,9 @@ class CodeGen:
             return self.compare_dt(op, left, right)
         if isinstance(right, A.Literal):
             return self.compare_literal(op, self.expr(left), right.value)
+        # two data values: long strings and lists pay for what they compare
         helper = {"=": "eq", "!=": "ne", "<": "lt", "<=": "le", ">": "gt", ">=": "ge"}[op]
-        return f"{helper}({self.expr(left)}, {self.expr(right)})"
+        return f"{helper}({self.expr(left)}, {self.expr(right)}, {self.work()})"
 
     def named(self, code: str) -> tuple[str, str]:
         """(binding, name): a walrus binding for an expression, nothing for a plain local."""

@@ -4,9 +4,9 @@ The checker reads a signature to type a call; the code generator and the interpr
 the named helper in :mod:`.runtime`.  Adding a method is adding a row here (and its helper).
 
 Parameter kinds: ``string`` (a string value), ``flag`` (a ``true``/``false`` literal:
-case-sensitive), ``regex`` / ``like`` (a string literal pattern, compiled at compile time with
-RE2), ``int`` (a number), ``any``, ``collection``, ``lambda`` (``x => ...``), ``key`` (a lambda or
-a path relative to each item).
+case-sensitive), ``regex`` / ``like`` (a string literal pattern, compiled at compile time by
+:mod:`.patterns`), ``int`` (a number), ``any``, ``collection``, ``lambda`` (``x => ...``),
+``key`` (a lambda or a path relative to each item).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ class Fn:
     optional: int  # how many trailing params may be left out
     result: Type | str  # a Type, or "elem" (item of target), "same" (list like target)
     helper: str
-    work: bool = False  # the helper takes the per-evaluation work counter
+    work: bool = False  # the helper takes (and charges) the per-evaluation work counter
 
 
 def _rows(*fns: Fn) -> dict[str, Fn]:
@@ -43,15 +43,18 @@ _STRING_TESTS = (
 )
 
 METHODS: dict[str, Fn] = _rows(
-    *(Fn(name, "string", ("string", "flag"), 1, BOOL, helper) for name, helper in _STRING_TESTS),
-    Fn("matches", "string", ("regex", "flag"), 1, BOOL, "full_match"),
-    Fn("like", "string", ("like", "flag"), 1, BOOL, "full_match"),
-    Fn("regexGroup", "string", ("regex", "int", "flag"), 1, STR, "regex_group"),
+    *(
+        Fn(name, "string", ("string", "flag"), 1, BOOL, helper, True)
+        for name, helper in _STRING_TESTS
+    ),
+    Fn("matches", "string", ("regex", "flag"), 1, BOOL, "full_match", True),
+    Fn("like", "string", ("like", "flag"), 1, BOOL, "full_match", True),
+    Fn("regexGroup", "string", ("regex", "int", "flag"), 1, STR, "regex_group", True),
     Fn("isNull", "any", (), 0, BOOL, "is_null"),
     Fn("isNotNull", "any", (), 0, BOOL, "is_not_null"),
-    Fn("get", "map", ("any",), 0, Type("any"), "get"),
-    Fn("keys", "map", (), 0, list_of(STR), "keys"),
-    Fn("values", "map", (), 0, LIST, "values"),
+    Fn("get", "map", ("any",), 0, Type("any"), "get", True),
+    Fn("keys", "map", (), 0, list_of(STR), "keys", True),
+    Fn("values", "map", (), 0, LIST, "values", True),
     Fn("getMonth", "datetime", (), 0, NUM, "get_month"),
     Fn("getYear", "datetime", (), 0, NUM, "get_year"),
     Fn("getDayOfMonth", "datetime", (), 0, NUM, "get_day_of_month"),

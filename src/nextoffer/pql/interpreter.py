@@ -84,10 +84,12 @@ class Interpreter:
         else:
             assert root == SEGMENTS
             base = R.segment_root(env.segments)
+        if root == VAR:  # charged as the generated code charges it: once per item of a loop
+            return R.path(base, node.segments, self.work)
         return R.path(base, node.segments)
 
     def e_Member(self, node: A.Member) -> Any:
-        return R.lookup(self.eval(node.target), node.name)
+        return R.lookup(self.eval(node.target), node.name, self.work)
 
     # ---- operators ------------------------------------------------------------------------------
     def e_Unary(self, node: A.Unary) -> Any:
@@ -101,7 +103,10 @@ class Interpreter:
         return any(self.truth(o) for o in node.operands)
 
     def e_Arith(self, node: A.Arith) -> Any:
-        return R.ARITH[node.op](self.eval(node.left), self.eval(node.right))
+        left, right = self.eval(node.left), self.eval(node.right)
+        if node.op == "+":
+            return R.add(left, right, self.work)
+        return R.ARITH[node.op](left, right)
 
     def e_If(self, node: A.If) -> Any:
         return self.eval(node.then) if self.truth(node.cond) else self.eval(node.other)
@@ -110,11 +115,16 @@ class Interpreter:
         left, right = self.eval(node.left), self.eval(node.right)
         if "datetime" in (node.left.type.kind, node.right.type.kind):
             return R.dt_compare(node.op, left, right)
-        return R.COMPARE[node.op](left, right)
+        if isinstance(node.left, A.Literal) or isinstance(node.right, A.Literal):
+            return R.COMPARE[node.op](left, right)  # against a rule-sized literal: free
+        return R.COMPARE[node.op](left, right, self.work)
 
     def e_In(self, node: A.In) -> Any:
         item, coll = self.eval(node.item), self.eval(node.collection)
-        return (R.not_in if node.negate else R.is_in)(item, coll, self.work)
+        # Generated code tests a list of string (or number) literals as a frozenset, at no
+        # charge: charge nothing here either, so both back ends run out of work alike.
+        work = [MAX_WORK] if _literal_set(node.collection) else self.work
+        return (R.not_in if node.negate else R.is_in)(item, coll, work)
 
     # ---- select / let ---------------------------------------------------------------------------
     def e_Quant(self, node: A.Quant) -> Any:
@@ -182,6 +192,16 @@ class Interpreter:
 
 
 _UNSET = object()
+
+
+def _literal_set(node: A.Node) -> bool:
+    """A list of literals all strings or all numbers: what the code generator makes a set."""
+    if not isinstance(node, A.ListLit) or not node.items:
+        return False
+    if not all(isinstance(i, A.Literal) for i in node.items):
+        return False
+    kinds = {i.value.__class__ for i in node.items}  # type: ignore[attr-defined]
+    return kinds == {str} or kinds <= {int, float}
 
 
 def evaluate(root: A.Node, env: Any, trace: dict[int, Any] | None = None) -> Any:

@@ -21,10 +21,20 @@ MAX_NESTING = 30
 MAX_DEPTH = 64
 
 # Runtime bounds, so a hostile rule cannot run for unbounded time or memory.
-MAX_WORK = 1_000_000  # collection items visited per evaluation
+MAX_WORK = 1_000_000  # work units per evaluation: one per item visited, strings by size
 MAX_TOP_N = 1_000  # topN / bottomN n
 MAX_STRING = 65_536  # characters a string concatenation may produce
 MAX_REGEX_MEM = 1 << 20  # bytes RE2 may use for one compiled pattern
+
+# The cost of string matching (docs/pql.md, "Limits").  A work unit (MAX_WORK above) is about a
+# microsecond, the cost of visiting one item; string operations charge their worst case in units.
+MAX_PATTERN_CHARS = 1_000  # characters in a like / matches / regexGroup pattern
+MAX_LIKE_WILDCARDS = 64  # % and _ in one like pattern
+MAX_REGEX_PROGRAM = 2_000  # RE2 instructions one compiled pattern may need
+MAX_MATCH_INPUT = 65_536  # characters a string method reads; a longer string never matches
+MAX_DATETIME_TEXT = 64  # characters of a string read as a date-time; longer ones are not
+SEARCH_RATE = 48  # units per 1,024 characters searched (worst case of str.find, ~40 ns/char)
+FOLD_RATE = 8  # units per 1,024 characters case-folded (case-insensitive string methods)
 
 BYTE_LIMITS = {"rule": MAX_RULE_BYTES, "formula": MAX_FORMULA_BYTES, "expression": MAX_RULE_BYTES}
 

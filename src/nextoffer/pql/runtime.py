@@ -2,8 +2,14 @@
 
 Every helper is total on data: a missing, null or wrong-typed value yields ``None`` (null) or
 ``False``, never an exception.  The only exception that leaves this module is
-:class:`WorkExceeded`, raised when a rule has visited more collection items than
-``MAX_WORK`` allows; the compiled rule turns it into null.
+:class:`WorkExceeded`, raised when a rule has spent more work units than ``MAX_WORK`` allows;
+the compiled rule turns it into null.
+
+The work budget is the cost model.  A unit is about a microsecond: visiting one collection item
+costs one, and every helper whose cost grows with its input's size charges that size first --
+string methods by the characters they search or fold, patterns by text x program size
+(:mod:`.patterns`), list equality and lax paths by the items they walk, concatenation by the
+characters it copies.  Both back ends call these helpers the same way, so they charge alike.
 
 Generated code may reach only the names in :data:`EXPORTS`.
 """
@@ -16,9 +22,15 @@ from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
-import re2
-
-from .limits import MAX_REGEX_MEM, MAX_STRING, MAX_TOP_N
+from .limits import (
+    FOLD_RATE,
+    MAX_DATETIME_TEXT,
+    MAX_MATCH_INPUT,
+    MAX_STRING,
+    MAX_TOP_N,
+    SEARCH_RATE,
+)
+from .patterns import Pattern, Regex, compile_regex
 
 NUMS = frozenset({int, float})
 _SEQ = (list, tuple)
@@ -39,14 +51,21 @@ def charge(work: list[int], n: int) -> None:
 # ---- paths -------------------------------------------------------------------------------
 
 
-def lookup(value: Any, key: str) -> Any:
-    """One path step: a mapping's key (else ``xdm:key``), mapped over the items of a list."""
+def lookup(value: Any, key: str, work: list[int] | None = None) -> Any:
+    """One path step: a mapping's key (else ``xdm:key``), mapped over the items of a list.
+
+    ``work`` is charged for the list items walked.  Paths from a root (``profile.a.b``) pass
+    none: generated code computes each once per evaluation, whatever the data; paths from a
+    variable or a computed value run once per item of a loop, so they pay.
+    """
     if value.__class__ is dict or isinstance(value, Mapping):
         return value.get(key, value.get("xdm:" + key))
     if isinstance(value, _SEQ):
+        if work is not None:
+            charge(work, len(value))
         out: list[Any] = []
         for item in value:
-            found = lookup(item, key)
+            found = lookup(item, key, work)
             if found is None:
                 continue
             if isinstance(found, _SEQ):
@@ -57,17 +76,17 @@ def lookup(value: Any, key: str) -> Any:
     return None
 
 
-def path(value: Any, keys: tuple[str, ...]) -> Any:
+def path(value: Any, keys: tuple[str, ...], work: list[int] | None = None) -> Any:
     for key in keys:
         if value is None:
             return None
-        value = lookup(value, key)
+        value = lookup(value, key, work)
     return value
 
 
-def get(value: Any, key: Any) -> Any:
+def get(value: Any, key: Any, work: list[int]) -> Any:
     """``m.get(k)`` with a computed key."""
-    return lookup(value, key) if key.__class__ is str else None
+    return lookup(value, key, work) if key.__class__ is str else None
 
 
 class _Members(Mapping):
@@ -151,7 +170,8 @@ def to_dt(v: Any) -> datetime | None:
     if v.__class__ is datetime:
         return v.replace(tzinfo=UTC) if v.tzinfo is None else v.astimezone(UTC)
     if v.__class__ is str:
-        return parse_datetime(v)
+        # No date-time is longer; and the parse cache must not keep megabytes of text alive.
+        return parse_datetime(v) if len(v) <= MAX_DATETIME_TEXT else None
     return None
 
 
@@ -187,45 +207,61 @@ def _pair(a: Any, b: Any) -> tuple[Any, Any] | None:
     return None
 
 
-def eq(a: Any, b: Any) -> bool:
+def _compare_cost(x: Any, y: Any, work: list[int] | None) -> None:
+    """Two long strings compare in time linear in the shorter: a unit per 4 KiB of it."""
+    if work is not None and x.__class__ is str and y.__class__ is str:
+        n = min(len(x), len(y)) >> 12
+        if n:
+            charge(work, n)
+
+
+def eq(a: Any, b: Any, work: list[int] | None = None) -> bool:
+    """Equality of one family; lists item by item.  With ``work``, long strings and lists pay
+    for what they compare (generated code compares with a literal, rule-sized, for free)."""
     pair = _pair(a, b)
     if pair is None:
         return False
     x, y = pair
     if isinstance(x, _SEQ):
-        return len(x) == len(y) and all(eq(i, j) for i, j in zip(x, y, strict=True))
+        if len(x) != len(y):
+            return False
+        if work is not None:
+            charge(work, len(x))
+        return all(eq(i, j, work) for i, j in zip(x, y, strict=True))
+    _compare_cost(x, y, work)
     return x == y
 
 
-def ne(a: Any, b: Any) -> bool:
+def ne(a: Any, b: Any, work: list[int] | None = None) -> bool:
     pair = _pair(a, b)
-    return pair is not None and not eq(*pair)
+    return pair is not None and not eq(pair[0], pair[1], work)
 
 
-def _ordered(a: Any, b: Any) -> tuple[Any, Any] | None:
+def _ordered(a: Any, b: Any, work: list[int] | None) -> tuple[Any, Any] | None:
     pair = _pair(a, b)
     if pair is None or _family(pair[0]) not in ("s", "n", "d"):
         return None
+    _compare_cost(pair[0], pair[1], work)
     return pair
 
 
-def lt(a: Any, b: Any) -> bool:
-    pair = _ordered(a, b)
+def lt(a: Any, b: Any, work: list[int] | None = None) -> bool:
+    pair = _ordered(a, b, work)
     return pair is not None and pair[0] < pair[1]
 
 
-def le(a: Any, b: Any) -> bool:
-    pair = _ordered(a, b)
+def le(a: Any, b: Any, work: list[int] | None = None) -> bool:
+    pair = _ordered(a, b, work)
     return pair is not None and pair[0] <= pair[1]
 
 
-def gt(a: Any, b: Any) -> bool:
-    pair = _ordered(a, b)
+def gt(a: Any, b: Any, work: list[int] | None = None) -> bool:
+    pair = _ordered(a, b, work)
     return pair is not None and pair[0] > pair[1]
 
 
-def ge(a: Any, b: Any) -> bool:
-    pair = _ordered(a, b)
+def ge(a: Any, b: Any, work: list[int] | None = None) -> bool:
+    pair = _ordered(a, b, work)
     return pair is not None and pair[0] >= pair[1]
 
 
@@ -245,7 +281,7 @@ def is_in(item: Any, collection: Any, work: list[int]) -> bool:
         return False
     values = items(collection, work)
     charge(work, len(values))
-    return any(eq(item, v) for v in values)
+    return any(eq(item, v, work) for v in values)
 
 
 def not_in(item: Any, collection: Any, work: list[int]) -> bool:
@@ -257,7 +293,7 @@ def not_in(item: Any, collection: Any, work: list[int]) -> bool:
     charge(work, len(values))
     if values and all(_pair(item, v) is None for v in values):
         return False
-    return not any(eq(item, v) for v in values)
+    return not any(eq(item, v, work) for v in values)
 
 
 # ---- arithmetic --------------------------------------------------------------------------
@@ -274,10 +310,17 @@ def _number(r: Any) -> Any:
     return r if math.isfinite(r) else None
 
 
-def add(a: Any, b: Any) -> Any:
+def add(a: Any, b: Any, work: list[int] | None = None) -> Any:
+    """Numbers add; strings join (at most ``MAX_STRING`` characters, charging ``work`` a unit
+    per 8 KiB copied).  Generated code leaves ``work`` out where a side is surely a number."""
     if a.__class__ in NUMS and b.__class__ in NUMS:
         return _number(a + b)
-    if a.__class__ is str and b.__class__ is str and len(a) + len(b) <= MAX_STRING:
+    if a.__class__ is str and b.__class__ is str:
+        n = len(a) + len(b)
+        if n > MAX_STRING:
+            return None
+        if n >> 13 and work is not None:  # about 5 us per 64 KiB
+            charge(work, n >> 13)
         return a + b
     return None
 
@@ -320,90 +363,87 @@ ARITH = {"+": add, "-": sub, "*": mul, "/": div, "%": mod}
 # ---- strings -----------------------------------------------------------------------------
 
 
-def _strs(a: Any, b: Any, cs: bool) -> tuple[str, str] | None:
+def _strs(a: Any, b: Any, cs: bool, work: list[int], rate: int) -> tuple[str, str] | None:
+    """Both strings (case-folded unless ``cs``), after charging their cost; None if either is
+    not a string or is longer than ``MAX_MATCH_INPUT`` (a string method reads no further, so
+    such a value matches nothing, as a missing one does).  ``rate``: units per KiB searched."""
     if a.__class__ is not str or b.__class__ is not str:
         return None
+    if len(a) > MAX_MATCH_INPUT or len(b) > MAX_MATCH_INPUT:
+        return None
+    if not cs:
+        rate += FOLD_RATE
+    cost = ((len(a) + len(b)) * rate) >> 10
+    if cost:
+        charge(work, cost)
     return (a, b) if cs else (a.casefold(), b.casefold())
 
 
-def s_equals(a: Any, b: Any, cs: bool = True) -> bool:
-    p = _strs(a, b, cs)
+def s_equals(a: Any, b: Any, cs: bool, work: list[int]) -> bool:
+    p = _strs(a, b, cs, work, 0)
     return p is not None and p[0] == p[1]
 
 
-def s_not_equal(a: Any, b: Any, cs: bool = True) -> bool:
-    p = _strs(a, b, cs)
+def s_not_equal(a: Any, b: Any, cs: bool, work: list[int]) -> bool:
+    p = _strs(a, b, cs, work, 0)
     return p is not None and p[0] != p[1]
 
 
-def s_contains(a: Any, b: Any, cs: bool = True) -> bool:
-    p = _strs(a, b, cs)
+def s_contains(a: Any, b: Any, cs: bool, work: list[int]) -> bool:
+    p = _strs(a, b, cs, work, SEARCH_RATE)
     return p is not None and p[1] in p[0]
 
 
-def s_not_contains(a: Any, b: Any, cs: bool = True) -> bool:
-    p = _strs(a, b, cs)
+def s_not_contains(a: Any, b: Any, cs: bool, work: list[int]) -> bool:
+    p = _strs(a, b, cs, work, SEARCH_RATE)
     return p is not None and p[1] not in p[0]
 
 
-def s_starts(a: Any, b: Any, cs: bool = True) -> bool:
-    p = _strs(a, b, cs)
+def s_starts(a: Any, b: Any, cs: bool, work: list[int]) -> bool:
+    p = _strs(a, b, cs, work, 0)
     return p is not None and p[0].startswith(p[1])
 
 
-def s_not_starts(a: Any, b: Any, cs: bool = True) -> bool:
-    p = _strs(a, b, cs)
+def s_not_starts(a: Any, b: Any, cs: bool, work: list[int]) -> bool:
+    p = _strs(a, b, cs, work, 0)
     return p is not None and not p[0].startswith(p[1])
 
 
-def s_ends(a: Any, b: Any, cs: bool = True) -> bool:
-    p = _strs(a, b, cs)
+def s_ends(a: Any, b: Any, cs: bool, work: list[int]) -> bool:
+    p = _strs(a, b, cs, work, 0)
     return p is not None and p[0].endswith(p[1])
 
 
-def s_not_ends(a: Any, b: Any, cs: bool = True) -> bool:
-    p = _strs(a, b, cs)
+def s_not_ends(a: Any, b: Any, cs: bool, work: list[int]) -> bool:
+    p = _strs(a, b, cs, work, 0)
     return p is not None and not p[0].endswith(p[1])
 
 
 def regex(pattern: str, case_sensitive: bool = True) -> Any:
     """Compile with RE2 (linear time, bounded memory); raises ``re2.error`` on a bad pattern."""
-    return _regex(pattern, case_sensitive)
+    return compile_regex(pattern, case_sensitive)
 
 
-@lru_cache(maxsize=4096)
-def _regex(pattern: str, case_sensitive: bool) -> Any:
-    options = re2.Options()
-    options.max_mem = MAX_REGEX_MEM
-    options.case_sensitive = case_sensitive
-    options.log_errors = False
-    options.dot_nl = True
-    return re2.compile(pattern, options)
+def _matchable(value: Any, pattern: Pattern, work: list[int]) -> bool:
+    """Whether ``value`` is a string a pattern may read, after charging the match's cost."""
+    if value.__class__ is not str or len(value) > MAX_MATCH_INPUT:
+        return False
+    cost = pattern.cost(value)
+    if cost:
+        charge(work, cost)
+    return True
 
 
-def like_to_regex(pattern: str) -> str:
-    """SQL ``like``: ``%`` any run, ``_`` one character, backslash escapes the next one."""
-    out: list[str] = []
-    i = 0
-    while i < len(pattern):
-        ch = pattern[i]
-        if ch == "\\" and i + 1 < len(pattern):
-            out.append(re2.escape(pattern[i + 1]))
-            i += 2
-            continue
-        out.append(".*" if ch == "%" else "." if ch == "_" else re2.escape(ch))
-        i += 1
-    return "".join(out)
+def full_match(value: Any, pattern: Pattern, work: list[int]) -> bool:
+    return _matchable(value, pattern, work) and pattern.full(value)
 
 
-def full_match(value: Any, rx: Any) -> bool:
-    return value.__class__ is str and rx.fullmatch(value) is not None
-
-
-def regex_group(value: Any, rx: Any, group: Any) -> Any:
-    if value.__class__ is not str or group.__class__ is not int or not 0 <= group <= rx.groups:
+def regex_group(value: Any, pattern: Regex, group: Any, work: list[int]) -> Any:
+    if group.__class__ is not int or not 0 <= group <= pattern.groups:
         return None
-    m = rx.search(value)
+    if not _matchable(value, pattern, work):
+        return None
+    m = pattern.search(value)
     return m.group(group) if m is not None else None
 
 
@@ -481,7 +521,7 @@ def distinct(v: Any, work: list[int]) -> list[Any]:
     out: list[Any] = []
     for x in items(v, work):
         charge(work, len(out))
-        if x is not None and not any(eq(x, y) for y in out):
+        if x is not None and not any(eq(x, y, work) for y in out):
             out.append(x)
     return out
 
@@ -501,7 +541,7 @@ def intersection(a: Any, b: Any, work: list[int]) -> list[Any] | None:
     out = []
     for x in distinct(a, work):
         charge(work, len(right))
-        if any(eq(x, y) for y in right):
+        if any(eq(x, y, work) for y in right):
             out.append(x)
     return out
 
@@ -517,7 +557,7 @@ def subset_of(a: Any, b: Any, work: list[int]) -> bool:
     right = items(b, work)
     for x in items(a, work):
         charge(work, len(right))
-        if not any(eq(x, y) for y in right):
+        if not any(eq(x, y, work) for y in right):
             return False
     return True
 
@@ -576,12 +616,18 @@ def bottom_n(v: Any, fn: Callable[[Any], Any], n: Any, work: list[int]) -> Any:
     return _top(v, fn, n, work, False)
 
 
-def keys(v: Any) -> list[Any] | None:
-    return list(v.keys()) if isinstance(v, Mapping) else None
+def keys(v: Any, work: list[int]) -> list[Any] | None:
+    if not isinstance(v, Mapping):
+        return None
+    charge(work, len(v))
+    return list(v.keys())
 
 
-def values(v: Any) -> list[Any] | None:
-    return list(v.values()) if isinstance(v, Mapping) else None
+def values(v: Any, work: list[int]) -> list[Any] | None:
+    if not isinstance(v, Mapping):
+        return None
+    charge(work, len(v))
+    return list(v.values())
 
 
 # ---- time --------------------------------------------------------------------------------

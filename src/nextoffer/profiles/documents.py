@@ -186,6 +186,22 @@ def _identities(raw: Any, pointer: str, errors: list[FieldError]) -> dict[str, l
     return {ns: ids for ns, ids in out.items() if ids}
 
 
+def check_identity_map(raw: Any, pointer: str) -> None:
+    """The one identity validation of every way in (profile API, Edge, Decisioning API): the
+    rules `parse_profile` applies (namespace, id length, at most MAX_IDENTITIES), so that
+    nothing the Edge accepts can make the tenant's own profile write fail, or overflow a
+    column; a 400 naming every wrong identity."""
+    errors: list[FieldError] = []
+    identities = _identities(raw, pointer, errors)
+    if sum(len(ids) for ids in identities.values()) > MAX_IDENTITIES:
+        errors.append(
+            FieldError(f"a profile has at most {MAX_IDENTITIES} identities", pointer=pointer)
+        )
+    if errors:
+        detail = f"the identityMap is invalid: {errors[0].message}"
+        raise InvalidInput.many(detail, errors, code="invalid-body")
+
+
 def _status(value: Any, pointer: str, errors: list[FieldError]) -> str | None:
     if value in STATUSES:
         return str(value)

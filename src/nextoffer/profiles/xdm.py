@@ -10,34 +10,22 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from nextoffer.errors import InvalidInput
+from nextoffer.profiles.documents import check_identity_map
 
 
 def identity_pairs(identity_map: Any, pointer: str) -> list[tuple[str, str]]:
     """(namespace, id) of every identity, those marked primary first; ids are `id` or `xdm:id`.
 
-    A malformed map is a 400 located under `pointer` (the map's own pointer).
+    The map is checked by the profile API's own rules (`check_identity_map`): a malformed map
+    is a 400 naming each wrong identity under `pointer` (the map's own pointer).
     """
     if identity_map is None:
         return []
-    if not isinstance(identity_map, Mapping):
-        raise InvalidInput.at("identityMap must be an object", pointer=pointer, code="invalid-body")
+    check_identity_map(identity_map, pointer)
     primary, others = [], []
     for namespace, entries in identity_map.items():
-        if not isinstance(entries, list):
-            raise InvalidInput.at(
-                "an identityMap namespace holds a list of identities",
-                pointer=f"{pointer}/{namespace}",
-                code="invalid-body",
-            )
-        for i, entry in enumerate(entries):
-            value = entry.get("id", entry.get("xdm:id")) if isinstance(entry, Mapping) else None
-            if not isinstance(value, str) or not value:
-                raise InvalidInput.at(
-                    "an identity needs an id string (id or xdm:id)",
-                    pointer=f"{pointer}/{namespace}/{i}",
-                    code="invalid-body",
-                )
+        for entry in entries:
+            value = entry.get("id", entry.get("xdm:id"))
             (primary if entry.get("primary") is True else others).append((str(namespace), value))
     return primary + others
 

@@ -15,11 +15,14 @@ class Datastream:
     sandbox_pk: int
     etag: int
     doc: dict[str, Any]
-    """`{"id", "name", "allowedOrigins", "created", "modified", "etag"}`."""
+    """`{"id", "name", "allowedOrigins", "created", "modified", "etag"}`, and
+    `identityVerification` when the datastream verifies identities (secrets included)."""
 
     @property
     def allowed_origins(self) -> tuple[str, ...]:
         return tuple(self.doc.get("allowedOrigins") or ())
 
-    def allows(self, origin: str) -> bool:
-        return "*" in self.allowed_origins or origin in self.allowed_origins
+    @property
+    def identity_verification(self) -> dict[str, Any] | None:
+        """`{"requiredNamespaces": [...], "keys": [...]}`, or None: no identity needs proof."""
+        return self.doc.get("identityVerification")

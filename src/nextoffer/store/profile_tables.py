@@ -2,13 +2,14 @@
 
 `profiles` holds each profile whole (identities, attributes, audiences, recent events as JSON),
 so a decision reads one row. `profile_identities` is the identity index: its primary key makes
-an identity belong to at most one profile per sandbox. `profile_segments` indexes audience
+an identity belong to at most one profile per sandbox; `claimed` marks an identity only an
+anonymous Edge call vouched for. `profile_segments` indexes audience
 memberships so a batch run can page through one audience by key.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import Column, ForeignKey, Integer, String, Table
+from sqlalchemy import Boolean, Column, ForeignKey, Integer, String, Table, false
 
 from nextoffer.store.tables import JsonDocument, metadata
 
@@ -33,6 +34,8 @@ profile_identities = Table(
     Column("namespace", String(128), primary_key=True),
     Column("identity", String(1024), primary_key=True),
     Column("profile_id", String(36), nullable=False),
+    Column("claimed", Boolean, nullable=False, server_default=false()),
+    # an anonymous Edge call's claim, which the tenant's own writes take over (0008)
     sqlite_with_rowid=False,
 )
 

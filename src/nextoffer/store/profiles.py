@@ -112,7 +112,7 @@ _BY_ID = {
     )
     for events in (False, True)
 }
-_OWNERS = select(idx.c.identity, idx.c.profile_id).where(
+_OWNERS = select(idx.c.identity, idx.c.profile_id, idx.c.claimed).where(
     idx.c.sandbox_pk == bindparam("b_pk"),
     idx.c.namespace == bindparam("b_ns"),
     idx.c.identity.in_(bindparam("b_ids", expanding=True)),
@@ -166,6 +166,15 @@ _DELETE_IDENTITY = delete(idx).where(
     idx.c.sandbox_pk == bindparam("b_pk"),
     idx.c.namespace == bindparam("b_ns"),
     idx.c.identity == bindparam("b_id"),
+)
+_PROMOTE_IDENTITY = (
+    update(idx)
+    .where(
+        idx.c.sandbox_pk == bindparam("b_pk"),
+        idx.c.namespace == bindparam("b_ns"),
+        idx.c.identity == bindparam("b_id"),
+    )
+    .values(claimed=False)
 )
 _INSERT_SEGMENT = insert(seg)
 _UPDATE_SEGMENT = (
@@ -366,7 +375,7 @@ class ProfileStore:
 
         def write(batch: _Batch) -> None:
             batch.prefetch([stored_key])
-            pid = batch.plan.owner.get(stored_key)
+            pid = batch.plan.holder(stored_key)  # a claimed identity's profile goes too
             if pid is None:
                 raise no_profile(key)
             batch.plan.check_etag(pid, expected_etag)
@@ -405,8 +414,13 @@ class ProfileStore:
         events: Iterable[Mapping[str, Any]],
         *,
         create: bool = True,
+        anonymous: bool = False,
+        verified: Sequence[tuple[str, str]] = (),
     ) -> str:
         """Add experience events to the profile owning any of `identities`; its id.
+
+        `anonymous`: the identities are an anonymous Edge call's claims (those in `verified`
+        excepted), which never attach to an existing profile (`MergePlan.stitch_anonymous`).
 
         Events without a timestamp get the clock's; the profile keeps only those within the
         window (`event_window_days`) and at most `max_events`, newest first. Identities given
@@ -426,6 +440,10 @@ class ProfileStore:
 
         def write(batch: _Batch) -> str:
             batch.prefetch(keys)
+            if anonymous:
+                proven = identity_keys(verified)
+                claims = [k for k in keys if k not in proven]
+                return batch.plan.stitch_anonymous(proven, claims, new, create=create)[0]
             return batch.plan.stitch(keys, new, create=create)[0]
 
         return self._writing(tenant, write)
@@ -479,8 +497,11 @@ def _first_owner(rows: Sequence[Row[Any]], keys: Sequence[Identity]) -> Row[Any]
     return rows[0]  # pragma: no cover - every row owns one of the keys
 
 
-def _owners(conn: Connection, pk: int, keys: Sequence[Identity]) -> dict[Identity, str]:
-    """Who owns each of `keys`: per namespace, chunks of ids, each an indexed IN."""
+def _owners(
+    conn: Connection, pk: int, keys: Sequence[Identity], claims: set[Identity] | None = None
+) -> dict[Identity, str]:
+    """Who owns each of `keys`: per namespace, chunks of ids, each an indexed IN (`claims`
+    collects those held as claims)."""
     by_namespace: dict[str, list[str]] = {}
     for ns, value in keys:
         by_namespace.setdefault(ns, []).append(value)
@@ -490,6 +511,8 @@ def _owners(conn: Connection, pk: int, keys: Sequence[Identity]) -> dict[Identit
             params = {"b_pk": pk, "b_ns": ns, "b_ids": values[start : start + _KEYS_PER_QUERY]}
             for r in conn.execute(_OWNERS, params):
                 out[(ns, r.identity)] = r.profile_id
+                if r.claimed and claims is not None:
+                    claims.add((ns, r.identity))
     return out
 
 
@@ -523,7 +546,8 @@ class _Batch:
         wanted = self.plan.unknown(keys)
         if not wanted:
             return
-        missing = self.plan.learn_owners(_owners(self.conn, self.pk, wanted))
+        claims: set[Identity] = set()
+        missing = self.plan.learn_owners(_owners(self.conn, self.pk, wanted, claims), claims)
         for start in range(0, len(missing), _CHUNK):
             stmt = _LOAD
             if self.conn.dialect.name == "postgresql":
@@ -547,7 +571,13 @@ class _Batch:
                 updates.append(_update(pk, new))
             id_del += [{"b_pk": pk, "b_ns": ns, "b_id": v} for ns, v in change.identities_removed()]
             id_add += [
-                {"sandbox_pk": pk, "namespace": ns, "identity": v, "profile_id": pid}
+                {
+                    "sandbox_pk": pk,
+                    "namespace": ns,
+                    "identity": v,
+                    "profile_id": pid,
+                    "claimed": self.plan.is_claim((ns, v), pid),
+                }
                 for ns, v in change.identities_added()
             ]
             seg_add += [
@@ -561,8 +591,14 @@ class _Batch:
             seg_del += [
                 {"b_pk": pk, "b_audience": a, "b_pid": pid} for a in change.segments_removed()
             ]
+        promoted = [  # claims the tenant's own write made firm on the same profile
+            {"b_pk": pk, "b_ns": ns, "b_id": v}
+            for (ns, v), pid in self.plan.promoted.items()
+            if self.plan.final.get(pid) is not None
+        ]
         conn = self.conn
         for stmt, rows in (
+            (_PROMOTE_IDENTITY, promoted),
             (_DELETE_IDENTITY, id_del),
             (_DELETE_SEGMENT, seg_del),
             (_DELETE_PROFILE, deletes),
