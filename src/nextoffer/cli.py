@@ -651,14 +651,14 @@ def sandbox_create(
     db: DbOption = None,
 ) -> None:
     """Create a sandbox, so that calls naming it are answered (nothing happens if it exists)."""
-    from nextoffer.api.tenancy import ORG_HEADER, SANDBOX_HEADER, tenant_from_headers
     from nextoffer.composition import Services
+    from nextoffer.tenants import ORG_ID, ORG_ID_RULE, SANDBOX_NAME, SANDBOX_NAME_RULE, Tenant
 
-    try:
-        tenant = tenant_from_headers({ORG_HEADER: org, SANDBOX_HEADER: name})
-    except NextofferError as exc:  # the same rules as the headers
-        fail("; ".join(e.message for e in exc.errors))
-        return
+    if not ORG_ID.fullmatch(org):  # the rules of the API's tenant headers
+        fail(ORG_ID_RULE)
+    if not SANDBOX_NAME.fullmatch(name):
+        fail(SANDBOX_NAME_RULE)
+    tenant = Tenant(org, name)
     services = Services.build(load_settings(db))
     try:
         sandbox, created = services.library.create_sandbox(tenant)

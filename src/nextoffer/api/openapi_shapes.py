@@ -177,7 +177,15 @@ VerificationAlg = Literal[
 class VerificationKey(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
     """A key that verifies identity tokens: an HMAC `secret`, or an RSA/EC PEM `publicKey`."""
 
-    kid: Annotated[str, Meta(pattern=r"^[A-Za-z0-9._:-]{1,64}$")]
+    kid: Annotated[
+        str,
+        Meta(
+            pattern=described(
+                r"^[A-Za-z0-9._:-]{1,64}$",
+                "a key id of 1 to 64 letters, digits, . _ : or -, such as shop-2026-01",
+            )
+        ),
+    ]
     alg: VerificationAlg
     secret: Annotated[str, Meta(min_length=32, max_length=512)] | UnsetType = UNSET
     """HS* only; never shown back (write a key back without it to keep the stored one)."""
