@@ -14,7 +14,11 @@ EMAIL = "https://ns.adobe.com/xdm/channel-types/email"
 
 
 class Api:
-    """Calls the real ASGI app with one tenant's headers and acme-app's credentials."""
+    """Calls the real ASGI app with one tenant's headers and acme-app's credentials.
+
+    The tenant's sandbox is created first (as `nextoffer sandbox create` does), so a test may
+    read before it writes; `create_sandbox=False` leaves an unknown sandbox unknown.
+    """
 
     def __init__(
         self,
@@ -23,12 +27,16 @@ class Api:
         sandbox: str,
         token: str = "acme-token",
         api_key: str = "acme-key",
+        *,
+        create_sandbox: bool = True,
     ) -> None:
         self.client = client
         self.org = org
         self.sandbox = sandbox
         self.token = token
         self.api_key = api_key
+        if create_sandbox:
+            create_sandbox_of(client.app, org, sandbox)
 
     @property
     def headers(self) -> dict[str, str]:
@@ -40,6 +48,7 @@ class Api:
         }
 
     def other_sandbox(self, sandbox: str) -> Api:
+        """The same org and credentials in another sandbox (created)."""
         return Api(self.client, self.org, sandbox, self.token, self.api_key)
 
     def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
@@ -136,6 +145,13 @@ class Api:
         return self.create("/offer-decisions", body)
 
 
+def create_sandbox_of(app: Any, org: str, sandbox: str) -> None:
+    """Create a sandbox in the app's database, as `nextoffer sandbox create` does."""
+    from nextoffer.tenants import Tenant
+
+    app.state.nextoffer.library.create_sandbox(Tenant(org, sandbox))
+
+
 def component_for(kind: str) -> dict[str, Any]:
     if kind == "imagelink":
         return {
@@ -207,6 +223,7 @@ class AsgiClient:
     def __init__(self, app: Any) -> None:
         import asyncio
 
+        self.app = app
         self._loop = asyncio.new_event_loop()
         self._client = httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app), base_url="http://testserver"

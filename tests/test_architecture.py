@@ -6,6 +6,7 @@ Three tiers plus shared leaf modules; imports run downward only:
     services   library/  decisioning/  edge/  batch/
     core       pql/  engine/  profiles/  capping/  records/  wire/  ratelimit/
     leaves     errors  timeutil  vocabulary  tenants  ids  memory  caching  jsonlines  config
+               patterns
 
 Every import counts, including those made inside functions or under `TYPE_CHECKING`: an
 upward reference for typing only is still a reference a reader must follow upward.
@@ -35,6 +36,7 @@ LEAVES = frozenset(
         "caching",
         "jsonlines",
         "config",
+        "patterns",
     }
 )
 CORE = frozenset({"pql", "engine", "profiles", "capping", "records", "wire", "ratelimit"})

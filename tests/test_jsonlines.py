@@ -37,7 +37,8 @@ def test_deep_text_is_refused_and_the_limit_named() -> None:
 
 
 def _json_values() -> st.SearchStrategy[object]:
-    leaves = st.one_of(st.none(), st.booleans(), st.integers(), st.text(alphabet='[]{}"\\a'))
+    ints = st.integers(-(2**63), 2**64 - 1)  # what orjson encodes
+    leaves = st.one_of(st.none(), st.booleans(), ints, st.text(alphabet='[]{}"\\a'))
     return st.recursive(
         leaves,
         lambda inner: st.one_of(

@@ -6,10 +6,13 @@ import ipaddress
 import json
 import os
 import sys
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any, BinaryIO, TypeVar
 
 import typer
+import typer.core
 from rich.console import Console
 
 from nextoffer import __version__
@@ -23,19 +26,63 @@ if TYPE_CHECKING:
     from nextoffer.jsonlines import Line
     from nextoffer.tenants import Tenant
 
-app = typer.Typer(
+
+def _flags_take_no_value(params: list[Any]) -> list[Any]:
+    """Give every flag an empty metavar, so `--help` shows `--demo`, not `--demo <bool>`.
+
+    typer 0.28+ prints a type placeholder for every option, flags (and `--help`) included; a
+    flag takes no value, and an empty metavar is the one setting every typer version honours.
+    """
+    for param in params:
+        if getattr(param, "is_flag", False) and param.metavar is None:
+            param.metavar = ""
+    return params
+
+
+class FlagCommand(typer.core.TyperCommand):
+    """A command whose help shows boolean flags without a value."""
+
+    def get_params(self, ctx: Any) -> list[Any]:
+        return _flags_take_no_value(super().get_params(ctx))
+
+
+class FlagGroup(typer.core.TyperGroup):
+    """A command group whose help shows boolean flags without a value."""
+
+    def get_params(self, ctx: Any) -> list[Any]:
+        return _flags_take_no_value(super().get_params(ctx))
+
+
+class CommandLine(typer.Typer):
+    """A typer app whose groups and commands are FlagGroup and FlagCommand."""
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(cls=FlagGroup, **kwargs)  # type: ignore[arg-type]
+
+    def command(self, *args: Any, **kwargs: Any) -> Any:
+        kwargs.setdefault("cls", FlagCommand)
+        return super().command(*args, **kwargs)
+
+
+app = CommandLine(
     help="nextoffer: offer decisioning that speaks Adobe Decision Management's APIs.",
     no_args_is_help=True,
     add_completion=False,
 )
-library_app = typer.Typer(help="Move a sandbox's Offer Library in and out.", no_args_is_help=True)
-db_app = typer.Typer(help="Database schema migrations.", no_args_is_help=True)
-profiles_app = typer.Typer(help="Load profiles into a sandbox.", no_args_is_help=True)
+library_app = CommandLine(help="Move a sandbox's Offer Library in and out.", no_args_is_help=True)
+db_app = CommandLine(help="Database schema migrations.", no_args_is_help=True)
+profiles_app = CommandLine(help="Load profiles into a sandbox.", no_args_is_help=True)
 app.add_typer(library_app, name="library")
 app.add_typer(profiles_app, name="profiles")
 app.add_typer(db_app, name="db")
+sandbox_app = CommandLine(
+    help="Sandboxes: the API answers 404 unknown-sandbox for one that was never created.",
+    no_args_is_help=True,
+)
+app.add_typer(sandbox_app, name="sandbox")
 
 err = Console(stderr=True, soft_wrap=True)
+T = TypeVar("T")
 
 DbOption = Annotated[
     str | None,
@@ -476,14 +523,17 @@ def profiles_load(
     except OSError as exc:
         fail(f"cannot read {file}: {exc.strerror}")
 
-    def lines() -> Iterator[Line]:  # a fresh read of the file each time
-        with file.open("rb") as again:
-            yield from read_lines(again)
-
     try:
-        with stream:
-            source = read_lines(stream) if stream is sys.stdin.buffer else lines
-            result = services.profiles.bulk_upsert(tenant, source)
+        with stream, _load_progress(stream) as track:
+            if stream is sys.stdin.buffer:
+                result = services.profiles.bulk_upsert(tenant, track(read_lines(stream)))
+            else:
+
+                def passes() -> Iterator[Line]:  # read twice (checked, then written): one bar each
+                    stream.seek(0)
+                    return track(read_lines(stream))
+
+                result = services.profiles.bulk_upsert(tenant, passes)
     except NextofferError as exc:
         report(exc)
         return
@@ -493,6 +543,48 @@ def profiles_load(
         f"loaded {result.total} profiles into {tenant.org} / {tenant.sandbox}: "
         f"{result.created} created, {result.replaced} replaced"
     )
+
+
+@contextmanager
+def _load_progress(stream: BinaryIO) -> Iterator[Callable[[Iterable[T]], Iterator[T]]]:
+    """A progress bar over a profile file, by bytes read (its size is known; stdin's is not),
+    showing the profiles read so far and an ETA. Yields a wrapper for the file's lines."""
+    from rich.progress import (
+        BarColumn,
+        Progress,
+        SpinnerColumn,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    try:
+        total: int | None = os.fstat(stream.fileno()).st_size
+        stream.tell()
+    except (OSError, ValueError):  # a pipe: no size, no position
+        total = None
+    columns = (
+        SpinnerColumn(),
+        TextColumn("loading profiles"),
+        BarColumn(),
+        TextColumn("{task.fields[profiles]:,} profiles"),
+        TimeElapsedColumn(),
+        TextColumn("eta"),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=err, transient=True) as progress:
+        task = progress.add_task("load", total=total or None, profiles=0)
+
+        def track(lines: Iterable[T]) -> Iterator[T]:
+            count = 0
+            for count, line in enumerate(lines, start=1):
+                yield line
+                if count % 100 == 0:
+                    done = stream.tell() if total else None
+                    progress.update(task, completed=done, profiles=count)
+            progress.update(task, completed=total, profiles=count)
+
+        yield track
 
 
 @app.command()
@@ -523,6 +615,12 @@ def batch(
         str | None, typer.Option(help="Ray cluster address (default: Ray on this machine).")
     ] = None,
     batch_size: Annotated[int, typer.Option(help="Profiles per batch.", min=1)] = 2048,
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run", help="Decide and write the output, but count nothing toward caps."
+        ),
+    ] = False,
     org: Annotated[
         str | None, typer.Option(help="IMS org (default: the only one with it).")
     ] = None,
@@ -543,6 +641,7 @@ def batch(
         include_content=include_content,
         ray_address=ray_address,
         batch_size=batch_size,
+        dry_run=dry_run,
     )
 
     services, tenant = _tenant_services(db, org, sandbox)
@@ -556,6 +655,49 @@ def batch(
         services.db.dispose()
     if code:
         raise typer.Exit(code)
+
+
+@sandbox_app.command("create")
+def sandbox_create(
+    org: Annotated[str, typer.Argument(help="IMS org id (x-gw-ims-org-id).")],
+    name: Annotated[str, typer.Argument(help="Sandbox name (x-sandbox-name).")],
+    db: DbOption = None,
+) -> None:
+    """Create a sandbox, so that calls naming it are answered (nothing happens if it exists)."""
+    from nextoffer.composition import Services
+    from nextoffer.tenants import ORG_ID, ORG_ID_RULE, SANDBOX_NAME, SANDBOX_NAME_RULE, Tenant
+
+    if not ORG_ID.fullmatch(org):  # the rules of the API's tenant headers
+        fail(ORG_ID_RULE)
+    if not SANDBOX_NAME.fullmatch(name):
+        fail(SANDBOX_NAME_RULE)
+    tenant = Tenant(org, name)
+    services = Services.build(load_settings(db))
+    try:
+        sandbox, created = services.library.create_sandbox(tenant)
+    finally:
+        services.db.dispose()
+    state = "created" if created else "already exists"
+    err.print(f"sandbox {sandbox.name} of {sandbox.org} {state} (id {sandbox.sandbox_id})")
+
+
+@sandbox_app.command("list")
+def sandbox_list(
+    org: Annotated[str | None, typer.Option(help="Only this org's sandboxes.")] = None,
+    db: DbOption = None,
+) -> None:
+    """Print every sandbox as ORG<tab>NAME."""
+    from nextoffer.composition import Services
+    from nextoffer.store import library_repo as repo
+
+    services = Services.build(load_settings(db))  # migrates a new database, as serve does
+    try:
+        with services.db.read() as conn:
+            rows = [s for s in repo.list_sandboxes(conn) if org is None or s.org == org]
+    finally:
+        services.db.dispose()
+    for sandbox in rows:
+        print(f"{sandbox.org}\t{sandbox.name}")
 
 
 @db_app.command("upgrade")

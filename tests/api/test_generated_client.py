@@ -98,7 +98,7 @@ def test_generated_client_creates_reads_lists_and_decides(
     decide = importlib.import_module("nextoffer_client.api.decisioning.decide")
 
     with httpx2.Client(base_url=server) as raw:  # the rest of the library, set up plainly
-        setup = Api(raw, org, "prod")  # type: ignore[arg-type]
+        setup = Api(raw, org, "prod", create_sandbox=False)  # type: ignore[arg-type]
         placement = setup.placement(component="imagelink")
 
     # the fallback offer: Adobe's documented body, its placement made real
@@ -122,7 +122,7 @@ def test_generated_client_creates_reads_lists_and_decides(
     assert read.parsed.name == example["name"]
 
     with httpx2.Client(base_url=server) as raw:
-        setup = Api(raw, org, "prod")  # type: ignore[arg-type]
+        setup = Api(raw, org, "prod", create_sandbox=False)  # type: ignore[arg-type]
         offer = setup.offer([placement], component="imagelink")
         decision = setup.decision(
             [placement], setup.collection([offer]), fallback_id, status="live"

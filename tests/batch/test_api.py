@@ -172,7 +172,8 @@ def test_refused_workloads_say_which_field_is_wrong(make_batch) -> None:
     two["xdm:segmentIds"] = [AUDIENCE, "another"]
     assert_problem(batch.post(two), 400, "invalid-body", pointer="/xdm:segmentIds")
     bad_name = workload(**{"xdm:dataSetId": "../../etc"})
-    assert_problem(batch.post(bad_name), 400, "invalid-body", pointer="/xdm:dataSetId")
+    problem = assert_problem(batch.post(bad_name), 400, "invalid-body", pointer="/xdm:dataSetId")
+    assert "expected a dataset id: a letter or digit" in problem["errors"][0]["message"]
     unknown = workload(
         {"xdm:activityId": "dps:offer-activity:nope", "xdm:placementId": HERO["xdm:placementId"]}
     )

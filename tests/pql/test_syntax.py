@@ -91,7 +91,7 @@ def test_nodes_carry_spans() -> None:
 @pytest.mark.parametrize(
     ("text", "code", "line", "column"),
     [
-        ("a = * 1", "unexpected_token", 1, 5),
+        ("a = * 1", "doubled_operator", 1, 5),
         ("a = = 1", "double_equals", 1, 5),
         ("a = 1 )", "unexpected_token", 1, 7),
         ("a b", "unexpected_token", 1, 3),

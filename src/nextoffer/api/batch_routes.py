@@ -20,10 +20,14 @@ from nextoffer.api.context import call_of, json_response, offload, offload_write
 from nextoffer.api.msgspec_errors import decode
 from nextoffer.batch.plan import BatchPlan
 from nextoffer.errors import InvalidInput, UnsupportedMediaType
+from nextoffer.patterns import described
 from nextoffer.records.batch_jobs import JobRequest, status_document
 from nextoffer.wire.decisioning import PropositionRequest
 
-DATASET_ID = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}\Z"
+DATASET_ID = described(
+    r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}\Z",
+    "a dataset id: a letter or digit, then up to 127 letters, digits, _ . or -",
+)
 r"""`\Z`, not `$`: msgspec searches with Python's `re`, where `$` matches before a final newline
 (the OpenAPI document publishes it with `$`, which means the end in ECMA-262)."""
 JOB_ID = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\Z"

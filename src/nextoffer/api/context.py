@@ -12,6 +12,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from nextoffer.api.lanes import Lanes
+from nextoffer.api.sandboxes import check_sandbox
 from nextoffer.api.tenancy import tenant_from_headers
 from nextoffer.tenants import Actor, Tenant
 
@@ -50,12 +51,15 @@ async def offload_write(request: Request, fn: Callable[..., T], *args: Any) -> T
     return await lanes(request).writes.run(fn, *args)
 
 
-def call_of(request: Request) -> Call:
-    """Authenticate (401), read the tenant (400), then check the grant (403)."""
+def call_of(request: Request, *, creates: bool = False) -> Call:
+    """Authenticate (401), read the tenant (400), check the grant (403), then that the sandbox
+    exists (404 unknown-sandbox) unless the call `creates` it (a credentialed write)."""
     auth = request.app.state.auth
     credential = auth.authenticate(request.headers)
     tenant = tenant_from_headers(request.headers)
-    return Call(tenant, auth.authorize(credential, tenant, request.headers))
+    call = Call(tenant, auth.authorize(credential, tenant, request.headers))
+    check_sandbox(services(request).library, tenant, credential, creates=creates)
+    return call
 
 
 def is_object_id(value: str) -> bool:

@@ -12,7 +12,7 @@ from nextoffer.api.preconditions import if_match
 
 
 async def collection(request: Request) -> Response:
-    call = call_of(request)
+    call = call_of(request, creates=request.method == "POST")
     svc = services(request)
     if request.method == "GET":
         items = await offload(request, svc.datastream_admin.list, call.tenant)

@@ -131,7 +131,7 @@ class CollectionResource:
         }
 
     async def create(self, request: Request) -> Response:
-        call = call_of(request)
+        call = call_of(request, creates=True)
         spec = self.spec_for(request)
         svc = services(request)
         body = await read_json(request, svc.settings.max_body_bytes)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import re
 
 import msgspec
@@ -9,10 +10,13 @@ import msgspec
 from nextoffer.errors import FieldError, InvalidInput
 from nextoffer.jsonlines import check_depth
 from nextoffer.library.references import escape_pointer_token
+from nextoffer.patterns import expected
 
 _AT = re.compile(r"^(?P<message>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.S)
 _STEP = re.compile(r"\.([^.\[]+)|\[(\d+)\]|\['((?:[^'\\]|\\.)*)'\]")
 _MISSING = re.compile(r"missing required field `([^`]+)`")
+_REGEX = re.compile(r"Expected `str` matching regex ('(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\")")
+"""msgspec names a pattern by its `repr`; `nextoffer.patterns` has the words for it."""
 
 
 def pointer_of(path: str) -> str:
@@ -26,6 +30,8 @@ def to_invalid_input(exc: msgspec.ValidationError, what: str) -> InvalidInput:
     m = _AT.match(str(exc))
     message = m.group("message") if m else str(exc)
     pointer = pointer_of(m.group("path") or "") if m else ""
+    if regex := _REGEX.fullmatch(message):
+        message = expected(ast.literal_eval(regex.group(1)), message)
     missing = _MISSING.search(message)
     if missing:
         pointer += "/" + escape_pointer_token(missing.group(1))

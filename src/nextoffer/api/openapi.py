@@ -51,7 +51,7 @@ PROBLEM_TEXT = {
     400: "Malformed request or schema violation",
     401: "Missing or wrong credentials",
     403: "Org or sandbox not granted (the Edge: origin not allowed)",
-    404: "No such object",
+    404: "No such object, or no such sandbox (unknown-sandbox)",
     409: "Referenced by other objects, or a JSON Patch test failed",
     412: "If-Match does not match the current etag",
     413: "Body too large",
@@ -124,6 +124,8 @@ SECURITY_SCHEMES = {
 
 
 def problems(*statuses: int) -> dict[str, Any]:
+    if 403 in statuses:  # a tenant's call: its sandbox may not exist (404 unknown-sandbox)
+        statuses = tuple(sorted({*statuses, 404}))
     return {
         str(s): {
             "description": PROBLEM_TEXT[s],

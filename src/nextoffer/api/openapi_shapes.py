@@ -14,6 +14,8 @@ from typing import Annotated, Any, Literal
 import msgspec
 from msgspec import UNSET, Meta, UnsetType, field
 
+from nextoffer.patterns import NOT_BLANK, described
+
 Count = Annotated[int, Meta(ge=0)]
 Etag = Annotated[int, Meta(ge=1)]
 
@@ -152,7 +154,18 @@ class DecisionResponseV09(Shape):
 
 # -- datastreams and the Edge ---------------------------------------------------------------------
 
-Origin = Annotated[str, Meta(pattern=r"^(\*|https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?)$")]
+Origin = Annotated[
+    str,
+    Meta(
+        pattern=described(
+            r"^(\*|https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?)$",
+            "* or an origin (scheme, host, optional port; no path) such as "
+            "https://shop.example.com or http://localhost:3000",
+        )
+    ),
+]
+
+DatastreamName = Annotated[str, Meta(min_length=1, max_length=256, pattern=NOT_BLANK)]
 
 
 VerificationAlg = Literal[
@@ -164,7 +177,15 @@ VerificationAlg = Literal[
 class VerificationKey(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
     """A key that verifies identity tokens: an HMAC `secret`, or an RSA/EC PEM `publicKey`."""
 
-    kid: Annotated[str, Meta(pattern=r"^[A-Za-z0-9._:-]{1,64}$")]
+    kid: Annotated[
+        str,
+        Meta(
+            pattern=described(
+                r"^[A-Za-z0-9._:-]{1,64}$",
+                "a key id of 1 to 64 letters, digits, . _ : or -, such as shop-2026-01",
+            )
+        ),
+    ]
     alg: VerificationAlg
     secret: Annotated[str, Meta(min_length=32, max_length=512)] | UnsetType = UNSET
     """HS* only; never shown back (write a key back without it to keep the stored one)."""
@@ -182,6 +203,8 @@ class IdentityVerification(msgspec.Struct, forbid_unknown_fields=True, omit_defa
         ]
         | UnsetType
     ) = UNSET
+
+
 class DatastreamLimits(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
     """Rate limits of anonymous Edge calls; each left out takes the server's default, 0 is none."""
 
@@ -193,7 +216,7 @@ class DatastreamLimits(msgspec.Struct, forbid_unknown_fields=True, omit_defaults
 class DatastreamInput(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
     """A datastream as created (POST); PATCH takes any part of it as a JSON merge patch."""
 
-    name: Annotated[str, Meta(min_length=1, max_length=256, pattern=r"\S")]
+    name: DatastreamName
     description: str | UnsetType = UNSET
     allowedOrigins: list[Origin] | UnsetType = UNSET
     identityVerification: IdentityVerification | UnsetType = UNSET
@@ -203,7 +226,7 @@ class DatastreamInput(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=
 class DatastreamPatch(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
     """A JSON merge patch of a datastream."""
 
-    name: Annotated[str, Meta(min_length=1, max_length=256, pattern=r"\S")] | UnsetType = UNSET
+    name: DatastreamName | UnsetType = UNSET
     description: str | UnsetType | None = UNSET
     """null removes the description."""
     allowedOrigins: list[Origin] | UnsetType = UNSET
@@ -295,7 +318,16 @@ class EdgeResponse(Shape):
 # -- profiles, events and decision events ----------------------------------------------------
 
 
-Namespace = Annotated[str, Meta(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")]
+Namespace = Annotated[
+    str,
+    Meta(
+        pattern=described(
+            r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$",
+            "an identity namespace such as ECID or email: a letter or digit, then up to 127 "
+            "letters, digits, _ . or -",
+        )
+    ),
+]
 AudienceId = Annotated[str, Meta(min_length=1, max_length=256)]
 
 

@@ -69,7 +69,7 @@ def written(result: Written) -> Response:
 
 async def create(request: Request) -> Response:
     """POST /v1/profiles: upsert the profile its identityMap names."""
-    call = call_of(request)
+    call = call_of(request, creates=True)
     svc = services(request)
     body = await read_json(request, svc.settings.max_body_bytes)
     data = parse_profile(body)
@@ -81,7 +81,7 @@ async def create(request: Request) -> Response:
 
 
 async def item(request: Request) -> Response:
-    call = call_of(request)
+    call = call_of(request, creates=request.method == "PUT")
     svc = services(request)
     key = identity_of(request)
     expected_etag = if_match(request)
@@ -110,7 +110,7 @@ async def item(request: Request) -> Response:
 async def bulk(request: Request) -> Response:
     """POST /v1/profiles/bulk: JSON Lines, one profile per line (or a JSON array of profiles),
     checked whole (a bad line: nothing written), then written in short steps."""
-    call = call_of(request)
+    call = call_of(request, creates=True)
     svc = services(request)
     if is_json_array_body(request):
         items = await read_json_array(request, svc.settings.max_bulk_bytes, "profiles")

@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 
 from nextoffer.errors import FieldError, InvalidInput
-from nextoffer.tenants import Tenant
+from nextoffer.tenants import ORG_ID, ORG_ID_RULE, SANDBOX_NAME, SANDBOX_NAME_RULE, Tenant
 
 ORG_HEADER = "x-gw-ims-org-id"
 SANDBOX_HEADER = "x-sandbox-name"
-
-_ORG = re.compile(r"[\x21-\x7e]{1,256}")
-_SANDBOX = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
-"""Both matched whole (`fullmatch`): a pattern ending in `$` would let a final newline in."""
 
 
 def tenant_from_headers(headers: Mapping[str, str]) -> Tenant:
@@ -22,19 +17,12 @@ def tenant_from_headers(headers: Mapping[str, str]) -> Tenant:
     errors = []
     if not org:
         errors.append(FieldError("the IMS org id header is required", parameter=ORG_HEADER))
-    elif not _ORG.fullmatch(org):
-        errors.append(
-            FieldError("an org id is 1 to 256 visible ASCII characters", parameter=ORG_HEADER)
-        )
+    elif not ORG_ID.fullmatch(org):
+        errors.append(FieldError(ORG_ID_RULE, parameter=ORG_HEADER))
     if not sandbox:
         errors.append(FieldError("the sandbox name header is required", parameter=SANDBOX_HEADER))
-    elif not _SANDBOX.fullmatch(sandbox):
-        errors.append(
-            FieldError(
-                "a sandbox name is 1 to 128 letters, digits, '_', '.' or '-'",
-                parameter=SANDBOX_HEADER,
-            )
-        )
+    elif not SANDBOX_NAME.fullmatch(sandbox):
+        errors.append(FieldError(SANDBOX_NAME_RULE, parameter=SANDBOX_HEADER))
     if errors:
         raise InvalidInput.many(
             f"every call names its tenant with the {ORG_HEADER} and {SANDBOX_HEADER} headers",

@@ -19,6 +19,7 @@ from rich.progress import (
     SpinnerColumn,
     TextColumn,
     TimeElapsedColumn,
+    TimeRemainingColumn,
 )
 from rich.table import Table
 
@@ -42,6 +43,7 @@ from nextoffer.decisioning.decision_service import DecisionService
 from nextoffer.engine import Catalog
 from nextoffer.tenants import Tenant
 from nextoffer.timeutil import utcnow
+from nextoffer.vocabulary import MEMBER_STATUSES
 
 BAD_INPUT = 2
 CANCELLED = 130
@@ -60,6 +62,8 @@ class BatchArgs:
     include_content: bool = False
     ray_address: str | None = None
     batch_size: int = 2048
+    dry_run: bool = False
+    """Decide and write the output, but count nothing toward caps."""
 
 
 def run_batch_command(
@@ -116,13 +120,15 @@ def run_batch_command(
         batch_size=args.batch_size,
         sandbox_id=library.sandbox_id,
     )
-    total = source.rows if isinstance(source, ParquetSource) else None
+    total = audience_size(source, args.audience)
     columns = [
         SpinnerColumn(),
         TextColumn("[progress.description]{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
+        TextColumn("eta"),
+        TimeRemainingColumn(),
         TextColumn("{task.fields[rate]}"),
     ]
     started = time.perf_counter()
@@ -141,17 +147,30 @@ def run_batch_command(
                 args.out,
                 progress=advance,
                 counter_store=capping.store if capping else None,
+                dry_run=args.dry_run,
             )
     except KeyboardInterrupt:
         console.print("[bold yellow]cancelled:[/] nothing was written")
         return CANCELLED
     except (BatchInputError, OutputError) as exc:
         return bad(f"{exc}; nothing was written")
-    print_summary(console, summary, library.catalog, plan)
+    print_summary(console, summary, library.catalog, plan, dry_run=args.dry_run)
     return 0
 
 
-def print_summary(console: Console, summary: Summary, catalog: Catalog, plan: BatchPlan) -> None:
+def audience_size(source: ProfileSource, audience: str) -> int | None:
+    """The progress bar's total: the store counts the audience's members; a Parquet file knows
+    its rows (members and others); a JSON Lines file is read once, so its size is unknown."""
+    if isinstance(source, ParquetSource):
+        return source.rows
+    if isinstance(source, StoreSource):
+        return source.members(audience, tuple(MEMBER_STATUSES))
+    return None
+
+
+def print_summary(
+    console: Console, summary: Summary, catalog: Catalog, plan: BatchPlan, *, dry_run: bool = False
+) -> None:
     rate = summary.profiles / summary.seconds if summary.seconds else 0.0
     console.print(
         f"[bold green]done:[/] {summary.profiles:,} profiles, {summary.rows:,} decision rows "
@@ -177,4 +196,40 @@ def print_summary(console: Console, summary: Summary, catalog: Catalog, plan: Ba
         offer = catalog.offers.get(offer_id)
         offers.add_row(offer_id, offer.name if offer else "", f"{count:,}")
     console.print(offers)
+    print_caps(console, summary, catalog, dry_run)
     console.print(f"written to {summary.output}")
+
+
+def print_caps(console: Console, summary: Summary, catalog: Catalog, dry_run: bool) -> None:
+    """The capped offers: each total cap's use, and what per-profile caps counted."""
+    if summary.cap_use:
+        caps = Table(title="capped offers (total caps)", title_justify="left")
+        for column in ("offer", "name", "cap"):
+            caps.add_column(column, overflow="fold")
+        for column in ("limit", "before", "this run", "left"):
+            caps.add_column(column, justify="right")
+        for use in summary.cap_use:
+            offer = catalog.offers.get(use.offer_id)
+            left = max(0, use.limit - use.before - use.proposed)
+            caps.add_row(
+                use.offer_id,
+                offer.name if offer else "",
+                use.label.removeprefix(use.offer_id),
+                f"{use.limit:,}",
+                f"{use.before:,}",
+                f"{use.proposed:,}",
+                "cap reached" if use.full else f"{left:,}",
+            )
+        console.print(caps)
+        if summary.redecided:
+            console.print(
+                f"{summary.redecided:,} profiles were decided again because a total cap ran out"
+            )
+    if summary.profile_counts:
+        console.print(f"per-profile caps: {summary.profile_counts:,} counter increments")
+    if dry_run:
+        console.print(
+            "[bold yellow]dry run:[/] nothing was counted toward caps (the output was written)"
+        )
+    elif summary.cap_use or summary.profile_counts:
+        console.print("counted toward caps: the proposals above are in the capping counters")

@@ -3,10 +3,17 @@
 Rows go to a hidden temporary file beside the target and are renamed onto it only when the job
 commits, so a job that fails or is cancelled leaves no file that looks complete, and a reader
 never sees half a file. The target directory is checked for writability before any work.
+
+A process killed mid-run (`kill -9`, a crashed node) cannot remove its temporary file. Each
+writer holds an exclusive `flock` on its own for as long as it writes (the kernel releases it when
+the process dies), and a commit removes the target's other temporary files that nobody holds:
+the leftovers of earlier attempts, never the file of a run still writing.
 """
 
 from __future__ import annotations
 
+import fcntl
+import glob
 import os
 import uuid
 from collections.abc import Iterator
@@ -56,8 +63,11 @@ class DecisionWriter:
         except OSError as exc:
             raise OutputError(f"cannot create {directory}: {exc.strerror}") from None
         self.temp = directory / f".{self.path.name}.{uuid.uuid4().hex[:12]}.partial"
+        starting = self.temp.with_suffix(".starting")
         try:
-            self._file: BinaryIO = self.temp.open("xb")
+            self._file: BinaryIO = starting.open("xb")
+            _hold(self._file)  # locked before it is visible as a .partial another run may sweep
+            os.rename(starting, self.temp)
         except OSError as exc:
             raise OutputError(f"cannot write to {directory}: {exc.strerror}") from None
         self._parquet: pq.ParquetWriter | None = None
@@ -91,8 +101,9 @@ class DecisionWriter:
             self._parquet.close()
         self._file.flush()
         os.fsync(self._file.fileno())
-        self._file.close()
         os.replace(self.temp, self.path)
+        self._file.close()
+        remove_leftovers(self.path)
         return self.path
 
     def abort(self) -> None:
@@ -104,6 +115,34 @@ class DecisionWriter:
             pass
         self._file.close()
         self.temp.unlink(missing_ok=True)
+
+
+def _hold(file: BinaryIO) -> bool:
+    """Take the exclusive lock of an open temporary file without waiting; False: held elsewhere."""
+    try:
+        fcntl.flock(file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
+
+
+def leftovers(path: Path) -> list[Path]:
+    """The temporary files of `path`'s writers, finished or not (`.<name>.<hex>.partial`)."""
+    return sorted(path.parent.glob(f".{glob.escape(path.name)}.*.partial"))
+
+
+def remove_leftovers(path: Path) -> int:
+    """Remove the temporary files of `path` that no running writer holds; how many."""
+    removed = 0
+    for temp in leftovers(path):
+        try:
+            with temp.open("rb") as file:
+                if _hold(file):
+                    temp.unlink()
+                    removed += 1
+        except FileNotFoundError:  # its writer committed or aborted meanwhile
+            continue
+    return removed
 
 
 def event_lines(batch: pa.RecordBatch) -> Iterator[bytes]:

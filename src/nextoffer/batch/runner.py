@@ -29,6 +29,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import NamedTuple
 
 import orjson
 import pyarrow as pa
@@ -52,6 +53,22 @@ class BatchCancelled(Exception):
     """The job was asked to stop; nothing was published."""
 
 
+class CapUse(NamedTuple):
+    """One total cap of a job: `label` is `<offer>#<rule>[@<placement>]`."""
+
+    label: str
+    offer_id: str
+    limit: int
+    before: int
+    """Its count when the job started (0 in a job without a counter store)."""
+    proposed: int
+    """Proposals of this job that it counts."""
+
+    @property
+    def full(self) -> bool:
+        return self.before + self.proposed >= self.limit
+
+
 @dataclass
 class Summary:
     """What a batch decided (the CLI's closing table; a job's `nextoffer:summary`)."""
@@ -70,6 +87,8 @@ class Summary:
     """Profiles decided again because a total cap ran out under them."""
     capped: dict[str, int] = field(default_factory=dict)
     """Decisions charged to each total cap (`<offer>#<rule>[@<placement>]`)."""
+    cap_use: list[CapUse] = field(default_factory=list)
+    """Every total cap in force: its limit, its count before the job, what the job proposed."""
     profile_counts: int = 0
     """Per-profile counter increments the job added when it was published."""
     seconds: float = 0.0
@@ -120,6 +139,7 @@ def run_batch(
     progress: Progress | None = None,
     cancelled: Callable[[], bool] | None = None,
     before_publish: Callable[[Summary], None] | None = None,
+    dry_run: bool = False,
 ) -> Summary:
     """Decide for every member of the plan's audience in `source` and write `output`.
 
@@ -128,7 +148,8 @@ def run_batch(
     once `before_publish` (run when every row is written, before the file is renamed into
     place; a job turns INGESTING there; raising aborts) has passed. Raises BatchInputError
     (bad profiles, empty audience), BatchCancelled or OutputError; the output is then
-    untouched.
+    untouched. A `dry_run` reads the counters and decides as a run would, writes the output,
+    and adds nothing to them.
     """
     started = time.perf_counter()
     writer = DecisionWriter(output, output_format)
@@ -158,14 +179,24 @@ def run_batch(
                 "empty-audience",
             )
         summary.capped = {labels[key]: n for key, n in budget.charged.items()}
+        summary.cap_use = [
+            CapUse(
+                labels[c.key],
+                offer.id,
+                c.rule.limit,
+                budget.counts.get(c.key, 0),
+                budget.charged.get(c.key, 0),
+            )
+            for offer, _, c in coordinator.caps.total_counters
+        ]
         summary.output = str(writer.path)
         summary.seconds = time.perf_counter() - started
         summary.profile_counts = counters.added if counters is not None else 0
         if before_publish is not None:
             before_publish(summary)
-        if counter_store is not None and budget.charged:  # the same counters as online
+        if counter_store is not None and budget.charged and not dry_run:  # as online
             counter_store.add(budget.pending())
-        if counters is not None:
+        if counters is not None and not dry_run:
             counters.publish()
         writer.commit()
     except BaseException:

@@ -173,6 +173,11 @@ class StoreSource:
         self.tenant = tenant
         self.with_events = with_events
 
+    def members(self, audience: str, statuses: Sequence[str]) -> int | None:
+        """The audience's size, when the store can count it (a progress bar's total)."""
+        count = getattr(self.store, "count_members", None)
+        return None if count is None else int(count(self.tenant, audience, tuple(statuses)))
+
     def batches(
         self, audience: str, statuses: Sequence[str], batch_size: int
     ) -> Iterator[pa.RecordBatch]:

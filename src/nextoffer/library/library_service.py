@@ -31,6 +31,9 @@ from nextoffer.records.library import ObjectRow, Sandbox, SandboxSnapshot
 from nextoffer.tenants import Actor, Tenant
 from nextoffer.timeutil import utcnow
 
+MAX_LISTED = 20
+"""At most this many sandbox (or org) names in an unknown sandbox's 404."""
+
 Doc = dict[str, Any]
 
 
@@ -92,6 +95,37 @@ class LibraryService:
     def find_sandbox(self, tenant: Tenant) -> Sandbox | None:
         """The tenant's sandbox, or None when nothing was ever written to it."""
         return self.store.find_sandbox(tenant.org, tenant.sandbox)
+
+    def require_sandbox(
+        self, tenant: Tenant, shown: Callable[[str], bool] = lambda _: True, *, hint: str = ""
+    ) -> Sandbox:
+        """The tenant's sandbox; an unknown one is `404 unknown-sandbox` naming the org's
+        sandboxes (those `shown` lets the caller see, at most MAX_LISTED), so a typo in a
+        header is an error, not an empty answer. With none to name, it names the orgs that have
+        sandboxes (`shown("*")`: only where every org is the caller's, as in open mode)."""
+        found = self.find_sandbox(tenant)
+        if found is not None:
+            return found
+        known = [n for n in self.store.sandbox_names(tenant.org, MAX_LISTED) if shown(n)]
+        extra: dict[str, object] = {"knownSandboxes": known}
+        if known:
+            where = f"; the sandboxes of {tenant.org}: {', '.join(known)}"
+        else:
+            where = f"; org {tenant.org} has no sandbox"
+            if shown("*"):
+                orgs = self.store.sandbox_names(None, MAX_LISTED)
+                extra["knownOrgs"] = orgs
+                where += f" (orgs with sandboxes: {', '.join(orgs) or 'none'})"
+        raise NotFound.at(
+            f"there is no sandbox {tenant.sandbox!r} in org {tenant.org}{where}{hint}",
+            parameter="x-sandbox-name",
+            code="unknown-sandbox",
+            **extra,
+        )
+
+    def create_sandbox(self, tenant: Tenant) -> tuple[Sandbox, bool]:
+        """The tenant's sandbox, created if it does not exist; True when it was created."""
+        return self.store.create_sandbox(tenant.org, tenant.sandbox)
 
     @contextmanager
     def writing(self, tenant: Tenant) -> Iterator[LibraryWrite]:

@@ -23,6 +23,7 @@ from nextoffer.library.types import (
     Timestamp,
     Uri,
 )
+from nextoffer.patterns import described
 from nextoffer.vocabulary import content_kind, filter_kind  # noqa: F401 - re-exported
 
 ComponentType = Literal[
@@ -345,7 +346,12 @@ class Decision(EntityBody):
 
 
 class ReturnType(Strict):
-    type: str = Field(pattern=r"^(?i:integer|long|double|float|number|decimal)$")
+    type: str = Field(
+        pattern=described(
+            r"^(?i:integer|long|double|float|number|decimal)$",
+            "one of integer, long, double, float, number, decimal (in any case)",
+        )
+    )
 
     @field_validator("type")
     @classmethod

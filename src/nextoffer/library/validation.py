@@ -11,6 +11,7 @@ from nextoffer.errors import FieldError, InvalidInput, RuleViolation
 from nextoffer.library.entities import BY_KIND, KIND_TITLES, EntitySpec
 from nextoffer.library.integrity import LIMIT, LibraryView
 from nextoffer.library.references import escape_pointer_token, find_references
+from nextoffer.patterns import expected
 
 Doc = Mapping[str, Any]
 
@@ -30,6 +31,8 @@ def _message(error: Mapping[str, Any]) -> str:
             else ("unknown field")
         )
     msg = str(error["msg"])
+    if kind == "string_pattern_mismatch":
+        return expected(str(error.get("ctx", {}).get("pattern", "")), msg)
     return msg.removeprefix("Value error, ")
 
 

@@ -22,6 +22,7 @@ from .fastparse import Bail, fast_parse
 from .lexer import PqlLexer, tokenize
 from .limits import MAX_DEPTH, bracket_depths
 from .mistakes import MISTAKES
+from .syntax_hints import hint
 
 _MAX_INT_DIGITS = 18
 
@@ -460,6 +461,12 @@ def _syntax_error(exc: UnexpectedInput, text: str) -> PqlSyntaxError:
         if code == "unclosed_paren":
             line, column = position(text, bracket_depths(text)[1])
         return PqlSyntaxError(code, message, text, line, column)
+    if isinstance(exc, UnexpectedToken):
+        at = len(text) if exc.token.type == "$END" else exc.token.start_pos
+        found = hint(text, at, exc.token)
+        if found is not None:
+            line, column = position(text, found.offset)
+            return PqlSyntaxError(found.code, found.message, text, line, column, found.width)
     if isinstance(exc, UnexpectedCharacters):
         char = text[exc.pos_in_stream : exc.pos_in_stream + 1]
         return PqlSyntaxError(

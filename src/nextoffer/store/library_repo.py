@@ -154,6 +154,16 @@ def list_sandboxes(conn: Connection) -> list[Sandbox]:
     return [Sandbox(r.pk, r.org, r.name, r.sandbox_id) for r in rows]
 
 
+def sandbox_names(conn: Connection, org: str | None, limit: int) -> list[str]:
+    """The names of an org's sandboxes (`org` None: the orgs that have any), sorted, at most
+    `limit`: what an unknown sandbox's 404 lists."""
+    column = sandboxes.c.name if org is not None else sandboxes.c.org
+    stmt = select(column).distinct().order_by(column).limit(limit)
+    if org is not None:
+        stmt = stmt.where(sandboxes.c.org == org)
+    return [row[0] for row in conn.execute(stmt)]
+
+
 def bump_revision(conn: Connection, sandbox_pk: int) -> int:
     """Take the next revision of the sandbox (and, on PostgreSQL, its row lock until commit)."""
     return conn.execute(_BUMP, {"b_pk": sandbox_pk}).scalar_one()
@@ -417,6 +427,18 @@ class SqlLibraryStore:
             with self.db.read() as conn:
                 found = self._sandbox(conn, org, name)
         return found
+
+    def sandbox_names(self, org: str | None, limit: int) -> list[str]:
+        with self.db.read() as conn:
+            return sandbox_names(conn, org, limit)
+
+    def create_sandbox(self, org: str, name: str) -> tuple[Sandbox, bool]:
+        """The sandbox, created if it does not exist yet; True when this call created it."""
+        with self.db.write() as conn:
+            found = find_sandbox(conn, org, name)
+            if found is not None:
+                return found, False
+            return ensure_sandbox(conn, org, name), True
 
     def get(self, sandbox_pk: int, object_id: str) -> ObjectRow | None:
         with self.db.read() as conn:

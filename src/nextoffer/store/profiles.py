@@ -435,6 +435,19 @@ class ProfileStore:
                 return
             after = rows[-1].profile_id
 
+    def count_members(self, tenant: Tenant, audience: str, statuses: Sequence[str] = MEMBER) -> int:
+        """How many profiles of the sandbox are in `audience` (in `statuses`): a batch's total."""
+        pk = self.sandboxes.find(tenant)
+        if pk is None:
+            return 0
+        stmt = select(func.count()).where(
+            seg.c.sandbox_pk == pk,
+            seg.c.audience_id == audience,
+            seg.c.status.in_(list(statuses)),
+        )
+        with self.db.read() as conn:
+            return int(conn.execute(stmt).scalar_one())
+
     # -- writes -------------------------------------------------------------------------------
 
     def put(
