@@ -10,6 +10,9 @@ is not an outage and is left to whoever handles it.
 
 from __future__ import annotations
 
+import sqlite3
+
+import psycopg
 import redis
 import sqlalchemy.exc
 
@@ -17,7 +20,12 @@ from nextoffer.errors import DependencyUnavailable
 
 DATABASE, REDIS = "database", "redis"
 
-ERRORS: tuple[type[Exception], ...] = (sqlalchemy.exc.DBAPIError, redis.RedisError)
+ERRORS: tuple[type[Exception], ...] = (
+    sqlalchemy.exc.DBAPIError,
+    psycopg.Error,  # the SQL capping store talks to PostgreSQL on connections of its own
+    sqlite3.Error,
+    redis.RedisError,
+)
 """The exception classes among which `unavailable` finds outages."""
 
 _OUTAGE_SQLSTATES = ("08", "28", "3D000", "53", "57P01", "57P02", "57P03")
@@ -29,23 +37,23 @@ def unavailable(exc: BaseException) -> DependencyUnavailable | None:
     """The 503 `exc` stands for, or None when it is not a dependency outage."""
     if isinstance(exc, redis.ConnectionError | redis.TimeoutError):
         return DependencyUnavailable.of(REDIS, reason(exc))
-    if isinstance(exc, sqlalchemy.exc.DBAPIError) and _database_down(exc):
-        return DependencyUnavailable.of(DATABASE, reason(exc.orig or exc))
+    if isinstance(exc, sqlalchemy.exc.DBAPIError):
+        if exc.connection_invalidated:
+            return DependencyUnavailable.of(DATABASE, reason(exc.orig or exc))
+        exc = exc.orig if exc.orig is not None else exc
+    if _database_down(exc):
+        return DependencyUnavailable.of(DATABASE, reason(exc))
     return None
 
 
-def _database_down(exc: sqlalchemy.exc.DBAPIError) -> bool:
-    if exc.connection_invalidated:
-        return True
-    if not isinstance(exc, sqlalchemy.exc.OperationalError | sqlalchemy.exc.InterfaceError):
-        return False
-    orig = exc.orig
-    sqlstate = getattr(orig, "sqlstate", "")  # psycopg errors carry one; sqlite3's do not
-    if sqlstate is None:  # psycopg: the server never answered (refused, dropped, timed out)
-        return True
-    if sqlstate:
-        return sqlstate.startswith(_OUTAGE_SQLSTATES)
-    return "unable to open database" in str(orig)  # SQLite: the file's directory is gone
+def _database_down(exc: BaseException) -> bool:
+    if isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError):
+        sqlstate = exc.sqlstate
+        # no SQLSTATE: the server never answered (refused, dropped, timed out)
+        return sqlstate is None or sqlstate.startswith(_OUTAGE_SQLSTATES)
+    if isinstance(exc, sqlite3.OperationalError):
+        return "unable to open database" in str(exc)  # the file's directory is gone
+    return False
 
 
 def reason(exc: BaseException) -> str:
