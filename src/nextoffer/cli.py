@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import errno
 import ipaddress
 import json
 import os
+import socket
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -129,6 +131,51 @@ def fail(message: str, code: int = 2) -> None:
     raise typer.Exit(code)
 
 
+@contextmanager
+def reaching(settings: Settings) -> Iterator[None]:
+    """A database or Redis that cannot be reached (or a URL that names none) as one line
+    saying what failed, where (password masked) and what to check, then exit 1: no traceback."""
+    import sqlalchemy.exc
+
+    from nextoffer.store.outages import ERRORS, reason, unavailable
+
+    db = masked_url(settings.database_url)
+    try:
+        yield
+    except sqlalchemy.exc.ArgumentError as exc:
+        fail(f"NEXTOFFER_DATABASE_URL {db} is not a usable database URL: {reason(exc)}", 1)
+    except ERRORS as exc:
+        outage = unavailable(exc)
+        if outage is None and not isinstance(exc, sqlalchemy.exc.OperationalError):
+            raise
+        cause = reason(getattr(exc, "orig", None) or exc)
+        if outage is not None and outage.extra.get("dependency") == "redis":
+            fail(
+                f"cannot reach Redis at {masked_url(settings.redis_url or '')}: {cause}; check "
+                "NEXTOFFER_REDIS_URL and that the Redis server is running",
+                1,
+            )
+        fail(
+            f"cannot use the database at {db}: {cause}; check NEXTOFFER_DATABASE_URL (or --db) "
+            "and that the database server is running",
+            1,
+        )
+
+
+def check_port_free(host: str, port: int) -> None:
+    """Fail with a hint when another process listens on `host:port` (uvicorn would only log
+    the errno and leave)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                fail(f"port {port} on {host} is already in use; pick another with --port", 1)
+            fail(f"cannot listen on {host}:{port}: {exc.strerror}", 1)
+
+
 def report(exc: NextofferError) -> None:
     err.print(f"[bold red]error:[/] {exc.detail}")
     for e in exc.errors[:20]:
@@ -195,19 +242,24 @@ def serve(
             "which is not a loopback address. Configure NEXTOFFER_CREDENTIALS, bind 127.0.0.1, "
             "or pass --open-on-public-host if you really mean it"
         )
-    services = Services.build(settings)
-    if demo:
-        from nextoffer.demo import DEMO_TENANT, load_demo, load_demo_profiles
+    check_port_free(host, port)
+    with reaching(settings):
+        services = Services.build(settings)
+        for check in services.dependency_checks().values():
+            check()  # a database or Redis that does not answer stops here, in one line
+        if demo:
+            from nextoffer.demo import DEMO_TENANT, load_demo, load_demo_profiles
 
-        loaded = load_demo(services.library)
-        state = "loaded" if loaded else "already present"
-        err.print(
-            f"demo library {state} in org [bold]{DEMO_TENANT.org}[/], sandbox "
-            f"[bold]{DEMO_TENANT.sandbox}[/]"
-        )
-        count = load_demo_profiles(services.profiles)
-        err.print(f"demo profiles {'loaded: ' + str(count) if count else 'already present'}")
+            loaded = load_demo(services.library)
+            state = "loaded" if loaded else "already present"
+            err.print(
+                f"demo library {state} in org [bold]{DEMO_TENANT.org}[/], sandbox "
+                f"[bold]{DEMO_TENANT.sandbox}[/]"
+            )
+            count = load_demo_profiles(services.profiles)
+            err.print(f"demo profiles {'loaded: ' + str(count) if count else 'already present'}")
     services.db.dispose()
+    services.capping.store.close()
     os.environ["NEXTOFFER_DATABASE_URL"] = settings.database_url
     if settings.open_mode:
         os.environ["NEXTOFFER_OPEN"] = "1"
@@ -708,9 +760,11 @@ def db_upgrade(
     """Apply schema migrations (serve does this on start unless NEXTOFFER_AUTO_MIGRATE=0)."""
     from nextoffer.store.database import Database
 
-    database = Database(load_settings(db).database_url)
-    database.upgrade(revision)
-    err.print(f"database at revision {database.current_revision()}")
+    settings = load_settings(db)
+    with reaching(settings):
+        database = Database(settings.database_url)
+        database.upgrade(revision)
+        err.print(f"database at revision {database.current_revision()}")
 
 
 @db_app.command("downgrade")
@@ -721,9 +775,11 @@ def db_downgrade(
     """Roll schema migrations back to a revision."""
     from nextoffer.store.database import Database
 
-    database = Database(load_settings(db).database_url)
-    database.downgrade(revision)
-    err.print(f"database at revision {database.current_revision()}")
+    settings = load_settings(db)
+    with reaching(settings):
+        database = Database(settings.database_url)
+        database.downgrade(revision)
+        err.print(f"database at revision {database.current_revision()}")
 
 
 @db_app.command("current")
@@ -731,8 +787,10 @@ def db_current(db: DbOption = None) -> None:
     """Print the schema revision of the database and the newest one this version knows."""
     from nextoffer.store.database import Database
 
-    database = Database(load_settings(db).database_url)
-    print(f"current: {database.current_revision()}  head: {database.head_revision()}")
+    settings = load_settings(db)
+    with reaching(settings):
+        database = Database(settings.database_url)
+        print(f"current: {database.current_revision()}  head: {database.head_revision()}")
 
 
 def main() -> None:

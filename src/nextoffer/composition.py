@@ -4,6 +4,7 @@ service and no route knows which database or counter store it runs on."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from nextoffer.batch.batch_service import BatchService
@@ -23,8 +24,12 @@ from nextoffer.store.database import Database
 from nextoffer.store.datastreams import DatastreamResolver, SqlDatastreams
 from nextoffer.store.decision_events import DecisionEventLog
 from nextoffer.store.library_repo import SqlLibraryStore
+from nextoffer.store.outages import ERRORS as DEPENDENCY_ERRORS
+from nextoffer.store.outages import unavailable as dependency_outage
 from nextoffer.store.profiles import ProfileStore
 from nextoffer.store.snapshots import SnapshotCache
+
+__all__ = ["DEPENDENCY_ERRORS", "Services", "dependency_outage"]
 
 
 @dataclass
@@ -88,6 +93,15 @@ class Services:
                 JobStore(db), decisions, settings, profiles=profiles, capping=capping
             ),
         )
+
+    def dependency_checks(self) -> dict[str, Callable[[], object]]:
+        """Each dependency a decision needs, named as in `dependency-unavailable` problems, with
+        a check that raises when it does not answer (the database's returns its revision)."""
+        checks: dict[str, Callable[[], object]] = {"database": self.db.current_revision}
+        ping = getattr(self.capping.store, "ping", None)
+        if ping is not None:  # a remote counter store (Redis)
+            checks["redis"] = ping
+        return checks
 
     def close(self) -> None:
         """Write buffered decision events; the services stay usable (a server shuts down, or

@@ -157,3 +157,23 @@ class RateLimited(NextofferError):
 
     title = "Too many requests"
     default_code = "rate-limited"
+
+
+RETRY_AFTER = 5
+"""Seconds a client is asked to wait after a dependency outage (`Retry-After`)."""
+
+
+class DependencyUnavailable(NextofferError):
+    """A dependency (the database, the Redis capping store) does not answer: the request may
+    succeed later, so it is a 503 with `Retry-After`, never a 500 blamed on the server."""
+
+    title = "Service unavailable"
+    default_code = "dependency-unavailable"
+
+    @classmethod
+    def of(cls, dependency: str, reason: str) -> DependencyUnavailable:
+        return cls(
+            f"the {dependency} is unavailable ({reason}); retry later",
+            code=cls.default_code,
+            extra={"dependency": dependency, "retryAfter": RETRY_AFTER},
+        )

@@ -13,10 +13,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from nextoffer import __version__
-from nextoffer.api import openapi, problems
+from nextoffer.api import openapi, problems, readiness
 from nextoffer.api.auth import Authenticator
 from nextoffer.api.batch_routes import batch_routes
-from nextoffer.api.context import json_response, offload, services
+from nextoffer.api.context import json_response, services
 from nextoffer.api.datastream_routes import datastream_routes
 from nextoffer.api.decision_event_routes import decision_event_routes
 from nextoffer.api.decisioning_api import decisioning_routes
@@ -27,7 +27,7 @@ from nextoffer.api.lanes import Lanes
 from nextoffer.api.library_routes import library_routes
 from nextoffer.api.middleware import HeaderLimits, NormalizePath, RequestId
 from nextoffer.api.profile_routes import profile_routes
-from nextoffer.composition import Services
+from nextoffer.composition import DEPENDENCY_ERRORS, Services, dependency_outage
 from nextoffer.config import Settings
 from nextoffer.errors import NextofferError
 
@@ -70,6 +70,8 @@ def create_app(settings: Settings | None = None, *, services_: Services | None =
     app.add_exception_handler(NextofferError, problems.handle_nextoffer_error)
     app.add_exception_handler(HTTPException, problems.handle_http_exception)
     app.add_exception_handler(RequestValidationError, problems.handle_validation_error)
+    for dependency_error in DEPENDENCY_ERRORS:
+        app.add_exception_handler(dependency_error, problems.dependency_handler(dependency_outage))
     app.add_exception_handler(Exception, problems.handle_unexpected)
 
     @app.get("/v1/health", include_in_schema=False)  # described in openapi_routes
@@ -78,12 +80,19 @@ def create_app(settings: Settings | None = None, *, services_: Services | None =
 
     @app.get("/v1/ready", include_in_schema=False)
     async def ready(request: Request) -> Response:
-        db = services(request).db
-        current, head = await offload(request, lambda: (db.current_revision(), db.head_revision()))
-        ok = current == head
-        return json_response(
-            {"status": "ok" if ok else "migrations-pending", "schema": current}, 200 if ok else 503
-        )
+        svc = services(request)
+        results = await readiness.probe(svc.dependency_checks())
+        failing = sorted(name for name, r in results.items() if isinstance(r, BaseException))
+        body: dict[str, object] = {
+            "dependencies": {n: "unavailable" if n in failing else "ok" for n in results}
+        }
+        if failing:
+            body |= {"status": "unavailable", "schema": None, "failing": failing}
+            return json_response(body, 503)
+        current = results["database"]
+        ok = current == svc.db.head_revision()
+        body |= {"status": "ok" if ok else "migrations-pending", "schema": current}
+        return json_response(body, 200 if ok else 503)
 
     app.router.routes.extend(library_routes())
     app.router.routes.extend(decisioning_routes())

@@ -113,11 +113,11 @@ def _operations() -> list[Operation]:
             "get",
             "/v1/ready",
             "ready",
-            "Readiness: the database answers",
+            "Readiness: a decision can be made (every dependency answers, schema at head)",
             ("operations",),
             {
                 200: Answer("Ready", body(shapes.Ready)),
-                503: Answer("Migrations pending", body(shapes.Ready)),
+                503: Answer("A dependency is down, or migrations are pending", body(shapes.Ready)),
             },
             public=True,
             tenant=False,

@@ -58,10 +58,15 @@ class Health(Shape):
 
 
 class Ready(Shape):
-    """`ok` with 200 once the schema is at head; `migrations-pending` with 503 before."""
+    """`ok` with 200 only when a decision can be made: every dependency answers (within 1 s
+    each) and the schema is at head. 503 with `unavailable` naming the `failing` dependencies,
+    or with `migrations-pending`."""
 
-    status: Literal["ok", "migrations-pending"]
+    status: Literal["ok", "migrations-pending", "unavailable"]
     schema: str | None
+    dependencies: dict[str, Literal["ok", "unavailable"]]
+    """`database`, and `redis` when it is the capping store."""
+    failing: list[Literal["database", "redis"]] | UnsetType = UNSET
 
 
 # -- the Offer Library --------------------------------------------------------------------------

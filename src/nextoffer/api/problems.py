@@ -7,6 +7,7 @@ naming the wrong field by JSON `pointer` (body) or `parameter` (query, header, p
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
@@ -35,6 +36,7 @@ STATUS: dict[type[errors.NextofferError], int] = {
     errors.RuleViolation: 422,
     errors.Busy: 503,
     errors.RateLimited: 429,
+    errors.DependencyUnavailable: 503,
 }
 
 
@@ -120,6 +122,24 @@ async def handle_validation_error(_request: Request, exc: Exception) -> Response
     return problem_response(
         400, "invalid-input", "Invalid request", "the request is invalid", items
     )
+
+
+def dependency_handler(
+    classify: Callable[[BaseException], errors.DependencyUnavailable | None],
+) -> Callable[[Request, Exception], Awaitable[Response]]:
+    """The handler of database and Redis errors: 503 `dependency-unavailable` when `classify`
+    calls one an outage (the connection stays open, a later request may succeed), else the
+    unexpected-error 500. The classifier comes from the composition root: the HTTP layer does
+    not know the drivers."""
+
+    async def handle(request: Request, exc: Exception) -> Response:
+        outage = classify(exc)
+        if outage is None:
+            return await handle_unexpected(request, exc)
+        log.warning("%s: %s", outage.code, outage.detail)
+        return from_error(outage)
+
+    return handle
 
 
 async def handle_unexpected(_request: Request, exc: Exception) -> Response:

@@ -62,7 +62,9 @@ class RedisStore:
         self, url: str, prefix: str = "nextoffer:capping:", client_name: str = "nextoffer-capping"
     ) -> None:
         self.prefix = prefix
-        self.client = redis.Redis.from_url(url, socket_timeout=5, client_name=client_name)
+        self.client = redis.Redis.from_url(
+            url, socket_timeout=5, socket_connect_timeout=2, client_name=client_name
+        )
         self._reserve = self.client.register_script(_RESERVE)
         self._add = self.client.register_script(_ADD)
         self._local = threading.local()
@@ -123,6 +125,10 @@ class RedisStore:
                 args += (inc.by, lifetime(inc.ttl) or 0)
         if keys:
             self._run(self._add, keys, args)
+
+    def ping(self) -> None:
+        """Raise unless Redis answers (readiness and `serve`'s start check)."""
+        self.client.ping()
 
     def close(self) -> None:
         with self._lock:

@@ -18,6 +18,7 @@ This is the hot path of capped decisions, so it runs on plain DB-API connections
 
 from __future__ import annotations
 
+import select
 import sqlite3
 import threading
 import time
@@ -78,7 +79,8 @@ def merged(increments: Sequence[Increment]) -> list[Increment]:
 
 
 class _PgPool:
-    """A few autocommit psycopg connections, reused LIFO; a broken one is dropped."""
+    """A few autocommit psycopg connections, reused LIFO; a broken one is dropped, and the
+    idle ones with it (after an outage, one failed request instead of one per connection)."""
 
     def __init__(self, conninfo: str, keep: int = 10) -> None:
         self.conninfo, self.keep = conninfo, keep
@@ -89,8 +91,7 @@ class _PgPool:
     def cursor(self) -> Iterator[Any]:
         import psycopg
 
-        with self._lock:
-            conn = self._idle.pop() if self._idle else None
+        conn = self._checkout()
         if conn is None:
             conn = psycopg.connect(self.conninfo, autocommit=True, prepare_threshold=0)
             # like SQLite's synchronous=NORMAL and Redis without fsync: a crash may lose the
@@ -112,7 +113,21 @@ class _PgPool:
                         self._idle.append(conn)
                         conn = None
             if conn is not None:
+                if conn.broken:  # the server went away: the idle connections died with it
+                    self.close()
                 conn.close()
+
+    def _checkout(self) -> Any:
+        """An idle connection the server has not closed, or None.
+
+        An idle autocommit connection has nothing to read; a readable one got the server's
+        goodbye or EOF (a restart, an outage): one `select` instead of a ping's round trip."""
+        while True:
+            with self._lock:
+                conn = self._idle.pop() if self._idle else None
+            if conn is None or (not conn.closed and not select.select([conn], [], [], 0)[0]):
+                return conn
+            conn.close()
 
     def close(self) -> None:
         with self._lock:

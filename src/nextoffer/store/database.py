@@ -47,6 +47,10 @@ def _json_dumps(value: Any) -> str:
     return orjson.dumps(value).decode()
 
 
+CONNECT_TIMEOUT = 5
+"""Seconds to wait for a PostgreSQL connection (`connect_timeout` in the URL overrides it)."""
+
+
 class Database:
     """One engine per process; `read()` and `write()` hand out connections in a transaction."""
 
@@ -73,11 +77,15 @@ class Database:
             kwargs["pool_size"] = 10
             kwargs["max_overflow"] = 20
             kwargs["pool_pre_ping"] = True
+            # an unreachable host fails in seconds instead of the OS's minutes
+            kwargs["connect_args"] = {}
+            if "connect_timeout" not in self.url.query:
+                kwargs["connect_args"]["connect_timeout"] = CONNECT_TIMEOUT
             if write_wait is not None:  # only lock waits: a long statement is the work itself
                 options = self.url.query.get("options", "")  # e.g. -csearch_path=...: kept
                 options = " ".join([*([options] if isinstance(options, str) else options)])
                 timeout = f"-c lock_timeout={round(write_wait * 1000)}"
-                kwargs["connect_args"] = {"options": f"{options} {timeout}".strip()}
+                kwargs["connect_args"]["options"] = f"{options} {timeout}".strip()
         self.engine: Engine = create_engine(self.url, **kwargs)
         self._writer: WriterLock | nullcontext[None] = (
             WriterLock(self.sqlite_path, write_wait) if self.dialect == "sqlite" else nullcontext()
