@@ -25,7 +25,7 @@ def _raised(fn) -> BaseException:
 def test_a_refused_redis_is_an_outage_of_redis() -> None:
     client = redis.Redis(port=free_port(), socket_connect_timeout=1)
     outage = unavailable(_raised(client.ping))
-    assert outage is not None and outage.extra == {"dependency": "redis"}
+    assert outage is not None and outage.extra == {"dependency": "redis", "retryAfter": 5}
     assert outage.code == "dependency-unavailable"
     assert "Connection refused" in outage.detail
 
@@ -33,7 +33,7 @@ def test_a_refused_redis_is_an_outage_of_redis() -> None:
 def test_a_refused_postgresql_is_an_outage_of_the_database() -> None:
     engine = sa.create_engine(f"postgresql+psycopg://u@127.0.0.1:{free_port()}/x")
     outage = unavailable(_raised(engine.connect))
-    assert outage is not None and outage.extra == {"dependency": "database"}
+    assert outage is not None and outage.extra == {"dependency": "database", "retryAfter": 5}
     engine.dispose()
 
 

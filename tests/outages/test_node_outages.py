@@ -52,7 +52,7 @@ def _decide(client: httpx.Client) -> httpx.Response:
 def _assert_unavailable(r: httpx.Response, dependency: str) -> None:
     assert r.status_code == 503, r.text
     assert r.headers["content-type"] == "application/problem+json"
-    assert r.headers["retry-after"] == "5"
+    assert r.headers["retry-after"] == "5" and r.json()["retryAfter"] == 5
     assert "close" not in r.headers.get("connection", "")  # the connection is kept
     body = r.json()
     assert body["code"] == "dependency-unavailable"
