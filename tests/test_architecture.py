@@ -2,10 +2,11 @@
 
 Three tiers plus shared leaf modules; imports run downward only:
 
-    adapters   api/  store/  cli  composition (the composition root)  demo/
+    adapters   api/  store/  cli  composition (the composition root)  demo/  observability/
     services   library/  decisioning/  edge/  batch/
     core       pql/  engine/  profiles/  capping/  records/  wire/
     leaves     errors  timeutil  vocabulary  tenants  ids  memory  caching  jsonlines  config
+               telemetry
 
 Every import counts, including those made inside functions or under `TYPE_CHECKING`: an
 upward reference for typing only is still a reference a reader must follow upward.
@@ -35,11 +36,12 @@ LEAVES = frozenset(
         "caching",
         "jsonlines",
         "config",
+        "telemetry",
     }
 )
 CORE = frozenset({"pql", "engine", "profiles", "capping", "records", "wire"})
 SERVICES = frozenset({"library", "decisioning", "edge", "batch"})
-ADAPTERS = frozenset({"api", "store", "cli", "composition", "demo", "__main__"})
+ADAPTERS = frozenset({"api", "store", "cli", "composition", "demo", "observability", "__main__"})
 TIER = {
     **dict.fromkeys(LEAVES, 0),
     **dict.fromkeys(CORE, 1),

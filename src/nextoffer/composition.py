@@ -15,6 +15,7 @@ from nextoffer.decisioning.feedback import FeedbackService
 from nextoffer.edge.datastreams import DatastreamService
 from nextoffer.edge.edge_service import EdgeService
 from nextoffer.library.library_service import LibraryService
+from nextoffer.observability import Observer, build_telemetry
 from nextoffer.store.batch_jobs import JobStore
 from nextoffer.store.capping_stores import counter_store
 from nextoffer.store.database import Database
@@ -41,15 +42,22 @@ class Services:
     edge: EdgeService
     capping: CappingGate
     batch: BatchService
+    telemetry: Observer
+    """Metrics and spans of every service of the process (`NEXTOFFER_METRICS`, `OTEL_*`)."""
 
     @classmethod
-    def build(cls, settings: Settings, db: Database | None = None) -> Services:
+    def build(
+        cls, settings: Settings, db: Database | None = None, telemetry: Observer | None = None
+    ) -> Services:
+        telemetry = telemetry or build_telemetry(settings)
         db = db or Database(settings.database_url)
         if settings.auto_migrate:
             db.upgrade()
         snapshots = SnapshotCache(db, settings.snapshot_cache_sandboxes)
         library = LibraryService(SqlLibraryStore(db), settings.limits, snapshots)
-        catalogs = CatalogCache(snapshots, max_age=settings.catalog_max_age_ms / 1000)
+        catalogs = CatalogCache(
+            snapshots, max_age=settings.catalog_max_age_ms / 1000, telemetry=telemetry
+        )
         resolver = DatastreamResolver(db)
         profiles = ProfileStore(
             db,
@@ -61,10 +69,16 @@ class Services:
             writer=settings.decision_event_writer,
             flush_interval=settings.decision_event_flush_ms / 1000,
             batch_size=settings.decision_event_batch_size,
+            telemetry=telemetry,
         )
-        capping = CappingGate(counter_store(settings, db))
+        capping = CappingGate(counter_store(settings, db), telemetry=telemetry)
         decisions = DecisionService(
-            library, catalogs, profiles=profiles, events=events, capping=capping
+            library,
+            catalogs,
+            profiles=profiles,
+            events=events,
+            capping=capping,
+            telemetry=telemetry,
         )
         feedback = FeedbackService(events, profiles, decisions, capping)
         return cls(
@@ -80,11 +94,18 @@ class Services:
             edge=EdgeService(decisions, feedback),
             capping=capping,
             batch=BatchService(
-                JobStore(db), decisions, settings, profiles=profiles, capping=capping
+                JobStore(db),
+                decisions,
+                settings,
+                profiles=profiles,
+                capping=capping,
+                telemetry=telemetry,
             ),
+            telemetry=telemetry,
         )
 
     def close(self) -> None:
         """Write buffered decision events; the services stay usable (a server shuts down, or
         a test client closes, and the next one records again)."""
         self.decision_events.close()
+        self.telemetry.close()

@@ -19,6 +19,7 @@ ENV_PREFIX = "NEXTOFFER_"
 CAPPING_STORES = ("sql", "redis", "memory")
 DECISION_EVENT_WRITERS = ("process", "thread")
 BATCH_EXECUTORS = ("local", "ray")
+LOG_FORMATS = ("text", "json")
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +122,12 @@ class Settings:
     """Whether this node runs queued jobs (every node accepts and reports them)."""
     batch_lease_seconds: int = 60
     """A running job whose runner stays silent this long is queued again."""
+    metrics: bool = True
+    """Whether Prometheus metrics are recorded and served at `/metrics`."""
+    metrics_token: str | None = None
+    """Bearer token a scraper of `/metrics` must send; without one, loopback clients only."""
+    log_format: str = "text"
+    """`text` for people, `json` for a log pipeline (one object a line, a line per request)."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -291,6 +298,9 @@ _PARSERS: dict[str, Callable[[str, str], object]] = {
     "batch_ray_address": _text,
     "batch_run_jobs": _bool,
     "batch_lease_seconds": _positive_int,
+    "metrics": _bool,
+    "metrics_token": _text,
+    "log_format": _one_of(LOG_FORMATS),
 }
 """Each setting read from `NEXTOFFER_<NAME>` and how (a None result leaves the default)."""
 _VARIABLES = {"open_mode": "OPEN"}

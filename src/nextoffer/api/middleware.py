@@ -77,11 +77,13 @@ class RequestId:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        request_id = None
-        for name, value in scope.get("headers", ()):
-            if name == b"x-request-id":
-                request_id = value[:128]
-                break
+        chosen = scope.get("nextoffer.request_id")  # RequestTelemetry's, when it needed one
+        request_id = chosen.encode("latin-1") if chosen is not None else None
+        if request_id is None:
+            for name, value in scope.get("headers", ()):
+                if name == b"x-request-id":
+                    request_id = value[:128]
+                    break
         if request_id is None:
             request_id = str(uuid.uuid4()).encode()
 
