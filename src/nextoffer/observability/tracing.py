@@ -73,7 +73,9 @@ def provider_from_env(env: Mapping[str, str]) -> TracerProvider | None:
     from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
     attributes = {SERVICE_VERSION: __version__}
-    if not env.get("OTEL_SERVICE_NAME"):
+    if name := env.get("OTEL_SERVICE_NAME"):
+        attributes[SERVICE_NAME] = name
+    elif "service.name=" not in env.get("OTEL_RESOURCE_ATTRIBUTES", ""):
         attributes[SERVICE_NAME] = INSTRUMENTATION
     provider = TracerProvider(resource=Resource.create(attributes))
     for name in names:
