@@ -49,8 +49,6 @@ def create_app(
 ) -> FastAPI:
     """The app; `announce`: warn of open mode here (`nextoffer serve` said it once already)."""
     settings = settings or (services_.settings if services_ else Settings.from_env())
-    if settings.log_format == "json":
-        use_json_logs()
     svc = services_ or Services.build(settings)
     if settings.open_mode and announce:
         log.warning(
@@ -115,8 +113,12 @@ def create_app(
 
 
 def app_from_env() -> FastAPI:
-    """Factory for `uvicorn --factory`: settings come from the environment."""
-    return create_app(Settings.from_env())
+    """Factory for `uvicorn --factory`: settings come from the environment (uvicorn configured
+    its own loggers only: JSON logs need a handler for nextoffer's)."""
+    settings = Settings.from_env()
+    if settings.log_format == "json":
+        use_json_logs()
+    return create_app(settings)
 
 
 def served_app() -> FastAPI:

@@ -167,8 +167,8 @@ class RequestTelemetry:
                 span_scope.__exit__(None, None, None)
             if self.json_logs:
                 self._log(scope, rid, route, status, seconds, code, dependency)
-            if token is not None:
-                request_id_var.reset(token)
+            if token is not None and failure is None:  # else kept for the error's own line,
+                request_id_var.reset(token)  # logged outside (the request's task ends there)
 
     def _start_span(self, scope: Scope, rid: str | None) -> Any:
         from opentelemetry.propagate import extract
