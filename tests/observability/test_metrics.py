@@ -310,3 +310,37 @@ def test_request_labels_keep_standard_methods_only(method: str) -> None:
     metrics.request(method if method != "other" else "PROPFIND", "/v1/health", 200, 0.001)
     labels = {"method": method, "route": "/v1/health", "status": "200"}
     assert registry_value(metrics, "nextoffer_http_requests_total", **labels) == 1
+
+
+def test_a_dependency_unavailable_answer_is_counted_under_the_dependency_it_names() -> None:
+    """The 503 the HTTP layer gives for an outage (`dependency-unavailable`, naming it)."""
+    from starlette.applications import Starlette
+    from starlette.routing import Route
+
+    from nextoffer.api.problems import problem_response
+    from nextoffer.api.request_telemetry import RequestTelemetry
+
+    def outage(dependency: str):  # type: ignore[no-untyped-def]
+        async def endpoint(request):  # type: ignore[no-untyped-def]
+            return problem_response(
+                503,
+                "dependency-unavailable",
+                "Unavailable",
+                "down",
+                None,
+                {"dependency": dependency},
+            )
+
+        return endpoint
+
+    metrics = PrometheusMetrics()
+    inner = Starlette(routes=[Route("/db", outage("database")), Route("/odd", outage("the-moon"))])
+    client = TestClient(RequestTelemetry(inner, Observer(metrics)))
+    assert client.get("/db").status_code == 503
+    assert client.get("/odd").status_code == 503  # not a dependency we know: no new label
+    errors = "nextoffer_dependency_errors_total"
+    assert registry_value(metrics, errors, dependency="database") == 1
+    assert registry_value(metrics, errors, dependency="redis") == 0
+    assert metrics.registry.get_sample_value(errors, {"dependency": "the-moon"}) is None
+    labels = {"method": "GET", "route": "/db", "status": "503"}
+    assert registry_value(metrics, "nextoffer_http_requests_total", **labels) == 1
