@@ -4,11 +4,14 @@ the guard, and metrics off. Values are read back from the served text format."""
 from __future__ import annotations
 
 import socket
+import threading
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
+from sqlalchemy.exc import OperationalError
 from starlette.testclient import TestClient
 
 from nextoffer.api.app import create_app
@@ -162,7 +165,7 @@ def _events(n: int) -> list[Any]:
     ]
 
 
-def test_the_event_buffer_depth_writes_and_lag(database: Database) -> None:
+def test_written_events_and_their_lag(database: Database) -> None:
     metrics = PrometheusMetrics()
     log = DecisionEventLog(
         database, writer="thread", flush_interval=3600, telemetry=Observer(metrics)
@@ -170,13 +173,41 @@ def test_the_event_buffer_depth_writes_and_lag(database: Database) -> None:
     tenant = Tenant(new_org(), "prod")
     try:
         log.record(tenant, _events(3))
-        assert registry_value(metrics, "nextoffer_decision_events_buffered") == 3
         assert log.flush() == 3
         assert registry_value(metrics, "nextoffer_decision_events_buffered") == 0
         assert registry_value(metrics, "nextoffer_decision_events_written_total") == 3
         assert registry_value(metrics, "nextoffer_decision_events_write_lag_seconds_count") == 1
     finally:
         log.close()
+
+
+def test_events_waiting_for_a_database_that_does_not_answer(tmp_path: Path) -> None:
+    """The buffer depth grows while writes fail, and each failed round is a dependency
+    error (a PostgreSQL URL on a port just closed: nothing answers)."""
+    metrics = PrometheusMetrics()
+    away = Database(f"postgresql://postgres@127.0.0.1:{_closed_port()}/nothing")
+    log = DecisionEventLog(away, writer="thread", flush_interval=0.01, telemetry=Observer(metrics))
+    try:
+        log.record(Tenant(new_org(), "prod"), _events(3))
+        with pytest.raises(OperationalError):
+            log.flush()
+        assert registry_value(metrics, "nextoffer_decision_events_buffered") == 3
+        log.record(Tenant(new_org(), "prod"), _events(2))
+        errors = "nextoffer_dependency_errors_total"
+        buffered = "nextoffer_decision_events_buffered"
+        for _ in range(3000):  # the writer thread's own rounds fail too, all five waiting
+            if (
+                registry_value(metrics, errors, dependency="database") >= 1
+                and registry_value(metrics, buffered) == 5
+            ):
+                break
+            threading.Event().wait(0.01)
+        assert registry_value(metrics, errors, dependency="database") >= 1
+        assert registry_value(metrics, "nextoffer_decision_events_buffered") == 5
+    finally:
+        with pytest.raises(OperationalError):  # the last flush, on close, fails as well
+            log.close()
+        away.dispose()
 
 
 def test_events_dropped_from_a_full_buffer_are_counted_as_lost(database: Database) -> None:
@@ -187,7 +218,8 @@ def test_events_dropped_from_a_full_buffer_are_counted_as_lost(database: Databas
     try:
         log.record(Tenant(new_org(), "prod"), _events(5))
         assert registry_value(metrics, "nextoffer_decision_events_refused_total") == 3
-        assert registry_value(metrics, "nextoffer_decision_events_buffered") == 2
+        assert log.flush() == 2
+        assert registry_value(metrics, "nextoffer_decision_events_written_total") == 2
     finally:
         log.close()
 

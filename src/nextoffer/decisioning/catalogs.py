@@ -16,6 +16,10 @@ from nextoffer.memory import settle_long_lived
 from nextoffer.telemetry import NO_TELEMETRY, Telemetry
 
 
+AGE_REPORT_INTERVAL = 1.0
+"""Seconds between two reports of the age of the catalog in use."""
+
+
 class CatalogCache:
     def __init__(
         self,
@@ -31,6 +35,7 @@ class CatalogCache:
         self._cache: BuildCache[Catalog] = BuildCache(size)
         self._built: dict[int, float] = {}
         """When each sandbox's current catalog was compiled (monotonic), for its age."""
+        self._next_age_report = 0.0
 
     def get(self, sandbox_pk: int) -> Catalog:
         """The Catalog of the sandbox's current library (at most `max_age` behind other nodes)."""
@@ -52,5 +57,7 @@ class CatalogCache:
         catalog = self._cache.get(sandbox_pk, lambda c: c.revision == snap.revision, build)
         if self.telemetry.metrics:
             now = time.monotonic()
-            self.telemetry.catalog_age(now - self._built.get(sandbox_pk, now))
+            if now >= self._next_age_report:  # an age a second stale at most, not a report
+                self._next_age_report = now + AGE_REPORT_INTERVAL  # per decision
+                self.telemetry.catalog_age(now - self._built.get(sandbox_pk, now))
         return catalog

@@ -116,14 +116,15 @@ class PrometheusMetrics:
         )
         self.catalog_age_gauge = Gauge(
             "nextoffer_catalog_age_seconds",
-            "Age of the catalog the latest decision used: seconds since it was compiled "
-            "(it is compiled again when the library changes).",
+            "Age of the catalog the decisions use: seconds since it was compiled (again when "
+            "the library changes); reported at most once a second.",
             multiprocess_mode="livemax",
             registry=r,
         )
         self.buffered = Gauge(
             "nextoffer_decision_events_buffered",
-            "Decision events waiting in memory to be written to the database.",
+            "Decision events waiting in memory to be written to the database, as of the "
+            "writer's latest round (one each flush interval, 200 ms by default).",
             multiprocess_mode="livesum",
             registry=r,
         )

@@ -138,11 +138,9 @@ class DecisionEventLog:
                 self.dropped += excess
                 self.telemetry.events_refused(excess)
                 log.error("decision event buffer full: dropped the %d oldest events", excess)
-            depth = len(self._pending)
-            full = depth >= self.batch_size
+            full = len(self._pending) >= self.batch_size
             if self._thread is None:
                 self._start()
-        self.telemetry.event_buffer(depth)
         if full:
             self._wake.set()
 
@@ -172,6 +170,7 @@ class DecisionEventLog:
             with self._lock:
                 batch, self._pending = self._pending, []
                 self._inflight = batch
+            self.telemetry.event_buffer(len(batch))  # what waited, the buffer's depth now
             if not batch:
                 return 0
             refused = 0
@@ -185,6 +184,8 @@ class DecisionEventLog:
             except BaseException:
                 with self._lock:
                     self._pending = batch + self._pending
+                    depth = len(self._pending)
+                self.telemetry.event_buffer(depth)  # still waiting, and growing
                 raise
             finally:
                 with self._lock:
