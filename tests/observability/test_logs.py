@@ -111,3 +111,14 @@ def test_uvicorn_logs_the_same_json_in_every_worker() -> None:
     logging.config.dictConfig({**config, "loggers": {}})  # it is a valid dictConfig
     assert config["loggers"]["uvicorn.access"]["level"] == "WARNING"
     assert set(config["loggers"]) >= {"uvicorn.error", "nextoffer"}
+
+
+def test_request_ids_are_echoed_with_every_telemetry_off(make_api) -> None:
+    api = make_api(metrics=False)  # and no tracing, text logs: the id is all that is done
+    r = api.get("/offers?offer-type=personalized", headers={"x-request-id": "mine"})
+    assert r.headers["x-request-id"] == "mine"
+    fresh = api.get("/offers?offer-type=personalized")
+    assert len(fresh.headers["x-request-id"]) == 36
+    assert (
+        api.get("/offers", headers={"x-request-id": "x" * 500}).headers["x-request-id"] == "x" * 128
+    )

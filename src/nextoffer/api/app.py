@@ -26,7 +26,7 @@ from nextoffer.api.event_routes import event_routes
 from nextoffer.api.http_protocol import header_timeout
 from nextoffer.api.library_routes import library_routes
 from nextoffer.api.metrics_routes import metrics_routes
-from nextoffer.api.middleware import HeaderLimits, NormalizePath, RequestId
+from nextoffer.api.middleware import HeaderLimits, NormalizePath
 from nextoffer.api.profile_routes import profile_routes
 from nextoffer.api.request_telemetry import RequestTelemetry
 from nextoffer.composition import Services
@@ -101,9 +101,8 @@ def create_app(
     app.router.routes.extend(decision_event_routes())
     app.router.routes.extend(batch_routes())
     app.router.routes.extend(metrics_routes())
-    app.add_middleware(RequestId)
-    app.add_middleware(HeaderLimits)  # before anything reads a header but the telemetry
-    app.add_middleware(  # counts every answer, 431s too; reads headers only once answered
+    app.add_middleware(HeaderLimits)  # before anything reads a header but the telemetry,
+    app.add_middleware(  # which counts every answer (431s too) and echoes `x-request-id`
         RequestTelemetry, observer=svc.telemetry, json_logs=settings.log_format == "json"
     )
     app.add_middleware(NormalizePath)  # outermost: the router sees (and fills in) its scope

@@ -1,10 +1,12 @@
-"""Per request: the request metrics, the request's span, and its JSON log line.
+"""Per request: its id, the request metrics, the request's span, and its JSON log line.
 
 One ASGI middleware, just inside `NormalizePath` (so the route the router found is in the scope
 it hands down) and outside everything else (431s and errors are counted too). It reads the
-route template the router left in the scope (`scope["route"].path`, never the raw path), the
-status and `x-request-id` of the answer and, for a problem+json answer, its `code`.
+route template the router left in the scope (never the raw path), the status of the answer
+and, for a problem+json answer, its `code`.
 
+- the request id: the caller's `x-request-id`, else a fresh one, echoed on the answer (the one
+  thing done with metrics off, no tracing and text logs);
 - metrics: `nextoffer_http_requests_total` and `..._duration_seconds` by method, route, status;
 - tracing: a SERVER span named `METHOD /route/{template}`, continuing a caller's W3C
   `traceparent`, current while the request is served, so the services' spans are its children;
@@ -23,7 +25,6 @@ import uuid
 from typing import Any
 
 import orjson
-from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from nextoffer.observability import Observer
@@ -59,8 +60,9 @@ class RouteTemplates:
             routes = self._index(scope).get(endpoint, ())
         if len(routes) == 1:
             return routes[0].path  # type: ignore[no-any-return]
+        path = scope["path"]
         for route in routes:  # one endpoint, several paths (`/ods/...` and `/ode/{id}/...`)
-            if route.matches(scope)[0] != Match.NONE:
+            if route.path_regex.match(path):
                 return route.path  # type: ignore[no-any-return]
         return UNMATCHED
 
@@ -70,8 +72,9 @@ class RouteTemplates:
         if len(routes) != self._indexed:
             index: dict[Any, list[Any]] = {}
             for route in routes:
-                if isinstance(getattr(route, "path", None), str) and hasattr(route, "endpoint"):
-                    index.setdefault(route.endpoint, []).append(route)
+                endpoint = getattr(route, "endpoint", None)
+                if endpoint is not None and hasattr(route, "path_regex"):
+                    index.setdefault(endpoint, []).append(route)
             self._by_endpoint = {k: tuple(v) for k, v in index.items()}
             self._indexed = len(routes)
         return self._by_endpoint
@@ -91,6 +94,14 @@ def dependency_of(exc: BaseException) -> str | None:
     return None
 
 
+def _request_id(scope: Scope) -> bytes:
+    """The caller's `x-request-id` (its first 128 bytes), else a fresh one."""
+    for key, value in scope.get("headers", ()):
+        if key == b"x-request-id":
+            return value[:128]  # type: ignore[no-any-return]
+    return str(uuid.uuid4()).encode()
+
+
 def _header(scope: Scope, name: bytes, limit: int = 128) -> str | None:
     for key, value in scope.get("headers", ()):
         if key == name:
@@ -105,19 +116,26 @@ class RequestTelemetry:
         self.json_logs = json_logs
         self.tracer = observer.tracer
         self.active = observer.prometheus is not None or self.tracer is not None or json_logs
+        self.detailed = json_logs or self.tracer is not None
+        """Whether the request id is needed here (a log line or a span carries it)."""
         self.routes = RouteTemplates()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not self.active:
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
-        detailed = self.json_logs or self.tracer is not None
-        rid = None
-        if detailed:
-            # the id RequestId echoes: the caller's, else a fresh one known here already
-            rid = _header(scope, b"x-request-id") or str(uuid.uuid4())
-            scope["nextoffer.request_id"] = rid
+        raw_id = _request_id(scope)
+        if not self.active:
+
+            async def send_with_id(message: Message) -> None:
+                if message["type"] == "http.response.start":
+                    message["headers"] = [*message.get("headers", ()), (b"x-request-id", raw_id)]
+                await send(message)
+
+            await self.app(scope, receive, send_with_id)
+            return
+        rid = raw_id.decode("latin-1") if self.detailed else None
         status = 500
         problem: list[bytes] | None = None
 
@@ -126,11 +144,13 @@ class RequestTelemetry:
             kind = message["type"]
             if kind == "http.response.start":
                 status = message["status"]
+                headers = message.get("headers", ())
                 if status >= 400:
-                    for key, value in message.get("headers", ()):
+                    for key, value in headers:
                         if key == b"content-type" and value.startswith(_PROBLEM):
                             problem = []
                             break
+                message["headers"] = [*headers, (b"x-request-id", raw_id)]
             elif (
                 problem is not None
                 and kind == "http.response.body"

@@ -15,7 +15,6 @@ from nextoffer.library.ports import SnapshotSource
 from nextoffer.memory import settle_long_lived
 from nextoffer.telemetry import NO_TELEMETRY, Telemetry
 
-
 AGE_REPORT_INTERVAL = 1.0
 """Seconds between two reports of the age of the catalog in use."""
 
