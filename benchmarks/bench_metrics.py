@@ -24,8 +24,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import re
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -158,12 +160,80 @@ def in_process(url_on: str, url_off: str, static: list[bytes], blocks: int) -> d
     return out
 
 
+WARM_UP = 200
+
+
+def instructions_child(url: str, mode: str, count: int) -> None:
+    """Run under valgrind: `WARM_UP` then `count` decisions through one app, metrics `mode`.
+    Nothing here depends on the clock (catalog checks, event flushes by count only)."""
+    from nextoffer.api.app import create_app
+    from nextoffer.config import Settings
+
+    app = create_app(
+        Settings(
+            database_url=url,
+            open_mode=True,
+            metrics=mode == "on",
+            decision_event_writer="thread",
+            decision_event_flush_ms=3_600_000,
+            catalog_max_age_ms=3_600_000,
+        )
+    )
+    static = bodies(200, "static")
+    hdrs = [(k.lower().encode(), v.encode()) for k, v in _HEADERS.items()]
+
+    async def run() -> None:
+        for i in range(WARM_UP + count):
+            body = static[i % len(static)]
+            assert await _asgi_post(app, "/data/core/ods/decisions", body, hdrs) == 200
+
+    asyncio.run(run())
+
+
+def instructions(pristine: Path, tmp: str, count: int) -> dict[str, float]:
+    """Instructions per decision (valgrind's count: the same whatever else the machine runs),
+    from two runs per mode that differ only in `count` more decisions."""
+    out = {}
+    for mode in ("off", "on"):
+        totals = []
+        for n in (0, count):
+            db = Path(tmp) / f"count-{mode}-{n}.db"
+            shutil.copy(pristine, db)
+            run = subprocess.run(
+                [
+                    *("valgrind", "--tool=cachegrind", "--cache-sim=no"),
+                    "--cachegrind-out-file=/dev/null",
+                    *(sys.executable, __file__, "--instructions-child", mode, str(n)),
+                    f"sqlite:///{db}",
+                ],
+                capture_output=True,
+                text=True,
+                env={**os.environ, "PYTHONHASHSEED": "0"},
+                check=True,
+            )
+            match = re.search(r"I\s+refs:\s+([\d,]+)", run.stderr)
+            if not match:
+                raise RuntimeError(f"no instruction count from valgrind:\n{run.stderr[-2000:]}")
+            totals.append(int(match.group(1).replace(",", "")))
+        out[mode] = (totals[1] - totals[0]) / count
+    return out
+
+
 def main() -> None:
+    if len(sys.argv) == 5 and sys.argv[1] == "--instructions-child":
+        instructions_child(sys.argv[4], sys.argv[2], int(sys.argv[3]))
+        return
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=float, default=8.0)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--blocks", type=int, default=40, help="in-process blocks per side")
     parser.add_argument("--in-process-only", action="store_true", help="skip the HTTP runs")
+    parser.add_argument(
+        "--instructions",
+        type=int,
+        default=1000,
+        help="decisions counted under valgrind (0: skip; needs the Debian package valgrind)",
+    )
     args = parser.parse_args()
     if not wrk.available():
         sys.exit("this benchmark needs wrk: apt-get install wrk")
@@ -183,9 +253,12 @@ def main() -> None:
         services.db.dispose()
         shutil.copy(f"{tmp}/on.db", f"{tmp}/off.db")
         static = bodies(200, "static")
+        counted = {}
+        if args.instructions and shutil.which("valgrind"):
+            counted = instructions(Path(f"{tmp}/off.db"), tmp, args.instructions)
         cpu_in_process = in_process(url_on, url_off, static, args.blocks)
         if args.in_process_only:
-            report({"on": [], "off": []}, cpu_in_process)
+            report({"on": [], "off": []}, cpu_in_process, counted)
             return
         servers = {
             "on": Server(url_on),
@@ -212,12 +285,20 @@ def main() -> None:
         finally:
             for server in servers.values():
                 server.stop()
-    report(rounds, cpu_in_process)
+    report(rounds, cpu_in_process, counted)
 
 
-def report(rounds: dict[str, list[Round]], cpu_in_process: dict[str, float]) -> None:
-    on, off = cpu_in_process["on"], cpu_in_process["off"]
+def report(
+    rounds: dict[str, list[Round]], cpu_in_process: dict[str, float], counted: dict[str, float]
+) -> None:
     print(f"Metrics on vs off, decisions — {machine()}\n")
+    if counted:
+        on, off = counted["on"], counted["off"]
+        print(
+            f"in process, instructions per decision (valgrind): off {off:,.0f}, on {on:,.0f}, "
+            f"on/off {on / off:.4f} ({on - off:+,.0f}, {100 * (on / off - 1):+.2f} %)"
+        )
+    on, off = cpu_in_process["on"], cpu_in_process["off"]
     print(
         f"in process, CPU per decision (median block of 100): off {off:.1f} µs, on {on:.1f} µs, "
         f"on/off {on / off:.3f} ({on - off:+.1f} µs, {100 * (on / off - 1):+.1f} %)"
