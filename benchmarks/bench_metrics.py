@@ -308,6 +308,8 @@ def report(
         f"in process, CPU per decision (fastest block of 100): off {off:.1f} µs, on {on:.1f} µs, "
         f"on/off {on / off:.3f} ({on - off:+.1f} µs, {100 * (on / off - 1):+.1f} %)\n"
     )
+    if not rounds["on"]:
+        return
     print("over HTTP, one uvicorn worker on one core, wrk on the other:\n")
     print(
         "| round | closed-loop req/s off | on | on/off | paced req/s | CPU µs/decision off | on "

@@ -6,6 +6,9 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from nextoffer.observability import REPORTS, Observer
 from nextoffer.observability.prometheus import PrometheusMetrics
 from nextoffer.telemetry import NO_TELEMETRY, NULL_SPAN, Telemetry
@@ -76,3 +79,28 @@ def test_two_apps_in_one_process_count_apart() -> None:
     labels = {"method": "GET", "route": "/v1/health", "status": "200"}
     assert a.registry.get_sample_value("nextoffer_http_requests_total", labels) == 1
     assert b.registry.get_sample_value("nextoffer_http_requests_total", labels) is None
+
+
+@given(st.lists(st.floats(min_value=0, max_value=1e6, allow_nan=False), max_size=50))
+def test_the_fast_paths_record_what_the_public_methods_record(amounts: list[float]) -> None:
+    """`fast_observe`/`fast_inc` skip prometheus-client's per-call checks, not its semantics:
+    the same buckets (`le` inclusive), sum and count as `observe`/`inc`."""
+    from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+
+    from nextoffer.observability.prometheus import LATENCY_BUCKETS, fast_inc, fast_observe
+
+    def pair(register: CollectorRegistry) -> tuple[Histogram, Counter]:
+        return (
+            Histogram("h_seconds", "h", ["x"], buckets=LATENCY_BUCKETS, registry=register),
+            Counter("c", "c", ["x"], registry=register),
+        )
+
+    public, fast = CollectorRegistry(), CollectorRegistry()
+    (ph, pc), (fh, fc) = pair(public), pair(fast)
+    observe, inc = fast_observe(fh.labels("a")), fast_inc(fc.labels("a"))
+    for amount in [*amounts, *LATENCY_BUCKETS]:  # every bound itself, too
+        ph.labels("a").observe(amount)
+        pc.labels("a").inc(1)
+        observe(amount)
+        inc(1)
+    assert generate_latest(fast) == generate_latest(public)

@@ -119,6 +119,7 @@ class RequestTelemetry:
         self.detailed = json_logs or self.tracer is not None
         """Whether the request id is needed here (a log line or a span carries it)."""
         self.routes = RouteTemplates()
+        self.record = observer.prometheus.request if observer.prometheus is not None else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -175,8 +176,11 @@ class RequestTelemetry:
         finally:
             seconds = time.perf_counter() - started
             route = self.routes.of(scope)
-            self.observer.request(scope["method"], route, status, seconds)
-            code, dependency = _problem_of(problem)
+            if self.record is not None:
+                self.record(scope["method"], route, status, seconds)
+            code = dependency = None
+            if problem is not None:
+                code, dependency = _problem_of(problem)
             if failure is not None:
                 dependency = dependency_of(failure)
                 code = code or "internal-error"

@@ -60,11 +60,6 @@ class Observer(Telemetry):
             return NULL_SPAN
         return tracer.start_as_current_span(name)  # type: ignore[return-value]
 
-    def request(self, method: str, route: str, status: int, seconds: float) -> None:
-        """One HTTP request answered (the HTTP adapter's report, not the services')."""
-        if self.prometheus is not None:
-            self.prometheus.request(method, route, status, seconds)
-
     def close(self) -> None:
         """Export the spans still buffered (a server shutting down)."""
         if self.tracer_provider is not None:

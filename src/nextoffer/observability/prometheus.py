@@ -18,8 +18,10 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from bisect import bisect_left
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -64,6 +66,35 @@ LAG_BUCKETS = (0.05, 0.1, 0.2, 0.3, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0)
 when all is well, far more while the database is away."""
 
 
+def fast_inc(child: Any) -> Callable[[float], None]:
+    """`child.inc` without the checks prometheus-client repeats on every call (amounts here are
+    never negative, and every child is observable): the call its value's own lock guards, when
+    the child has one, else the public method. A decision reports a few of these: the checks
+    were a third of what metrics cost it."""
+    value = getattr(child, "_value", None)
+    inc = getattr(value, "inc", None)
+    return inc if callable(inc) else child.inc  # type: ignore[no-any-return]
+
+
+def fast_observe(child: Any) -> Callable[[float], None]:
+    """`child.observe` the same way: the sum, then the one bucket the amount falls in (found by
+    bisection; the last bound is +Inf), no exemplar."""
+    bounds = getattr(child, "_upper_bounds", None)
+    buckets = getattr(child, "_buckets", None)
+    total = getattr(child, "_sum", None)
+    if bounds is None or buckets is None or total is None:
+        return child.observe  # type: ignore[no-any-return]
+    bounds = list(bounds)
+    incs = [bucket.inc for bucket in buckets]
+    add = total.inc
+
+    def observe(amount: float) -> None:
+        add(amount)
+        incs[bisect_left(bounds, amount)](1)
+
+    return observe
+
+
 def multiprocess() -> bool:
     """Whether values go to `PROMETHEUS_MULTIPROC_DIR` (set before the first import)."""
     return bool(os.environ.get(MULTIPROC_DIR))
@@ -96,7 +127,9 @@ class PrometheusMetrics:
             ["outcome", "ranking"],
             registry=r,
         )
-        self._decided = {(o, k): decisions.labels(o, k).inc for o in OUTCOMES for k in RANKINGS}
+        self._decided = {
+            (o, k): fast_inc(decisions.labels(o, k)) for o in OUTCOMES for k in RANKINGS
+        }
         self.capping_rejections = Counter(
             "nextoffer_capping_rejections_total",
             "Offers a decision left out because one of their caps was reached.",
@@ -159,7 +192,7 @@ class PrometheusMetrics:
         )
         for name in DEPENDENCIES:
             self.dependency_errors.labels(name)  # exported at 0 from the start
-        self._routes: dict[tuple[str, str, int], tuple[object, object]] = {}
+        self._routes: dict[tuple[str, str, int], tuple[Callable, Callable]] = {}
 
     # -- reports (the telemetry port's, bound onto an Observer) -----------------------------
 
@@ -170,17 +203,17 @@ class PrometheusMetrics:
             if method not in METHODS:
                 method = "other"
             found = (
-                self.requests.labels(method, route, str(status)).inc,
-                self.request_seconds.labels(method, route, str(status)).observe,
+                fast_inc(self.requests.labels(method, route, str(status))),
+                fast_observe(self.request_seconds.labels(method, route, str(status))),
             )
             if len(self._routes) < 4096:  # bounded anyway; the dict only saves a lookup
                 self._routes[key] = found
         count, observe = found
-        count()  # type: ignore[operator]
-        observe(seconds)  # type: ignore[operator]
+        count(1)
+        observe(seconds)
 
     def decided(self, outcome: str, ranking: str) -> None:
-        self._decided[outcome, ranking]()
+        self._decided[outcome, ranking](1)
 
     def capping(self, rejected: int, lost_races: int) -> None:
         if rejected:
