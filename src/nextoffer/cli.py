@@ -6,6 +6,7 @@ import ipaddress
 import json
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -204,8 +205,9 @@ def serve(
         )
 
 
-def _banner(log_format: str):  # type: ignore[no-untyped-def]
-    """How `serve` prints its start-up lines: for people, or as JSON log records."""
+def _banner(log_format: str) -> Callable[..., None]:
+    """How `serve` prints its start-up lines, `say(text, level="info")`: for people, or as
+    JSON log records (markup dropped)."""
     if log_format != "json":
         return lambda text, level="info": err.print(text)
     import logging
