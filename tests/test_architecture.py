@@ -2,11 +2,12 @@
 
 Three tiers plus shared leaf modules; imports run downward only:
 
-    adapters   api/  store/  cli  composition (the composition root)  demo/
+    adapters   api/  store/  cli  composition (the composition root)  demo/  observability/
     services   library/  decisioning/  edge/  batch/
     core       pql/  engine/  profiles/  capping/  records/  wire/  ratelimit/
     leaves     errors  timeutil  vocabulary  tenants  ids  memory  caching  jsonlines  config
                patterns
+               telemetry
 
 Every import counts, including those made inside functions or under `TYPE_CHECKING`: an
 upward reference for typing only is still a reference a reader must follow upward.
@@ -37,11 +38,12 @@ LEAVES = frozenset(
         "jsonlines",
         "config",
         "patterns",
+        "telemetry",
     }
 )
 CORE = frozenset({"pql", "engine", "profiles", "capping", "records", "wire", "ratelimit"})
 SERVICES = frozenset({"library", "decisioning", "edge", "batch"})
-ADAPTERS = frozenset({"api", "store", "cli", "composition", "demo", "__main__"})
+ADAPTERS = frozenset({"api", "store", "cli", "composition", "demo", "observability", "__main__"})
 TIER = {
     **dict.fromkeys(LEAVES, 0),
     **dict.fromkeys(CORE, 1),

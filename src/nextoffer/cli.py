@@ -243,6 +243,7 @@ def serve(
             "or pass --open-on-public-host if you really mean it"
         )
     check_port_free(host, port)
+    say = _banner(settings.log_format)
     with reaching(settings):
         services = Services.build(settings)
         for check in services.dependency_checks().values():
@@ -252,44 +253,78 @@ def serve(
 
             loaded = load_demo(services.library)
             state = "loaded" if loaded else "already present"
-            err.print(
+            say(
                 f"demo library {state} in org [bold]{DEMO_TENANT.org}[/], sandbox "
                 f"[bold]{DEMO_TENANT.sandbox}[/]"
             )
             count = load_demo_profiles(services.profiles)
-            err.print(f"demo profiles {'loaded: ' + str(count) if count else 'already present'}")
+            say(f"demo profiles {'loaded: ' + str(count) if count else 'already present'}")
     services.db.dispose()
     services.capping.store.close()
     os.environ["NEXTOFFER_DATABASE_URL"] = settings.database_url
     if settings.open_mode:
         os.environ["NEXTOFFER_OPEN"] = "1"
-        err.print(
+        say(
             "[bold yellow]OPEN MODE:[/] no credentials are checked. "
-            "Use it on your own machine only."
+            "Use it on your own machine only.",
+            "warning",
         )
         if not is_loopback(host):
-            err.print(
+            say(
                 f"[bold red]OPEN MODE ON {host}:[/] anyone who reaches this port can read and "
-                "change every tenant's data (--open-on-public-host)."
+                "change every tenant's data (--open-on-public-host).",
+                "warning",
             )
     base = f"http://{host}:{port}"
-    err.print(f"nextoffer {__version__} on {base}  (database: {masked_url(settings.database_url)})")
-    err.print(f"  API docs: {base}/docs")
+    say(f"nextoffer {__version__} on {base}  (database: {masked_url(settings.database_url)})")
+    say(f"  API docs: {base}/docs")
+    if settings.metrics:
+        guard = "bearer token" if settings.metrics_token else "loopback clients only"
+        say(f"  metrics: {base}/metrics ({guard})")
     if demo:
         from nextoffer.demo import DEMO_TENANT
 
-        err.print(
+        say(
             f"  try: curl -s '{base}/data/core/dps/offer-decisions' "
             f"-H 'x-gw-ims-org-id: {DEMO_TENANT.org}' -H 'x-sandbox-name: {DEMO_TENANT.sandbox}'"
         )
-    uvicorn.run(
-        "nextoffer.api.app:app_from_env",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        log_level=log_level,
-        http=HTTP_PROTOCOL,
+    from nextoffer.observability.logs import uvicorn_log_config
+    from nextoffer.observability.prometheus import worker_metrics_dir
+
+    log_config = uvicorn_log_config(settings.log_format, log_level)
+    with worker_metrics_dir(workers if settings.metrics else 1):
+        uvicorn.run(
+            "nextoffer.api.app:served_app",  # no second open-mode warning from the workers
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_level=log_level,
+            http=HTTP_PROTOCOL,
+            access_log=settings.log_format != "json",  # JSON: nextoffer writes one per request
+            **({"log_config": log_config} if log_config else {}),
+        )
+
+
+def _banner(log_format: str) -> Callable[..., None]:
+    """How `serve` prints its start-up lines, `say(text, level="info")`: for people, or as
+    JSON log records (markup dropped)."""
+    if log_format != "json":
+        return lambda text, level="info": err.print(text)
+    import logging
+    import re
+
+    from nextoffer.observability.logs import JsonFormatter
+
+    handler = logging.StreamHandler()
+    handler.setFormatter(JsonFormatter())
+    logger = logging.getLogger("nextoffer.serve")
+    logger.handlers[:] = [handler]
+    logger.propagate = False
+    logger.setLevel(logging.INFO)
+    markup = re.compile(r"\[/?[a-z ]*\]")
+    return lambda text, level="info": logger.log(
+        logging.getLevelName(level.upper()), markup.sub("", text).strip()
     )
 
 

@@ -17,6 +17,7 @@ from nextoffer.edge.datastreams import DatastreamService
 from nextoffer.edge.edge_service import EdgeService
 from nextoffer.edge.quotas import EdgeQuotas, default_limits
 from nextoffer.library.library_service import LibraryService
+from nextoffer.observability import Observer, build_telemetry
 from nextoffer.ratelimit import Limiter, MemoryLimiter
 from nextoffer.store.batch_jobs import JobStore
 from nextoffer.store.capping_stores import counter_store
@@ -49,15 +50,22 @@ class Services:
     edge_quotas: EdgeQuotas
     capping: CappingGate
     batch: BatchService
+    telemetry: Observer
+    """Metrics and spans of every service of the process (`NEXTOFFER_METRICS`, `OTEL_*`)."""
 
     @classmethod
-    def build(cls, settings: Settings, db: Database | None = None) -> Services:
+    def build(
+        cls, settings: Settings, db: Database | None = None, telemetry: Observer | None = None
+    ) -> Services:
+        telemetry = telemetry or build_telemetry(settings)
         db = db or Database(settings.database_url, write_wait=settings.write_wait_seconds)
         if settings.auto_migrate:
             db.upgrade()
         snapshots = SnapshotCache(db, settings.snapshot_cache_sandboxes)
         library = LibraryService(SqlLibraryStore(db), settings.limits, snapshots)
-        catalogs = CatalogCache(snapshots, max_age=settings.catalog_max_age_ms / 1000)
+        catalogs = CatalogCache(
+            snapshots, max_age=settings.catalog_max_age_ms / 1000, telemetry=telemetry
+        )
         resolver = DatastreamResolver(db)
         profiles = ProfileStore(
             db,
@@ -70,10 +78,16 @@ class Services:
             writer=settings.decision_event_writer,
             flush_interval=settings.decision_event_flush_ms / 1000,
             batch_size=settings.decision_event_batch_size,
+            telemetry=telemetry,
         )
-        capping = CappingGate(counter_store(settings, db))
+        capping = CappingGate(counter_store(settings, db), telemetry=telemetry)
         decisions = DecisionService(
-            library, catalogs, profiles=profiles, events=events, capping=capping
+            library,
+            catalogs,
+            profiles=profiles,
+            events=events,
+            capping=capping,
+            telemetry=telemetry,
         )
         feedback = FeedbackService(events, profiles, decisions, capping)
         return cls(
@@ -90,8 +104,14 @@ class Services:
             edge_quotas=EdgeQuotas(edge_limiter(settings), default_limits(settings), profiles),
             capping=capping,
             batch=BatchService(
-                JobStore(db), decisions, settings, profiles=profiles, capping=capping
+                JobStore(db),
+                decisions,
+                settings,
+                profiles=profiles,
+                capping=capping,
+                telemetry=telemetry,
             ),
+            telemetry=telemetry,
         )
 
     def dependency_checks(self) -> dict[str, Callable[[], object]]:
@@ -107,6 +127,7 @@ class Services:
         """Write buffered decision events; the services stay usable (a server shuts down, or
         a test client closes, and the next one records again)."""
         self.decision_events.close()
+        self.telemetry.close()
 
 
 def edge_limiter(settings: Settings) -> Limiter:

@@ -20,6 +20,7 @@ CAPPING_STORES = ("sql", "redis", "memory")
 DECISION_EVENT_WRITERS = ("process", "thread")
 BATCH_EXECUTORS = ("local", "ray")
 EDGE_LIMIT_STORES = ("memory", "redis")
+LOG_FORMATS = ("text", "json")
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,6 +146,12 @@ class Settings:
     """Profiles anonymous Edge calls may create per minute per datastream; 0: no limit."""
     edge_events_per_profile_per_minute: int = 120
     """Events anonymous Edge calls may send per minute per identity; 0: no limit."""
+    metrics: bool = True
+    """Whether Prometheus metrics are recorded and served at `/metrics`."""
+    metrics_token: str | None = None
+    """Bearer token a scraper of `/metrics` must send; without one, loopback clients only."""
+    log_format: str = "text"
+    """`text` for people, `json` for a log pipeline (one object a line, a line per request)."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -338,6 +345,9 @@ _PARSERS: dict[str, Callable[[str, str], object]] = {
     "edge_requests_per_second": _non_negative_int,
     "edge_new_profiles_per_minute": _non_negative_int,
     "edge_events_per_profile_per_minute": _non_negative_int,
+    "metrics": _bool,
+    "metrics_token": _text,
+    "log_format": _one_of(LOG_FORMATS),
 }
 """Each setting read from `NEXTOFFER_<NAME>` and how (a None result leaves the default)."""
 _VARIABLES = {"open_mode": "OPEN"}

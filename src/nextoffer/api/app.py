@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -25,11 +26,15 @@ from nextoffer.api.event_routes import event_routes
 from nextoffer.api.http_protocol import header_timeout
 from nextoffer.api.lanes import Lanes
 from nextoffer.api.library_routes import library_routes
-from nextoffer.api.middleware import HeaderLimits, NormalizePath, RequestId
+from nextoffer.api.metrics_routes import metrics_routes
+from nextoffer.api.middleware import HeaderLimits, NormalizePath
 from nextoffer.api.profile_routes import profile_routes
+from nextoffer.api.request_telemetry import RequestTelemetry
 from nextoffer.composition import DEPENDENCY_ERRORS, Services, dependency_outage
 from nextoffer.config import Settings
 from nextoffer.errors import NextofferError
+from nextoffer.observability.logs import use_json_logs
+from nextoffer.observability.prometheus import process_exited
 
 log = logging.getLogger("nextoffer")
 
@@ -37,13 +42,16 @@ HTTP_PROTOCOL = "nextoffer.api.http_protocol:BoundedHeadProtocol"
 """uvicorn's `http` for `nextoffer serve`: httptools with a deadline and a size cap on each
 request's head (uvicorn bounds neither)."""
 
-__all__ = ["HTTP_PROTOCOL", "app_from_env", "create_app", "header_timeout"]
+__all__ = ["HTTP_PROTOCOL", "app_from_env", "create_app", "header_timeout", "served_app"]
 
 
-def create_app(settings: Settings | None = None, *, services_: Services | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None, *, services_: Services | None = None, announce: bool = True
+) -> FastAPI:
+    """The app; `announce`: warn of open mode here (`nextoffer serve` said it once already)."""
     settings = settings or (services_.settings if services_ else Settings.from_env())
     svc = services_ or Services.build(settings)
-    if settings.open_mode:
+    if settings.open_mode and announce:
         log.warning(
             "nextoffer runs in OPEN MODE: no credentials are checked. Use it on your own machine "
             "only; set NEXTOFFER_CREDENTIALS for anything else."
@@ -55,6 +63,7 @@ def create_app(settings: Settings | None = None, *, services_: Services | None =
         yield
         svc.batch.stop()  # a job still running goes back to the queue
         svc.close()  # buffered decision events reach the database before the process ends
+        process_exited(os.getpid())  # its live gauges leave the other workers' sums
 
     app = FastAPI(
         lifespan=lifespan,
@@ -102,14 +111,27 @@ def create_app(settings: Settings | None = None, *, services_: Services | None =
     app.router.routes.extend(profile_routes())
     app.router.routes.extend(decision_event_routes())
     app.router.routes.extend(batch_routes())
-    app.add_middleware(RequestId)
-    app.add_middleware(NormalizePath)
-    app.add_middleware(HeaderLimits)  # outermost: before anything reads a header
+    app.router.routes.extend(metrics_routes())
+    app.add_middleware(HeaderLimits)  # before anything reads a header but the telemetry,
+    app.add_middleware(  # which counts every answer (431s too) and echoes `x-request-id`
+        RequestTelemetry, observer=svc.telemetry, json_logs=settings.log_format == "json"
+    )
+    app.add_middleware(NormalizePath)  # outermost: the router sees (and fills in) its scope
 
     openapi.install(app)
     return app
 
 
 def app_from_env() -> FastAPI:
-    """Factory for `uvicorn --factory` and `nextoffer serve`: settings come from the environment."""
-    return create_app(Settings.from_env())
+    """Factory for `uvicorn --factory`: settings come from the environment (uvicorn configured
+    its own loggers only: JSON logs need a handler for nextoffer's)."""
+    settings = Settings.from_env()
+    if settings.log_format == "json":
+        use_json_logs()
+    return create_app(settings)
+
+
+def served_app() -> FastAPI:
+    """Factory of `nextoffer serve`, which printed the start-up banner once already (uvicorn
+    calls this in every worker process)."""
+    return create_app(Settings.from_env(), announce=False)

@@ -124,6 +124,24 @@ def _operations() -> list[Operation]:
         )
     )
 
+    for op_id, path in (("metrics", "/metrics"), ("metrics-v1", "/v1/metrics")):
+        ops.append(
+            Operation(
+                "get",
+                path,
+                op_id,
+                "Prometheus metrics, in the Prometheus text format",
+                ("operations",),
+                {200: Answer("Every metric of the server (README, Observability)")},
+                (401, 403, 404),
+                description="Loopback clients only, unless NEXTOFFER_METRICS_TOKEN is set: "
+                "then `Authorization: Bearer <that token>` from anywhere. 404 when "
+                "NEXTOFFER_METRICS=off.",
+                public=True,
+                tenant=False,
+            )
+        )
+
     # -- the Decisioning API ----------------------------------------------------------------
     decide = {
         200: Answer("Propositions", body(shapes.DecisionResponse, shapes.DecisionResponseV09))

@@ -44,6 +44,7 @@ from nextoffer.decisioning.decision_service import DecisionService
 from nextoffer.engine import Catalog, ScopeRequest
 from nextoffer.errors import NextofferError, NotFound, RateLimited, RuleViolation
 from nextoffer.records.batch_jobs import OUTPUT_EXPIRED, Job, JobRequest, JobStatus
+from nextoffer.telemetry import NO_TELEMETRY, Telemetry
 from nextoffer.tenants import Tenant
 from nextoffer.wire.calls import PointerFor, proposition_request_pointer
 
@@ -92,8 +93,10 @@ class BatchService:
         profiles: ProfileStoreLike | None = None,
         capping: CappingGate | None = None,
         poll_seconds: float = 2.0,
+        telemetry: Telemetry = NO_TELEMETRY,
     ) -> None:
         self.jobs = jobs
+        self.telemetry = telemetry
         self.decisions = decisions
         self.settings = settings
         self.profiles = profiles
@@ -154,6 +157,7 @@ class BatchService:
             container_id=container_id,
         )
         self.jobs.create(job)
+        self.telemetry.batch_job(JobStatus.QUEUED.lower())
         if self.settings.batch_run_jobs:
             self._ensure_thread()
             self._wake.set()
@@ -273,11 +277,13 @@ class BatchService:
     def run(self, job: Job) -> None:
         """Run a claimed (PROCESSING) job to COMPLETED or ERROR; never raises for its errors."""
         lost = threading.Event()
+        self.telemetry.batch_job(JobStatus.PROCESSING.lower())
         try:
             summary = self._execute(job, lost)
         except BatchCancelled:
             if not lost.is_set():  # stopping: let the next start run it again
                 self.jobs.move(job, JobStatus.QUEUED, owner=self.owner, detail=None)
+                self.telemetry.batch_job("requeued")
             return
         except (NextofferError, BatchInputError, BadProfile, OutputError) as exc:
             self._fail(job, getattr(exc, "code", None) or "bad-input", _message(exc))
@@ -296,6 +302,7 @@ class BatchService:
                 summary=summary.as_dict(),
                 output=summary.output,
             )
+            self.telemetry.batch_job(JobStatus.COMPLETED.lower())
 
     def _fail(self, job: Job, code: str, message: str) -> None:
         current = self.jobs.get(job.id)
@@ -306,6 +313,7 @@ class BatchService:
                 owner=self.owner,
                 detail={"code": code, "message": message},
             )
+            self.telemetry.batch_job(JobStatus.ERROR.lower())
 
     def _execute(self, job: Job, lost: threading.Event) -> Summary:
         tenant = Tenant(job.org, job.sandbox)

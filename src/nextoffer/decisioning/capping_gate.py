@@ -24,10 +24,12 @@ from typing import TYPE_CHECKING
 from nextoffer.capping.ledger import MAX_ATTEMPTS, Ledger, Run
 from nextoffer.capping.plans import CatalogPlan, Feedback, Moment
 from nextoffer.capping.store import CounterStore, Increment
+from nextoffer.telemetry import NO_TELEMETRY, Telemetry
 from nextoffer.timeutil import utcnow
 
 if TYPE_CHECKING:
-    from nextoffer.engine import Catalog, DecisionRequest, Proposition
+    from nextoffer.engine import Catalog, DecisionRequest, Offer, Proposition
+    from nextoffer.engine.protocols import CappingView
 
 __all__ = ["KNOWN_EXHAUSTED", "MAX_ATTEMPTS", "CappingGate", "Feedback"]
 
@@ -48,8 +50,10 @@ class CappingGate:
         *,
         clock: Callable[[], datetime] = utcnow,
         seeds: Callable[[], int] = new_seed,
+        telemetry: Telemetry = NO_TELEMETRY,
     ) -> None:
         self.store = store
+        self.telemetry = telemetry
         self.clock = clock
         self.seeds = seeds
         """Seeds for counting decisions without one (retries then break ties the same way)."""
@@ -90,7 +94,36 @@ class CappingGate:
             return run(ledger)
         if request.seed is None:
             request.seed = self.seeds()
-        return Ledger(plan, moment, self._known).decide(run, self._reserve)
+        ledger = Ledger(plan, moment, self._known)
+        if not (self.telemetry.metrics or self.telemetry.tracing):
+            return ledger.decide(run, self._reserve)
+        return self._observed(ledger, run)
+
+    def _observed(self, ledger: Ledger, run: Run) -> list[Proposition]:
+        """`Ledger.decide`, reporting the offers the caps left out of the decision finally
+        made, and the reservations lost to concurrent decisions; a span per reservation."""
+        telemetry = self.telemetry
+        views: list[_Counting] = []
+        lost = 0
+
+        def counted(view: CappingView | None) -> list[Proposition]:
+            if view is None:
+                return run(None)
+            views.append(_Counting(view))
+            return run(views[-1])
+
+        def reserve(increments: list[Increment]) -> str | None:
+            nonlocal lost
+            with telemetry.span("nextoffer.capping.reserve") as span:
+                over = self.reserve(increments)
+                span.set_attribute("nextoffer.capping.counters", len(increments))
+                span.set_attribute("nextoffer.capping.refused", over is not None)
+            lost += over is not None
+            return over
+
+        propositions = ledger.decide(counted, reserve)
+        telemetry.capping(views[-1].rejected if views else 0, lost)
+        return propositions
 
     # -- feedback -------------------------------------------------------------------------
 
@@ -131,3 +164,20 @@ class CappingGate:
 
     def close(self) -> None:
         self.store.close()
+
+
+class _Counting:
+    """A capping view that counts the offers it reports capped (the engine asks only about
+    offers otherwise eligible, so each one is an offer a cap kept out)."""
+
+    __slots__ = ("rejected", "view")
+
+    def __init__(self, view: CappingView) -> None:
+        self.view = view
+        self.rejected = 0
+
+    def capped(self, offer: Offer, placement_id: str) -> int | None:
+        index = self.view.capped(offer, placement_id)
+        if index is not None:
+            self.rejected += 1
+        return index

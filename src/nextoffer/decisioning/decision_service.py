@@ -30,6 +30,7 @@ from nextoffer.errors import FieldError, RuleViolation
 from nextoffer.ids import time_ordered_uuid
 from nextoffer.library.library_service import LibraryService
 from nextoffer.records.library import Sandbox
+from nextoffer.telemetry import NO_TELEMETRY, Span, Telemetry
 from nextoffer.tenants import Tenant
 from nextoffer.timeutil import utcnow
 from nextoffer.wire.calls import DecideCall, DecideResult, PointerFor
@@ -91,6 +92,7 @@ class DecisionService:
         scorer: ModelScorer | None = None,
         capping: CappingGate | None = None,
         clock: Callable[[], datetime] = utcnow,
+        telemetry: Telemetry = NO_TELEMETRY,
     ) -> None:
         self.library = library
         self.catalogs = catalogs
@@ -100,6 +102,7 @@ class DecisionService:
         self.capping = capping
         """Caps every decision when set (counting unless dry run or explanation)."""
         self.clock = clock
+        self.telemetry = telemetry
 
     def catalog(self, tenant: Tenant) -> Catalog | None:
         sandbox = self.library.find_sandbox(tenant)
@@ -148,6 +151,29 @@ class DecisionService:
         """
         sandbox, catalog = screened or self.decidable(call.tenant, call.scopes, pointer)
         subject, profile_id = self._subject(call, catalog)
+        with self.telemetry.span("nextoffer.decide") as span:
+            result = self._decide(call, sandbox, catalog, subject, profile_id, capping)
+            if self.telemetry.tracing:
+                _describe(span, result, catalog)
+        if self.telemetry.metrics:
+            for prop in result.propositions:
+                self.telemetry.decided(outcome_of(prop), ranking_of(prop))
+        if not call.dry_run and not call.explain and self.events is not None:
+            with self.telemetry.span("nextoffer.decision_events.record") as span:
+                span.set_attribute("nextoffer.events", len(result.propositions))
+                self.events.record(call.tenant, self._events(call, result))
+            result.recorded = True
+        return result
+
+    def _decide(
+        self,
+        call: DecideCall,
+        sandbox: Sandbox,
+        catalog: Catalog,
+        subject: Subject,
+        profile_id: str | None,
+        capping: CappingView | None,
+    ) -> DecideResult:
         now = self.clock()
         request = DecisionRequest(
             scopes=call.scopes,
@@ -176,7 +202,7 @@ class DecisionService:
             )
         else:
             propositions = decide(catalog, request)
-        result = DecideResult(
+        return DecideResult(
             proposition_id=time_ordered_uuid(),
             created=now,
             propositions=propositions,
@@ -185,10 +211,6 @@ class DecisionService:
             profile_id=profile_id,
             recorded=False,
         )
-        if not call.dry_run and not call.explain and self.events is not None:
-            self.events.record(call.tenant, self._events(call, result))
-            result.recorded = True
-        return result
 
     def _subject(self, call: DecideCall, catalog: Catalog) -> tuple[Subject, str | None]:
         subject, profile_id = self._profile(call, catalog)
@@ -201,7 +223,11 @@ class DecisionService:
             return call.inline, None
         if self.profiles is None or not call.identities:
             return NOBODY, None
-        found = self.profiles.find(call.tenant, call.identities, with_events=catalog.reads_events)
+        with self.telemetry.span("nextoffer.profile.lookup") as span:
+            found = self.profiles.find(
+                call.tenant, call.identities, with_events=catalog.reads_events
+            )
+            span.set_attribute("nextoffer.profile.found", found is not None)
         if found is None:
             return NOBODY, None  # an identity nobody knows decides as an empty profile
         return found, found.profile_id
@@ -229,3 +255,52 @@ class DecisionService:
                 )
             )
         return out
+
+
+def outcome_of(prop: Proposition) -> str:
+    """What a decided scope answered (`telemetry.OUTCOMES`)."""
+    if prop.options:
+        return "offer"
+    return "fallback" if prop.fallback is not None else "empty"
+
+
+def ranking_of(prop: Proposition) -> str:
+    """How the decision ranks offers for the placement: `static` unless a criterion ranks
+    by a formula or a model (`telemetry.RANKINGS`)."""
+    for criterion in prop.decision.criteria:
+        kind = criterion.ranking.kind
+        if kind != "static" and criterion.applies_to(prop.placement.id):
+            return kind
+    return "static"
+
+
+_REASONS = {"offer": "targeting_match", "fallback": "default", "empty": "default"}
+"""OpenTelemetry's feature-flag evaluation reasons for the outcomes."""
+
+
+def _describe(span: Span, result: DecideResult, catalog: Catalog) -> None:
+    """The decision as OpenTelemetry feature-flag evaluations: one event per scope (the
+    placement is the flag, the first offer the variant); on the span too for one scope."""
+    for prop in result.propositions:
+        outcome = outcome_of(prop)
+        chosen = prop.options[0].offer.id if prop.options else None
+        if chosen is None and prop.fallback is not None:
+            chosen = prop.fallback.id
+        attributes: dict[str, Any] = {
+            "feature_flag.key": prop.placement.id,
+            "feature_flag.set.id": prop.decision.id,
+            "feature_flag.provider.name": "nextoffer",
+            "feature_flag.version": str(catalog.revision),
+            "feature_flag.result.reason": _REASONS[outcome],
+            "nextoffer.outcome": outcome,
+            "nextoffer.ranking": ranking_of(prop),
+            "nextoffer.offers": [c.offer.id for c in prop.options],
+        }
+        if chosen is not None:
+            attributes["feature_flag.result.variant"] = chosen
+        if result.profile_id is not None:
+            attributes["feature_flag.context.id"] = result.profile_id
+        span.add_event("feature_flag.evaluation", attributes)
+        if len(result.propositions) == 1:
+            for key, value in attributes.items():
+                span.set_attribute(key, value)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -27,6 +28,7 @@ from nextoffer.store.database import Database
 from nextoffer.store.decision_event_tables import EventRow, decision_event_offers, decision_events
 from nextoffer.store.decision_event_writers import EventWriter, open_writer
 from nextoffer.store.sandbox_ids import SandboxIds
+from nextoffer.telemetry import NO_TELEMETRY, Telemetry
 from nextoffer.tenants import Tenant
 from nextoffer.timeutil import format_utc, parse_rfc3339
 
@@ -101,8 +103,10 @@ class DecisionEventLog:
         flush_interval: float = 0.2,
         batch_size: int = 500,
         max_pending: int = 200_000,
+        telemetry: Telemetry = NO_TELEMETRY,
     ) -> None:
         self.db = db
+        self.telemetry = telemetry
         self.writer: EventWriter = open_writer(db, writer)
         self.flush_interval = flush_interval
         self.batch_size = batch_size
@@ -132,6 +136,7 @@ class DecisionEventLog:
             if excess > 0:
                 del self._pending[:excess]
                 self.dropped += excess
+                self.telemetry.events_refused(excess)
                 log.error("decision event buffer full: dropped the %d oldest events", excess)
             full = len(self._pending) >= self.batch_size
             if self._thread is None:
@@ -153,6 +158,7 @@ class DecisionEventLog:
             try:
                 self.flush()
             except Exception:  # the next round retries; the events stay in the buffer
+                self.telemetry.dependency_error("database")
                 log.exception("writing decision events failed; retrying")
                 self._stop.wait(self.flush_interval)
 
@@ -164,20 +170,41 @@ class DecisionEventLog:
             with self._lock:
                 batch, self._pending = self._pending, []
                 self._inflight = batch
+            self.telemetry.event_buffer(len(batch))  # what waited, the buffer's depth now
             if not batch:
                 return 0
+            refused = 0
             try:
-                for start in range(0, len(batch), 5000):
-                    rows = [_row(t, e) for t, e in batch[start : start + 5000]]
-                    self.refused += self.writer.write(rows)
+                with self.telemetry.span("nextoffer.decision_events.write") as span:
+                    span.set_attribute("nextoffer.events", len(batch))
+                    for start in range(0, len(batch), 5000):
+                        rows = [_row(t, e) for t, e in batch[start : start + 5000]]
+                        refused += self.writer.write(rows)
+                    span.set_attribute("nextoffer.events.refused", refused)
             except BaseException:
                 with self._lock:
                     self._pending = batch + self._pending
+                    depth = len(self._pending)
+                self.telemetry.event_buffer(depth)  # still waiting, and growing
                 raise
             finally:
                 with self._lock:
                     self._inflight = []
+                    depth = len(self._pending)
+                self.refused += refused
+            self._report(batch, refused, depth)
             return len(batch)
+
+    def _report(self, batch: list[tuple[Tenant, DecisionEvent]], refused: int, depth: int) -> None:
+        """Telemetry of a written batch: its size, how long its oldest event waited, the rows
+        refused, and what the buffer holds now."""
+        telemetry = self.telemetry
+        if telemetry.metrics:
+            lag = max(0.0, time.time() - batch[0][1].timestamp.timestamp())
+            telemetry.events_written(len(batch) - refused, lag)
+            if refused:
+                telemetry.events_refused(refused)
+            telemetry.event_buffer(depth)
 
     def close(self) -> None:
         """Stop the writer thread and write what is left (a later `record` starts it again)."""
