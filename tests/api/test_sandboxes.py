@@ -113,18 +113,26 @@ def test_the_list_of_known_sandboxes_is_bounded(api: Api) -> None:
     assert len(known) == MAX_LISTED and known == sorted(known)
 
 
-def test_open_mode_creates_no_sandbox_on_a_write_and_names_the_orgs(make_api) -> None:
-    api = make_api(open_mode=True)  # its fixture tenant's sandbox exists
-    typo = Api(api.client, api.org, "prdo", create_sandbox=False)
-    problem = assert_problem(typo.post("/tags", {"name": "x"}), 404, "unknown-sandbox")
-    assert problem["knownSandboxes"] == ["prod"]
-    assert f"nextoffer sandbox create {api.org} prdo" in problem["detail"]
-    assert_problem(typo.get("/tags"), 404, "unknown-sandbox")  # still unknown: nothing made
+def test_open_mode_creates_no_sandbox_on_a_write_and_names_the_orgs(tmp_path: Path) -> None:
+    db = Database(f"sqlite:///{tmp_path / 'open.db'}")  # its own: the orgs listed are known
+    db.upgrade()
+    try:
+        with TestClient(
+            create_app(services_=build_services(db, credentials=(), open_mode=True))
+        ) as client:
+            api = Api(client, new_org(), "prod")
+            typo = Api(client, api.org, "prdo", create_sandbox=False)
+            problem = assert_problem(typo.post("/tags", {"name": "x"}), 404, "unknown-sandbox")
+            assert problem["knownSandboxes"] == ["prod"]
+            assert f"nextoffer sandbox create {api.org} prdo" in problem["detail"]
+            assert_problem(typo.get("/tags"), 404, "unknown-sandbox")  # nothing was made
 
-    wrong_org = Api(api.client, api.org.lower(), "prod", create_sandbox=False)
-    problem = assert_problem(wrong_org.get("/tags"), 404, "unknown-sandbox")
-    assert api.org in problem["knownOrgs"]  # open mode is local: the orgs are named
-    assert "orgs with sandboxes:" in problem["detail"]
+            wrong_org = Api(client, api.org.lower(), "prod", create_sandbox=False)
+            problem = assert_problem(wrong_org.get("/tags"), 404, "unknown-sandbox")
+            assert problem["knownOrgs"] == [api.org]  # open mode is local: the orgs are named
+            assert f"orgs with sandboxes: {api.org}" in problem["detail"]
+    finally:
+        db.dispose()
 
 
 def test_the_sandbox_cli_creates_what_the_api_then_answers(tmp_path: Path) -> None:
