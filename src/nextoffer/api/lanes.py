@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import threading
 import weakref
 from collections.abc import Callable
@@ -55,10 +56,12 @@ class Lane:
         return self._in_flight
 
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
-        """`fn(*args)` in one of the lane's threads; `Busy` when none is free within `wait`."""
+        """`fn(*args)` in one of the lane's threads, in a copy of the caller's context (the
+        request's span and log fields go along); `Busy` when none is free within `wait`."""
         loop = asyncio.get_running_loop()
+        context = contextvars.copy_context()
         if self.wait is None:
-            return await loop.run_in_executor(self._pool, self._counted, fn, *args)
+            return await loop.run_in_executor(self._pool, context.run, self._counted, fn, *args)
         gate = self._gate(loop)
         if gate.locked():
             try:
@@ -70,7 +73,7 @@ class Lane:
         else:
             await gate.acquire()  # free: returns at once
         try:
-            done: Future[T] = self._pool.submit(self._counted, fn, *args)
+            done: Future[T] = self._pool.submit(context.run, self._counted, fn, *args)
         except BaseException:
             gate.release()
             raise
