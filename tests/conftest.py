@@ -190,16 +190,29 @@ def database(
         yield db
 
 
+def postgres_url_or_skip() -> str:
+    """The PostgreSQL server's URL. Without one the test is skipped: on a developer's machine
+    only, since `.ci/run` always sets it and fails when the server cannot be reached."""
+    if not POSTGRES_URL:
+        pytest.skip("PostgreSQL suite: set NEXTOFFER_TEST_POSTGRES_URL (CI always does)")
+    return POSTGRES_URL
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> str:
+    """`postgres_url_or_skip()` as a fixture (and the `postgres` marker with it)."""
+    return postgres_url_or_skip()
+
+
 @contextmanager
 def postgres_database(prefix: str) -> Iterator[Database]:
     """A migrated PostgreSQL schema of its own (dropped after); skips without the server."""
-    if not POSTGRES_URL:
-        pytest.skip("PostgreSQL suite: set NEXTOFFER_TEST_POSTGRES_URL (CI always does)")
+    base = postgres_url_or_skip()
     schema = f"{prefix}_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(sa.engine.make_url(POSTGRES_URL).set(drivername="postgresql+psycopg"))
+    admin = sa.create_engine(sa.engine.make_url(base).set(drivername="postgresql+psycopg"))
     with admin.begin() as conn:
         conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    db = Database(_postgres_schema_url(POSTGRES_URL, schema))
+    db = Database(_postgres_schema_url(base, schema))
     try:
         db.upgrade()
         yield db

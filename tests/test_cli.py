@@ -387,11 +387,11 @@ def test_database_urls_are_printed_without_their_password() -> None:
     assert masked_url("sqlite:////tmp/a.db") == "sqlite:////tmp/a.db"
 
 
-def test_serve_banner_masks_the_password(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_serve_banner_masks_the_password(
+    monkeypatch: pytest.MonkeyPatch, postgres_url: str
+) -> None:
     """The real start-up path up to uvicorn (PostgreSQL trusts the fake password)."""
-    base = os.environ.get("NEXTOFFER_TEST_POSTGRES_URL")
-    if not base:
-        pytest.skip("needs NEXTOFFER_TEST_POSTGRES_URL")
+    base = postgres_url
     import sqlalchemy as sa
     import uvicorn
 

@@ -45,11 +45,9 @@ def test_a_missing_sqlite_directory_is_an_outage_but_a_bad_statement_is_not(tmp_
     conn.close()
 
 
-def test_postgresql_errors_that_are_not_outages_stay_what_they_are() -> None:
+def test_postgresql_errors_that_are_not_outages_stay_what_they_are(postgres_url: str) -> None:
     """A lock that cannot be taken (55P03), a statement timeout (57014) and a bad statement
     are answered by whoever handles them, not as a dependency outage."""
-    if not POSTGRES_URL:
-        pytest.skip("PostgreSQL suite: set NEXTOFFER_TEST_POSTGRES_URL (CI always does)")
     table = f"nextoffer_lock_{uuid.uuid4().hex[:10]}"
     with psycopg.connect(POSTGRES_URL, autocommit=True) as a, psycopg.connect(POSTGRES_URL) as b:
         a.execute(f"CREATE TABLE {table} (id int)")

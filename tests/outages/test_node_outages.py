@@ -136,11 +136,9 @@ def test_postgresql_down_answers_503_naming_the_database_and_the_node_recovers()
                 _assert_ready(client, database="ok")
 
 
-def test_too_many_clients_is_a_503_naming_the_database() -> None:
+def test_too_many_clients_is_a_503_naming_the_database(postgres_url: str) -> None:
     """PostgreSQL's "too many connections" (SQLSTATE 53300, the suspected cause of a flaky
     500 under a loaded shared server), for real: a role allowed one connection, already held."""
-    if not POSTGRES_URL:
-        pytest.skip("PostgreSQL suite: set NEXTOFFER_TEST_POSTGRES_URL (CI always does)")
     role = f"nextoffer_outage_{uuid.uuid4().hex[:10]}"
     admin = sa.create_engine(sa.engine.make_url(POSTGRES_URL).set(drivername="postgresql+psycopg"))
     with admin.begin() as conn:
