@@ -27,6 +27,7 @@ from nextoffer.store.decision_events import DecisionEventLog
 from nextoffer.store.library_repo import SqlLibraryStore
 from nextoffer.store.outages import ERRORS as DEPENDENCY_ERRORS
 from nextoffer.store.outages import unavailable as dependency_outage
+from nextoffer.store.profile_loads import ProfileLoads
 from nextoffer.store.profiles import ProfileStore
 from nextoffer.store.snapshots import SnapshotCache
 
@@ -44,6 +45,8 @@ class Services:
     datastreams: DatastreamResolver
     datastream_admin: DatastreamService
     profiles: ProfileStore
+    profile_loads: ProfileLoads
+    """Large bulk loads, in worker processes (`store/profile_loads.py`)."""
     decision_events: DecisionEventLog
     feedback: FeedbackService
     edge: EdgeService
@@ -98,6 +101,7 @@ class Services:
             datastreams=resolver,
             datastream_admin=DatastreamService(library, SqlDatastreams(db, resolver)),
             profiles=profiles,
+            profile_loads=ProfileLoads(profiles),
             decision_events=events,
             feedback=feedback,
             edge=EdgeService(decisions, feedback),
@@ -127,6 +131,7 @@ class Services:
         """Write buffered decision events; the services stay usable (a server shuts down, or
         a test client closes, and the next one records again)."""
         self.decision_events.close()
+        self.profile_loads.close()
         self.telemetry.close()
 
 

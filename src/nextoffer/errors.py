@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 
@@ -51,6 +51,11 @@ class NextofferError(Exception):
 
     def __post_init__(self) -> None:
         super().__init__(self.detail)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickled whole (Exception's own pickling keeps only `detail`): an error raised in a
+        child process (a bulk load's) reaches the client as the same problem."""
+        return (_rebuild, (type(self), {f.name: getattr(self, f.name) for f in fields(self)}))
 
     @classmethod
     def at(
@@ -177,3 +182,7 @@ class DependencyUnavailable(NextofferError):
             code=cls.default_code,
             extra={"dependency": dependency, "retryAfter": RETRY_AFTER},
         )
+
+
+def _rebuild(cls: type[NextofferError], values: dict[str, Any]) -> NextofferError:
+    return cls(**values)

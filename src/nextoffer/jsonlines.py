@@ -106,3 +106,37 @@ def read_lines(
         except orjson.JSONDecodeError as exc:
             raise error(number, str(exc)) from None
         yield Line(number, value)
+
+
+def parse_document(raw: bytes) -> Any:
+    """One JSON document from a client: 400 `malformed-json` when it is empty, nests too
+    deeply, is not JSON or holds a NUL character; never a half-parsed value."""
+    if not raw.strip():
+        raise InvalidInput.at("the request needs a JSON body", pointer="", code="malformed-json")
+    check_depth(raw)
+    try:
+        value = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidInput.at(
+            f"the body is not valid JSON: {exc}", pointer="", code="malformed-json"
+        ) from None
+    if b"\\u0000" in raw:
+        raise InvalidInput.at(
+            "strings may not contain the NUL character (\\u0000)", pointer="", code="malformed-json"
+        )
+    return value
+
+
+JSONL_MEDIA_TYPE = "application/x-ndjson"
+
+
+def array_lines(value: Any, what: str) -> list[Line]:
+    """The items of a parsed JSON array as `Line`s numbered from 1, as JSON Lines number theirs;
+    400 when `value` is no array."""
+    if not isinstance(value, list):
+        raise InvalidInput.at(
+            f"send the {what} as a JSON array, or as JSON Lines ({JSONL_MEDIA_TYPE})",
+            pointer="",
+            code="invalid-body",
+        )
+    return [Line(number, item) for number, item in enumerate(value, start=1)]

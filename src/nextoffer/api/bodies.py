@@ -5,11 +5,16 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
-import orjson
 from starlette.requests import Request
 
 from nextoffer.errors import InvalidInput, TooLarge, UnsupportedMediaType
-from nextoffer.jsonlines import Line, check_depth, read_lines
+from nextoffer.jsonlines import (
+    JSONL_MEDIA_TYPE,
+    Line,
+    array_lines,
+    parse_document,
+    read_lines,
+)
 
 
 def is_json_media_type(content_type: str | None) -> bool:
@@ -45,24 +50,10 @@ async def read_json(request: Request, max_bytes: int) -> Any:
             f"send the body as application/json, not {request.headers.get('content-type')}",
             parameter="Content-Type",
         )
-    raw = await read_body(request, max_bytes)
-    if not raw.strip():
-        raise InvalidInput.at("the request needs a JSON body", pointer="", code="malformed-json")
-    check_depth(raw)
-    try:
-        value = orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        raise InvalidInput.at(
-            f"the body is not valid JSON: {exc}", pointer="", code="malformed-json"
-        ) from None
-    if b"\\u0000" in raw:
-        raise InvalidInput.at(
-            "strings may not contain the NUL character (\\u0000)", pointer="", code="malformed-json"
-        )
-    return value
+    return parse_document(await read_body(request, max_bytes))
 
 
-JSONL_MEDIA_TYPES = ("application/x-ndjson", "application/jsonl", "application/x-jsonlines")
+JSONL_MEDIA_TYPES = (JSONL_MEDIA_TYPE, "application/jsonl", "application/x-jsonlines")
 
 
 def require_jsonl(request: Request, what: str) -> None:
@@ -97,14 +88,7 @@ def is_json_array_body(request: Request) -> bool:
 async def read_json_array(request: Request, max_bytes: int, what: str) -> list[Line]:
     """The items of a JSON array body as `Line`s numbered from 1, as JSON Lines number theirs;
     400 when the body is no JSON array."""
-    value = await read_json(request, max_bytes)
-    if not isinstance(value, list):
-        raise InvalidInput.at(
-            f"send the {what} as a JSON array, or as JSON Lines ({JSONL_MEDIA_TYPES[0]})",
-            pointer="",
-            code="invalid-body",
-        )
-    return [Line(number, item) for number, item in enumerate(value, start=1)]
+    return array_lines(await read_json(request, max_bytes), what)
 
 
 async def read_items(request: Request, max_bytes: int, what: str) -> list[Line]:

@@ -3,8 +3,9 @@ and load many from JSON Lines (checked whole, then written in short steps)."""
 
 from __future__ import annotations
 
+import asyncio
 import tempfile
-from collections.abc import Iterator
+from pathlib import Path
 from urllib.parse import quote
 
 from starlette.convertors import PathConvertor, register_url_convertor
@@ -17,13 +18,11 @@ from nextoffer.api.bodies import (
     is_json_array_body,
     is_json_media_type,
     read_json,
-    read_json_array,
     require_jsonl,
 )
 from nextoffer.api.context import call_of, json_response, offload, offload_write, services
 from nextoffer.api.preconditions import if_match
 from nextoffer.errors import InvalidInput, UnsupportedMediaType
-from nextoffer.jsonlines import Line, read_lines
 from nextoffer.profiles.documents import MAX_ID_LENGTH, is_namespace, parse_profile, read_model
 from nextoffer.profiles.merge import Written
 
@@ -109,23 +108,25 @@ async def item(request: Request) -> Response:
 
 async def bulk(request: Request) -> Response:
     """POST /v1/profiles/bulk: JSON Lines, one profile per line (or a JSON array of profiles),
-    checked whole (a bad line: nothing written), then written in short steps."""
+    checked whole (a bad line: nothing written), then written in short steps.
+
+    The body is spooled to a file as it arrives, never parsed here: a large load runs in a
+    worker process (`store/profile_loads.py`), a small one in the write lane."""
     call = call_of(request, creates=True)
     svc = services(request)
-    if is_json_array_body(request):
-        items = await read_json_array(request, svc.settings.max_bulk_bytes, "profiles")
-        result = await offload_write(request, svc.profiles.bulk_upsert, call.tenant, items)
-        return json_response(result.as_dict())
-    require_jsonl(request, "profiles")
-    with tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024) as spool:
+    body = "json" if is_json_array_body(request) else "jsonl"
+    if body == "jsonl":
+        require_jsonl(request, "profiles")
+    with tempfile.NamedTemporaryFile(prefix="nextoffer-bulk-") as spool:
         async for chunk in body_chunks(request, svc.settings.max_bulk_bytes):
-            spool.write(chunk)  # set aside (bounded memory): the load reads it line by line
-
-        def lines() -> Iterator[Line]:  # read twice: checked whole, then applied in steps
-            spool.seek(0)
-            return read_lines(spool)
-
-        result = await offload_write(request, svc.profiles.bulk_upsert, call.tenant, lines)
+            spool.write(chunk)
+        spool.flush()
+        path = Path(spool.name)
+        loads = svc.profile_loads
+        if loads.in_worker(spool.tell()):
+            result = await asyncio.wrap_future(loads.submit(call.tenant, path, body))
+        else:
+            result = await offload_write(request, loads.load_here, call.tenant, path, body)
     return json_response(result.as_dict())
 
 
