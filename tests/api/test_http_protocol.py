@@ -3,6 +3,7 @@ connections whose request head trickles in or grows without end, and serves ever
 
 from __future__ import annotations
 
+import logging
 import socket
 import threading
 import time
@@ -125,3 +126,27 @@ def _response(conn: socket.socket) -> bytes:
         assert chunk, data
         body += chunk
     return head + b"\r\n\r\n" + body
+
+
+def test_a_client_leaving_mid_body_is_no_server_error(
+    server: tuple[str, int], caplog: pytest.LogCaptureFixture
+) -> None:
+    """A load generator stopping (or a closed tab) leaves bodies unfinished: before, each one
+    logged "unexpected error" with two tracebacks, as a 500."""
+    with caplog.at_level(logging.INFO):
+        for path in ("/data/core/ods/decisions", "/v1/profiles/bulk"):
+            with socket.create_connection(server) as c:
+                c.sendall(
+                    f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                    "Authorization: Bearer acme-token\r\nx-api-key: acme-key\r\n"
+                    "x-gw-ims-org-id: leaving@AdobeOrg\r\nx-sandbox-name: prod\r\n"
+                    'Content-Length: 100000\r\n\r\n{"events": ['.encode()
+                )
+                time.sleep(0.2)  # the route is reading the body when the client goes
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and b"200 OK" not in health(server):
+            time.sleep(0.05)
+        time.sleep(0.3)
+    errors = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert errors == [], [r.getMessage() for r in errors]
+    assert b"200 OK" in health(server)

@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
 from nextoffer import __version__
@@ -81,6 +81,7 @@ def create_app(
     app.add_exception_handler(RequestValidationError, problems.handle_validation_error)
     for dependency_error in DEPENDENCY_ERRORS:
         app.add_exception_handler(dependency_error, problems.dependency_handler(dependency_outage))
+    app.add_exception_handler(ClientDisconnect, problems.handle_client_disconnect)
     app.add_exception_handler(Exception, problems.handle_unexpected)
 
     @app.get("/v1/health", include_in_schema=False)  # described in openapi_routes

@@ -142,6 +142,13 @@ def dependency_handler(
     return handle
 
 
+async def handle_client_disconnect(_request: Request, _exc: Exception) -> Response:
+    """The client left before its body arrived (a load generator stopping, a closed tab): no
+    one reads the answer, and it is no server error to log with a traceback."""
+    log.debug("the client disconnected before its request body arrived")
+    return Response(status_code=499)  # nginx's "client closed request"; never sent
+
+
 async def handle_unexpected(_request: Request, exc: Exception) -> Response:
     log.exception("unexpected error", exc_info=exc)
     return problem_response(
