@@ -197,6 +197,54 @@ def upload(server: Server, path: Path) -> subprocess.Popen[str]:
     )
 
 
+def rss_mb(pid: int) -> float:
+    """A process's resident memory, MB (0 once it is gone)."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+def children(pid: int) -> list[int]:
+    out: list[int] = []
+    try:
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            out += [int(c) for c in (task / "children").read_text().split()]
+    except OSError:
+        pass
+    return out
+
+
+class PeakMemory:
+    """Samples the server's and each of its child processes' resident memory twice a second
+    (the bulk load runs in a child: `store/profile_loads.py`); the peaks, MB."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.server = 0.0
+        self.child = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+
+    def _sample(self) -> None:
+        while not self._stop.wait(0.5):
+            self.server = max(self.server, rss_mb(self.pid))
+            for child in children(self.pid):
+                self.child = max(self.child, rss_mb(child))
+
+    def stop(self) -> str:
+        self._stop.set()
+        self._thread.join()
+        return (
+            f"peak resident memory: server {self.server:,.0f} MB, "
+            f"largest child {self.child:,.0f} MB"
+        )
+
+
 def loaded(
     server: Server,
     name: str,
@@ -209,6 +257,7 @@ def loaded(
 ) -> Scenario:
     """The probes while a bulk load of `profiles` runs and/or a flood hammers the Edge."""
     began = time.perf_counter()
+    memory = PeakMemory(server.proc.pid)
     sending = upload(server, profiles) if profiles else None
     flooded: dict[str, object] = {}
     flooding = threading.Thread(
@@ -230,7 +279,7 @@ def loaded(
         out.load = (
             f"bulk load of {args.profiles:,} profiles: HTTP {status} {body[:80]}, {seconds:,.0f} s "
             f"({args.profiles / seconds:,.0f} profiles/s), still running when the probes ended: "
-            f"{'yes' if running else 'NO'}"
+            f"{'yes' if running else 'NO'}; {memory.stop()}"
         )
     if flood_connections:
         statuses = flooded.get("statuses", {})
@@ -249,6 +298,11 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20.0, help="each probe window")
     parser.add_argument("--flood", type=int, default=16, help="Edge flood connections")
     parser.add_argument("--settle", type=float, default=5.0, help="upload head start, seconds")
+    parser.add_argument(
+        "--situations",
+        default="quiet,flood,bulk,both",
+        help="which to run, of quiet,flood,bulk,both (the quiet node always runs: the baseline)",
+    )
     args = parser.parse_args()
     if not wrk.available() or shutil.which("curl") is None:
         sys.exit("this benchmark needs wrk and curl: apt-get install wrk curl")
@@ -291,12 +345,16 @@ def main() -> None:
                 connections=8,
             )
             common = (args, static, warm.p50_ms, collect_url)
-            scenarios = [
-                Scenario("quiet node", probes(server, static, args.seconds, warm.p50_ms)),
-                loaded(server, "Edge flood only", *common, None, args.flood),
-                loaded(server, "bulk load only", *common, files[0], 0),
-                loaded(server, "bulk load + Edge flood", *common, files[1], args.flood),
-            ]
+            wanted = set(args.situations.split(","))
+            scenarios = [Scenario("quiet node", probes(server, static, args.seconds, warm.p50_ms))]
+            if "flood" in wanted:
+                scenarios.append(loaded(server, "Edge flood only", *common, None, args.flood))
+            if "bulk" in wanted:
+                scenarios.append(loaded(server, "bulk load only", *common, files[0], 0))
+            if "both" in wanted:
+                scenarios.append(
+                    loaded(server, "bulk load + Edge flood", *common, files[1], args.flood)
+                )
         finally:
             server.stop()
 
