@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from nextoffer.batch.batch_service import BatchService
-from nextoffer.config import ConfigError, Settings
+from nextoffer.config import ConfigError, Settings, spool_directory
 from nextoffer.decisioning.capping_gate import CappingGate
 from nextoffer.decisioning.catalogs import CatalogCache
 from nextoffer.decisioning.decision_service import DecisionService
@@ -23,6 +23,7 @@ from nextoffer.store.batch_jobs import JobStore
 from nextoffer.store.capping_stores import counter_store
 from nextoffer.store.database import Database
 from nextoffer.store.datastreams import DatastreamResolver, SqlDatastreams
+from nextoffer.store.decision_event_spool import Spool
 from nextoffer.store.decision_events import DecisionEventLog
 from nextoffer.store.library_repo import SqlLibraryStore
 from nextoffer.store.outages import ERRORS as DEPENDENCY_ERRORS
@@ -81,6 +82,9 @@ class Services:
             writer=settings.decision_event_writer,
             flush_interval=settings.decision_event_flush_ms / 1000,
             batch_size=settings.decision_event_batch_size,
+            spool=(
+                Spool(spool_directory(settings)) if settings.decision_events == "durable" else None
+            ),
             telemetry=telemetry,
         )
         capping = CappingGate(counter_store(settings, db), telemetry=telemetry)
