@@ -14,7 +14,9 @@ from pathlib import Path
 
 import httpx2 as httpx
 import pytest
+from starlette.testclient import TestClient
 
+from nextoffer.api.app import create_app
 from nextoffer.composition import Services
 from nextoffer.config import ConfigError, Settings, spool_directory
 from nextoffer.errors import DependencyUnavailable
@@ -32,7 +34,8 @@ from nextoffer.store.decision_events import DecisionEventLog
 from nextoffer.tenants import Actor, Tenant
 from tests.capping.library import decision_body, portable
 from tests.capping.servers import nodes, tenant_headers
-from tests.conftest import new_org
+from tests.conftest import build_services, new_org
+from tests.helpers import assert_problem
 from tests.store.test_decision_events import event
 
 
@@ -149,6 +152,30 @@ def test_a_sync_that_fails_is_a_503_naming_the_spool_and_the_next_one_recovers(
     spool.write([row(2)])
     (segment,) = segments(directory)
     assert list(read_records(segment.read_bytes())) == [[row(2)]]
+
+
+def test_a_decision_whose_spool_cannot_be_written_is_a_503_naming_the_spool(
+    database: Database, tmp_path: Path
+) -> None:
+    directory = tmp_path / "spool"
+    services = build_services(
+        database, decision_events="durable", decision_event_spool_dir=str(directory)
+    )
+    org = new_org()
+    import_library(services.library, Tenant(org, "prod"), Actor("t", "t"), portable([]))
+    with TestClient(create_app(services_=services), raise_server_exceptions=False) as client:
+        shutil.rmtree(directory)  # the spool's disk is gone before its first segment
+        r = client.post(
+            "/data/core/ods/decisions", json=decision_body(), headers=tenant_headers(org)
+        )
+        body = assert_problem(r, 503, "dependency-unavailable")
+        assert body["dependency"] == "decision-event spool"
+        assert r.headers["retry-after"] == "5"
+        directory.mkdir()
+        again = client.post(
+            "/data/core/ods/decisions", json=decision_body(), headers=tenant_headers(org)
+        )
+        assert again.status_code == 200, again.text
 
 
 # -- the log in durable mode ----------------------------------------------------------------------

@@ -1,0 +1,121 @@
+"""The cost of the durable decision-event mode: buffered against durable, side by side.
+
+    python benchmarks/bench_durable_events.py [--seconds 8] [--rounds 2]
+
+Two servers on one SQLite database, one in each mode (`NEXTOFFER_DECISION_EVENTS`), the same
+library and requests as bench_decisions (priority ranking, one scope a decision). Each round
+runs, for each server in turn, a closed-loop run (16 connections: what a group sync costs in
+throughput, and how many decisions share one) and a run paced at 70 % of the buffered server's
+closed-loop rate (the latency a client sees at a normal load); each run starts after the
+server's event writer has caught up. The rounds alternate the servers so that a noisy
+neighbour hurts both. The durable server's spool is on the same disk as the database.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks import wrk
+from benchmarks.bench_capping import libraries
+from benchmarks.bench_decisions import ORG, bodies, settle
+from benchmarks.harness import Server, headers, machine, pin
+
+MODES = ("buffered", "durable")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--seconds", type=float, default=8.0)
+    parser.add_argument("--rounds", type=int, default=2)
+    args = parser.parse_args()
+    if not wrk.available():
+        sys.exit("this benchmark needs wrk: apt-get install wrk")
+    if pin(1):
+        os.sched_setaffinity(0, {1})
+    with tempfile.TemporaryDirectory() as tmp:
+        url = f"sqlite:///{tmp}/bench.db"
+        from nextoffer.composition import Services
+        from nextoffer.config import Settings
+        from nextoffer.library.portable import import_library
+        from nextoffer.tenants import Actor, Tenant
+
+        services = Services.build(Settings(database_url=url, open_mode=True))
+        plain, _ = libraries()
+        import_library(services.library, Tenant(ORG, "prod"), Actor("bench", "bench"), plain)
+        services.db.dispose()
+        servers = {
+            mode: Server(
+                url,
+                {
+                    "NEXTOFFER_DECISION_EVENTS": mode,
+                    "NEXTOFFER_DECISION_EVENT_SPOOL_DIR": f"{tmp}/spool-{mode}",
+                },
+            )
+            for mode in MODES
+        }
+        try:
+            rows = measure(servers, bodies(200, "static"), args)
+        finally:
+            for server in servers.values():
+                server.stop()
+    print(f"Decision events buffered vs durable, SQLite, one worker on one core — {machine()}\n")
+    print("| mode, run | req/s | vs buffered | p50 ms | p99 ms | errors |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for run, baseline in rows:
+        print(run.row(baseline))
+
+
+def measure(
+    servers: dict[str, Server], static: list[bytes], args: argparse.Namespace
+) -> list[tuple[wrk.WrkResult, wrk.WrkResult]]:
+    """Each round: closed loop on each server, then paced runs at 70 % of buffered's rate;
+    every row with the buffered run of the same kind and round as its baseline."""
+    h = {**headers(ORG), "Content-Type": "application/json"}
+
+    def url(mode: str) -> str:
+        return f"{servers[mode].base}/data/core/ods/decisions"
+
+    for mode in MODES:
+        wrk.run("warm-up", url(mode), method="POST", bodies=static, headers=h, seconds=2)
+    rows: list[tuple[wrk.WrkResult, wrk.WrkResult]] = []
+    for round_ in range(1, args.rounds + 1):
+        order = MODES if round_ % 2 else MODES[::-1]
+        closed: dict[str, wrk.WrkResult] = {}
+        for mode in order:
+            settle(servers[mode])
+            closed[mode] = wrk.run(
+                f"{mode}, closed loop, round {round_}",
+                url(mode),
+                method="POST",
+                bodies=static,
+                headers=h,
+                seconds=args.seconds,
+            )
+        rate = closed["buffered"].rps * 0.7
+        paced: dict[str, wrk.WrkResult] = {}
+        for mode in order:
+            settle(servers[mode])
+            paced[mode] = wrk.run(
+                f"{mode}, paced at {rate:,.0f}/s, round {round_}",
+                url(mode),
+                method="POST",
+                bodies=static,
+                headers=h,
+                seconds=args.seconds,
+                connections=64,
+                rate=rate,
+                latency_ms=closed["buffered"].p50_ms * 0.7,
+            )
+        for runs in (closed, paced):
+            rows += [(runs[mode], runs["buffered"]) for mode in MODES]
+    return rows
+
+
+if __name__ == "__main__":
+    main()
