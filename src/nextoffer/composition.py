@@ -97,6 +97,9 @@ class Services:
             telemetry=telemetry,
         )
         feedback = FeedbackService(events, profiles, decisions, capping)
+        jobs = JobStore(db)
+        if telemetry.prometheus is not None:
+            telemetry.prometheus.watch_batch_jobs(jobs.count_by_state)
         return cls(
             settings=settings,
             db=db,
@@ -112,7 +115,7 @@ class Services:
             edge_quotas=EdgeQuotas(edge_limiter(settings), default_limits(settings), profiles),
             capping=capping,
             batch=BatchService(
-                JobStore(db),
+                jobs,
                 decisions,
                 settings,
                 profiles=profiles,
