@@ -14,17 +14,17 @@ neighbour hurts both. The durable server's spool is on the same disk as the data
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks import wrk
 from benchmarks.bench_capping import libraries
 from benchmarks.bench_decisions import ORG, bodies, settle
-from benchmarks.harness import Server, headers, machine, pin
+from benchmarks.harness import Server, headers, machine, seed
 
 MODES = ("buffered", "durable")
 
@@ -34,21 +34,10 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=8.0)
     parser.add_argument("--rounds", type=int, default=2)
     args = parser.parse_args()
-    if not wrk.available():
-        sys.exit("this benchmark needs wrk: apt-get install wrk")
-    if pin(1):
-        os.sched_setaffinity(0, {1})
+    wrk.prepare()
     with tempfile.TemporaryDirectory() as tmp:
         url = f"sqlite:///{tmp}/bench.db"
-        from nextoffer.composition import Services
-        from nextoffer.config import Settings
-        from nextoffer.library.portable import import_library
-        from nextoffer.tenants import Actor, Tenant
-
-        services = Services.build(Settings(database_url=url, open_mode=True))
-        plain, _ = libraries()
-        import_library(services.library, Tenant(ORG, "prod"), Actor("bench", "bench"), plain)
-        services.db.dispose()
+        seed(url, {ORG: libraries()[0]})
         servers = {
             mode: Server(
                 url,
@@ -84,36 +73,29 @@ def measure(
     for mode in MODES:
         wrk.run("warm-up", url(mode), method="POST", bodies=static, headers=h, seconds=2)
     rows: list[tuple[wrk.WrkResult, wrk.WrkResult]] = []
+
+    def each(order: tuple[str, ...], name: str, **load: Any) -> dict[str, wrk.WrkResult]:
+        runs = {}
+        for mode in order:
+            settle(servers[mode])  # the server's event writer has caught up
+            runs[mode] = wrk.run(
+                f"{mode}, {name}", url(mode), method="POST", bodies=static, headers=h, **load
+            )
+        rows.extend((runs[mode], runs["buffered"]) for mode in MODES)
+        return runs
+
     for round_ in range(1, args.rounds + 1):
         order = MODES if round_ % 2 else MODES[::-1]
-        closed: dict[str, wrk.WrkResult] = {}
-        for mode in order:
-            settle(servers[mode])
-            closed[mode] = wrk.run(
-                f"{mode}, closed loop, round {round_}",
-                url(mode),
-                method="POST",
-                bodies=static,
-                headers=h,
-                seconds=args.seconds,
-            )
+        closed = each(order, f"closed loop, round {round_}", seconds=args.seconds)
         rate = closed["buffered"].rps * 0.7
-        paced: dict[str, wrk.WrkResult] = {}
-        for mode in order:
-            settle(servers[mode])
-            paced[mode] = wrk.run(
-                f"{mode}, paced at {rate:,.0f}/s, round {round_}",
-                url(mode),
-                method="POST",
-                bodies=static,
-                headers=h,
-                seconds=args.seconds,
-                connections=64,
-                rate=rate,
-                latency_ms=closed["buffered"].p50_ms * 0.7,
-            )
-        for runs in (closed, paced):
-            rows += [(runs[mode], runs["buffered"]) for mode in MODES]
+        each(
+            order,
+            f"paced at {rate:,.0f}/s, round {round_}",
+            seconds=args.seconds,
+            connections=64,
+            rate=rate,
+            latency_ms=closed["buffered"].p50_ms * 0.7,
+        )
     return rows
 
 

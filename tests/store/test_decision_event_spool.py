@@ -11,13 +11,13 @@ import signal
 import threading
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import httpx2 as httpx
 import pytest
 from starlette.testclient import TestClient
 
 from nextoffer.api.app import create_app
-from nextoffer.composition import Services
 from nextoffer.config import ConfigError, Settings, spool_directory
 from nextoffer.errors import DependencyUnavailable
 from nextoffer.library.portable import import_library
@@ -33,7 +33,7 @@ from nextoffer.store.decision_event_tables import EventRow
 from nextoffer.store.decision_events import DecisionEventLog
 from nextoffer.tenants import Actor, Tenant
 from tests.capping.library import decision_body, portable
-from tests.capping.servers import nodes, tenant_headers
+from tests.capping.servers import decide_as, nodes, tenant_headers, tenant_with_library
 from tests.conftest import build_services, new_org
 from tests.helpers import assert_problem
 from tests.store.test_decision_events import event
@@ -51,6 +51,13 @@ def abandon(spool: Spool) -> None:
     """What a process killed with SIGKILL leaves: its segments on disk, their locks free."""
     spool.retire()
     spool.delete_retired(keep=True)
+
+
+def durable_log(db: Database, spool: Spool, **options: Any) -> DecisionEventLog:
+    """A durable log whose buffer is written only when a test says so."""
+    return DecisionEventLog(
+        db, writer="thread", flush_interval=3600, batch_size=10_000, spool=spool, **options
+    )
 
 
 def stored(db: Database, tenant: Tenant) -> list[str]:
@@ -185,9 +192,7 @@ def test_durable_events_are_on_disk_when_recorded_and_deleted_once_written(
     database: Database, tmp_path: Path
 ) -> None:
     tenant = Tenant(new_org(), "prod")
-    log = DecisionEventLog(
-        database, writer="thread", flush_interval=3600, batch_size=10_000, spool=Spool(tmp_path)
-    )
+    log = durable_log(database, Spool(tmp_path))
     events = [event(i) for i in range(3)]
     log.record(tenant, events[:2])
     log.record(tenant, events[2:])
@@ -208,9 +213,7 @@ def test_a_dead_processs_events_are_replayed_once_even_twice_or_after_being_writ
 ) -> None:
     tenant = Tenant(new_org(), "prod")
     spool = Spool(tmp_path)
-    log = DecisionEventLog(
-        database, writer="thread", flush_interval=3600, batch_size=10_000, spool=spool
-    )
+    log = durable_log(database, spool)
     events = [event(i) for i in range(5)]
     log.record(tenant, events[:2])
     log._write_now([r for record in _spooled(tmp_path) for r in record])  # written, then
@@ -230,9 +233,7 @@ def test_building_a_durable_log_replays_what_a_dead_process_left(
 ) -> None:
     tenant = Tenant(new_org(), "prod")
     spool = Spool(tmp_path)
-    log = DecisionEventLog(
-        database, writer="thread", flush_interval=3600, batch_size=10_000, spool=spool
-    )
+    log = durable_log(database, spool)
     events = [event(i) for i in range(3)]
     log.record(tenant, events)
     abandon(spool)  # killed: nothing reached the database
@@ -246,14 +247,7 @@ def test_events_dropped_from_a_full_buffer_stay_in_the_spool_for_the_next_start(
     database: Database, tmp_path: Path
 ) -> None:
     tenant = Tenant(new_org(), "prod")
-    log = DecisionEventLog(
-        database,
-        writer="thread",
-        flush_interval=3600,
-        batch_size=10_000,
-        max_pending=2,
-        spool=Spool(tmp_path),
-    )
+    log = durable_log(database, Spool(tmp_path), max_pending=2)
     events = [event(i) for i in range(3)]
     log.record(tenant, events)  # the oldest is dropped from memory
     assert log.dropped == 1
@@ -300,9 +294,7 @@ def test_a_server_killed_with_sigkill_keeps_every_answered_event_only_in_durable
     buffered, all 20 are lost while the decisions were counted — the window the README names."""
     db = Database(f"sqlite:///{tmp_path / 'events.db'}")
     db.upgrade()
-    org = new_org()
-    services = Services.build(Settings(database_url=str(db.url), auto_migrate=False), db=db)
-    import_library(services.library, Tenant(org, "prod"), Actor("t", "t"), portable([]))
+    org = tenant_with_library(db)
     env = {
         "NEXTOFFER_DECISION_EVENTS": mode,
         "NEXTOFFER_DECISION_EVENT_FLUSH_MS": "600000",
@@ -311,12 +303,7 @@ def test_a_server_killed_with_sigkill_keeps_every_answered_event_only_in_durable
     answered = []
     with nodes(1, str(db.url), **env) as (base,):
         for i in range(20):
-            reply = httpx.post(
-                f"{base}/data/core/ods/decisions",
-                json=decision_body(email=f"u{i}@example.com"),
-                headers=tenant_headers(org),
-            )
-            assert reply.status_code == 200, reply.text
+            decide_as(base, org, f"u{i}@example.com")
             answered.append(f"u{i}@example.com")
         os.kill(_server_pid(base), signal.SIGKILL)
     with nodes(1, str(db.url), **env) as (base,):
