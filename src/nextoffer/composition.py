@@ -82,9 +82,7 @@ class Services:
             writer=settings.decision_event_writer,
             flush_interval=settings.decision_event_flush_ms / 1000,
             batch_size=settings.decision_event_batch_size,
-            spool=(
-                Spool(spool_directory(settings)) if settings.decision_events == "durable" else None
-            ),
+            spool=durable_spool(settings, telemetry),
             telemetry=telemetry,
         )
         capping = CappingGate(counter_store(settings, db), telemetry=telemetry)
@@ -140,6 +138,13 @@ class Services:
         self.decision_events.close()
         self.profile_loads.close()
         self.telemetry.close()
+
+
+def durable_spool(settings: Settings, telemetry: Observer) -> Spool | None:
+    """The durable mode's spool (`NEXTOFFER_DECISION_EVENTS=durable`), else None."""
+    if settings.decision_events != "durable":
+        return None
+    return Spool(spool_directory(settings), telemetry)
 
 
 def edge_limiter(settings: Settings) -> Limiter:

@@ -21,6 +21,8 @@ from nextoffer.api.app import create_app
 from nextoffer.config import ConfigError, Settings, spool_directory
 from nextoffer.errors import DependencyUnavailable
 from nextoffer.library.portable import import_library
+from nextoffer.observability import Observer
+from nextoffer.observability.prometheus import PrometheusMetrics
 from nextoffer.store.database import Database
 from nextoffer.store.decision_event_spool import (
     SUFFIX,
@@ -82,6 +84,17 @@ def test_records_queued_together_share_one_sync(tmp_path: Path) -> None:
         row(1),
         row(2),
     ]
+
+
+def test_each_group_sync_is_reported_with_its_size(tmp_path: Path) -> None:
+    metrics = PrometheusMetrics()
+    spool = Spool(tmp_path, Observer(metrics))
+    groups = [spool.append(encode_record([row(i)])) for i in range(3)]
+    spool.wait(groups[1])
+    spool.write([row(3)])
+    sample = metrics.registry.get_sample_value
+    assert sample("nextoffer_decision_event_spool_sync_duration_seconds_count") == 2
+    assert sample("nextoffer_decision_event_spool_records_total") == 4
 
 
 def test_concurrent_writers_each_return_with_their_record_on_disk(tmp_path: Path) -> None:

@@ -221,6 +221,19 @@ class PrometheusMetrics:
             "Decision events lost: rows the database refused, or dropped from a full buffer.",
             registry=r,
         )
+        self.sync_seconds = Histogram(
+            "nextoffer_decision_event_spool_sync_duration_seconds",
+            "Durable mode: time to write and fsync one group of decisions' events to the "
+            "spool (every decision of the group waited for it).",
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.synced = Counter(
+            "nextoffer_decision_event_spool_records_total",
+            "Durable mode: decisions whose events were synced to the spool (divided by the "
+            "sync histogram's _count: decisions per sync).",
+            registry=r,
+        )
         self.batch_jobs = Counter(
             "nextoffer_batch_jobs_total",
             "Batch jobs this node moved to a state (queued, processing, completed, error, "
@@ -297,6 +310,10 @@ class PrometheusMetrics:
 
     def events_refused(self, count: int) -> None:
         self.refused.inc(count)
+
+    def events_synced(self, seconds: float, records: int) -> None:
+        self.sync_seconds.observe(seconds)
+        self.synced.inc(records)
 
     def batch_job(self, state: str) -> None:
         self.batch_jobs.labels(state).inc()

@@ -38,6 +38,7 @@ import orjson
 
 from nextoffer.errors import DependencyUnavailable
 from nextoffer.store.decision_event_tables import EventRow
+from nextoffer.telemetry import NO_TELEMETRY, Telemetry
 
 log = logging.getLogger("nextoffer.decision_events")
 
@@ -126,8 +127,9 @@ class _Group:
 class Spool:
     """This process's append-only segments in `directory`, synced in groups."""
 
-    def __init__(self, directory: str | Path) -> None:
+    def __init__(self, directory: str | Path, telemetry: Telemetry = NO_TELEMETRY) -> None:
         self.directory = Path(directory)
+        self.telemetry = telemetry
         self.directory.mkdir(parents=True, exist_ok=True)
         self.syncs = 0
         """Syncs made (each covers a group of records)."""
@@ -176,6 +178,7 @@ class Spool:
 
     def _write(self, records: list[bytes]) -> Exception | None:
         with self._io:
+            began = time.perf_counter()
             try:
                 segment = self._segment or self._new_segment()
                 os.write(segment.fd, b"".join(records))
@@ -188,6 +191,7 @@ class Spool:
                         self._broken.append(broken)
                 return exc
             self.syncs += 1
+            self.telemetry.events_synced(time.perf_counter() - began, len(records))
             return None
 
     def _new_segment(self) -> _Segment:
