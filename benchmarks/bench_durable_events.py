@@ -5,10 +5,11 @@
 Two servers on one SQLite database, one in each mode (`NEXTOFFER_DECISION_EVENTS`), the same
 library and requests as bench_decisions (priority ranking, one scope a decision). Each round
 runs, for each server in turn, a closed-loop run (16 connections: what a group sync costs in
-throughput, and how many decisions share one) and a run paced at 70 % of the buffered server's
-closed-loop rate (the latency a client sees at a normal load); each run starts after the
-server's event writer has caught up. The rounds alternate the servers so that a noisy
-neighbour hurts both. The durable server's spool is on the same disk as the database.
+throughput) and a run paced at 70 % of the buffered server's closed-loop rate (the latency a
+client sees at a normal load); each run starts after the server's event writer has caught
+up. The rounds alternate the servers so that a noisy neighbour hurts both. The durable
+server's spool is on the same disk as the database; at the end its `/metrics` says how many
+decisions shared each group sync and how long a sync took.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ import sys
 import tempfile
 from pathlib import Path
 from typing import Any
+
+import httpx2 as httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -50,6 +53,7 @@ def main() -> None:
         }
         try:
             rows = measure(servers, bodies(200, "static"), args)
+            syncs = spool_syncs(servers["durable"])
         finally:
             for server in servers.values():
                 server.stop()
@@ -58,6 +62,30 @@ def main() -> None:
     print("|---|---:|---:|---:|---:|---:|")
     for run, baseline in rows:
         print(run.row(baseline))
+    count, records, seconds = syncs
+    print(
+        f"\ndurable server: {records:,.0f} decisions synced in {count:,.0f} group syncs "
+        f"({records / max(count, 1):.1f} decisions per sync), "
+        f"{seconds / max(count, 1) * 1000:.2f} ms per sync on average"
+    )
+
+
+def spool_syncs(server: Server) -> tuple[float, float, float]:
+    """The durable server's syncs, decisions synced and seconds syncing (from `/metrics`)."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    text = httpx.get(f"{server.base}/metrics", timeout=30).text
+    found = {
+        s.name: s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+        if s.name.startswith("nextoffer_decision_event_spool_")
+    }
+    return (
+        found.get("nextoffer_decision_event_spool_sync_duration_seconds_count", 0.0),
+        found.get("nextoffer_decision_event_spool_records_total", 0.0),
+        found.get("nextoffer_decision_event_spool_sync_duration_seconds_sum", 0.0),
+    )
 
 
 def measure(
