@@ -256,6 +256,27 @@ def test_building_a_durable_log_replays_what_a_dead_process_left(
     assert segments(tmp_path) == []
 
 
+def test_a_replay_while_the_database_is_away_keeps_the_segment_for_the_next_start(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    db = Database(f"sqlite:///{tmp_path / 'events.db'}")
+    db.upgrade()
+    tenant = Tenant(new_org(), "prod")
+    spool = Spool(tmp_path / "spool")
+    durable_log(db, spool).record(tenant, [event(1)])
+    abandon(spool)
+    away = Database(f"sqlite:///{tmp_path / 'gone' / 'events.db'}")  # cannot be opened
+    with caplog.at_level(logging.ERROR, "nextoffer.decision_events"):
+        assert DecisionEventLog(away, writer="thread", spool=Spool(spool.directory)).replay() == 0
+    assert "replaying the decision-event spool" in caplog.text
+    assert "kept for the next start" in caplog.text
+    assert len(segments(spool.directory)) == 1
+    DecisionEventLog(db, writer="thread", spool=Spool(spool.directory))  # the database is back
+    assert segments(spool.directory) == [] and len(stored(db, tenant)) == 1
+    db.dispose()
+    away.dispose()
+
+
 def test_events_dropped_from_a_full_buffer_stay_in_the_spool_for_the_next_start(
     database: Database, tmp_path: Path
 ) -> None:

@@ -148,9 +148,13 @@ class DecisionEventLog:
             return 0
         try:
             return replay_spool(self.spool.directory, self._write_now)
-        except Exception:
+        except Exception as exc:  # one line: a CLI command on a database that is away
             self.telemetry.dependency_error("database")
-            log.exception("replaying the decision-event spool failed; it is kept for next time")
+            log.error(
+                "replaying the decision-event spool %s failed (%s); it is kept for the next start",
+                self.spool.directory,
+                " ".join(str(exc).split())[:300],
+            )
             return 0
 
     def _write_now(self, rows: Sequence[EventRow]) -> int:
