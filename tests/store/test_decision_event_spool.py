@@ -38,6 +38,8 @@ from tests.capping.library import decision_body, portable
 from tests.capping.servers import decide_as, nodes, tenant_headers, tenant_with_library
 from tests.conftest import build_services, new_org
 from tests.helpers import assert_problem
+from tests.observability.test_serve import serving
+from tests.store.test_decision_event_writers import children
 from tests.store.test_decision_events import event
 
 
@@ -350,6 +352,42 @@ def test_a_server_killed_with_sigkill_keeps_every_answered_event_only_in_durable
     else:
         assert identities == []  # every event of the window lost
     db.dispose()
+
+
+def test_under_two_workers_each_spools_its_own_and_a_restart_replays_both(
+    tmp_path: Path,
+) -> None:
+    """`serve --workers 2` in durable mode: each worker writes segments of its own in the
+    shared spool folder; SIGKILL to the workers and their supervisor, and the restarted
+    server has every answered decision's event, once."""
+    db = Database(f"sqlite:///{tmp_path / 'serve.db'}")
+    db.upgrade()
+    org = tenant_with_library(db)
+    db.dispose()
+    spool = tmp_path / "spool"
+    env = {
+        "NEXTOFFER_DECISION_EVENTS": "durable",
+        "NEXTOFFER_DECISION_EVENT_FLUSH_MS": "600000",
+        "NEXTOFFER_DECISION_EVENT_SPOOL_DIR": str(spool),
+    }
+    answered: list[str] = []
+    with serving(tmp_path, "--workers", "2", **env) as (base, proc, _log):
+        while len({p.name.split("-")[0] for p in segments(spool)}) < 2 or len(answered) < 20:
+            email = f"u{len(answered)}@example.com"
+            decide_as(base, org, email)  # a fresh connection each: either worker
+            answered.append(email)
+            assert len(answered) < 500, "one worker answered every connection"
+        for pid in [*children(proc.pid), proc.pid]:
+            os.kill(pid, signal.SIGKILL)
+        proc.wait()
+    assert len(segments(spool)) >= 2  # left behind, unlocked
+    with serving(tmp_path, **env) as (base, _proc, _log):
+        listed = httpx.get(
+            f"{base}/v1/decision-events", params={"limit": 1000}, headers=tenant_headers(org)
+        ).json()
+    identities = [item["identity"]["id"] for item in listed["results"]]
+    assert sorted(identities) == sorted(answered)
+    assert segments(spool) == []
 
 
 def _server_pid(base: str) -> int:
