@@ -65,7 +65,8 @@ def test_the_process_writer_runs_one_child_at_lower_priority_until_closed(
     assert log.flush() == 1
     pid = writer.pid
     assert pid is not None and pid != os.getpid()
-    assert os.getpriority(os.PRIO_PROCESS, pid) - os.getpriority(os.PRIO_PROCESS, 0) == 10
+    ours = os.getpriority(os.PRIO_PROCESS, 0)  # 10 lower, as far as 19 allows (a niced run)
+    assert os.getpriority(os.PRIO_PROCESS, pid) == min(19, ours + 10)
     second = event(1)
     log.record(tenant, [second])
     log.flush()
