@@ -39,7 +39,7 @@ import orjson
 import sqlalchemy as sa
 
 from benchmarks.bench_engine import TIERS, library
-from benchmarks.harness import headers, machine
+from benchmarks.harness import asgi_caller, headers, machine
 from nextoffer.api.app import create_app
 from nextoffer.composition import Services
 from nextoffer.config import Settings
@@ -157,44 +157,10 @@ def http_bodies(n: int, items: int) -> list[bytes]:
     return out
 
 
-def asgi_caller(app: Any, tenant: Tenant) -> Callable[[bytes], Any]:
+def decision_caller(app: Any, tenant: Tenant) -> Callable[[bytes], Any]:
     """One Decisioning API call straight into the ASGI app (no socket, no HTTP client)."""
-    raw = [
-        (k.lower().encode(), v.encode())
-        for k, v in {**headers(tenant.org), "Content-Type": "application/json"}.items()
-    ]
-    path = "/data/core/ods/decisions"
-
-    async def call(body: bytes) -> None:
-        scope = {
-            "type": "http",
-            "asgi": {"version": "3.0"},
-            "http_version": "1.1",
-            "method": "POST",
-            "scheme": "http",
-            "path": path,
-            "raw_path": path.encode(),
-            "query_string": b"",
-            "root_path": "",
-            "headers": [*raw, (b"content-length", str(len(body)).encode())],
-            "client": ("127.0.0.1", 50000),
-            "server": ("127.0.0.1", 80),
-            "state": {},
-        }
-        messages = [{"type": "http.request", "body": body, "more_body": False}]
-        status: list[int] = []
-
-        async def receive() -> dict:
-            return messages.pop() if messages else {"type": "http.disconnect"}
-
-        async def send(message: dict) -> None:
-            if message["type"] == "http.response.start":
-                status.append(message["status"])
-
-        await app(scope, receive, send)
-        assert status == [200], status
-
-    return call
+    hdrs = {**headers(tenant.org), "Content-Type": "application/json"}
+    return asgi_caller(app, "/data/core/ods/decisions", hdrs, 200)
 
 
 def measure_api(
@@ -217,7 +183,7 @@ def measure_api(
 
     for items in (1, 5):
         bodies = http_bodies(decisions * (repeat + 1) * 2, items)
-        calls = {t: asgi_caller(app, t) for t in (HTTP_PLAIN, HTTP_CAPPED)}
+        calls = {t: decision_caller(app, t) for t in (HTTP_PLAIN, HTTP_CAPPED)}
         best = {HTTP_PLAIN: float("inf"), HTTP_CAPPED: float("inf")}
         at = 0
         for r in range(repeat + 1):

@@ -36,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks import wrk
 from benchmarks.bench_capping import libraries, reachable_redis
 from benchmarks.bench_engine import TIERS
-from benchmarks.harness import Server, headers, machine, pin
+from benchmarks.harness import Server, headers, machine, seed
 
 ORG = "BENCH@AdobeOrg"
 CAPPED_ORG = "CAPPED@AdobeOrg"
@@ -77,22 +77,11 @@ def main() -> None:
     parser.add_argument("--redis", default=os.environ.get("NEXTOFFER_REDIS_URL"))
     parser.add_argument("--repeats", type=int, default=3, help="paced runs at the target rate")
     args = parser.parse_args()
-    if not wrk.available():
-        sys.exit("this benchmark needs wrk: apt-get install wrk")
-    if pin(1):
-        os.sched_setaffinity(0, {1})
+    wrk.prepare()
     with tempfile.TemporaryDirectory() as tmp:
         url = f"sqlite:///{tmp}/bench.db"
-        from nextoffer.composition import Services
-        from nextoffer.config import Settings
-        from nextoffer.library.portable import import_library
-        from nextoffer.tenants import Actor, Tenant
-
-        services = Services.build(Settings(database_url=url, open_mode=True))
         plain, capped = libraries()
-        import_library(services.library, Tenant(ORG, "prod"), Actor("bench", "bench"), plain)
-        import_library(services.library, Tenant(CAPPED_ORG, "prod"), Actor("b", "b"), capped)
-        services.db.dispose()
+        seed(url, {ORG: plain, CAPPED_ORG: capped})
         redis = reachable_redis(args.redis)
         server = Server(url)
         try:

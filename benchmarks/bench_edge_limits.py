@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import orjson
 
 from benchmarks.bench_capping import reachable_redis
-from benchmarks.harness import machine
+from benchmarks.harness import asgi_caller, machine
 from nextoffer.api.app import create_app
 from nextoffer.composition import Services
 from nextoffer.config import Settings
@@ -50,42 +50,9 @@ def body(i: int) -> bytes:
 
 
 def caller(app: Any, datastream: str) -> Callable[[bytes], Any]:
-    path = "/ee/v2/collect"
+    """One Edge collect call straight into the ASGI app (no socket, no HTTP client)."""
     query = f"configId={datastream}".encode()
-
-    async def call(payload: bytes) -> None:
-        scope = {
-            "type": "http",
-            "asgi": {"version": "3.0"},
-            "http_version": "1.1",
-            "method": "POST",
-            "scheme": "http",
-            "path": path,
-            "raw_path": path.encode(),
-            "query_string": query,
-            "root_path": "",
-            "headers": [
-                (b"content-type", b"text/plain"),
-                (b"content-length", str(len(payload)).encode()),
-            ],
-            "client": ("127.0.0.1", 50000),
-            "server": ("127.0.0.1", 80),
-            "state": {},
-        }
-        messages = [{"type": "http.request", "body": payload, "more_body": False}]
-        status: list[int] = []
-
-        async def receive() -> dict:
-            return messages.pop() if messages else {"type": "http.disconnect"}
-
-        async def send(message: dict) -> None:
-            if message["type"] == "http.response.start":
-                status.append(message["status"])
-
-        await app(scope, receive, send)
-        assert status == [204], status
-
-    return call
+    return asgi_caller(app, "/ee/v2/collect", {"content-type": "text/plain"}, 204, query)
 
 
 def measure(name: str, settings: Settings, calls: int, repeat: int) -> tuple[str, float, float]:

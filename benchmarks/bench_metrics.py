@@ -40,7 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks import wrk
 from benchmarks.bench_capping import libraries
 from benchmarks.bench_decisions import ORG, bodies, settle
-from benchmarks.harness import Server, headers, machine, pin
+from benchmarks.harness import Server, asgi_post, headers, machine, raw_headers, seed
 
 TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -94,41 +94,6 @@ def paced(
     return result, used / (result.rps * seconds) * 1e6
 
 
-async def _asgi_post(app: object, path: str, body: bytes, hdrs: list[tuple[bytes, bytes]]) -> int:
-    """One request through the app, as uvicorn would hand it over; the status."""
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "POST",
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "query_string": b"",
-        "root_path": "",
-        "headers": hdrs,
-        "client": ("127.0.0.1", 50000),
-        "server": ("127.0.0.1", 8000),
-    }
-    sent = False
-    status = 0
-
-    async def receive() -> dict:
-        nonlocal sent
-        if sent:
-            return {"type": "http.disconnect"}
-        sent = True
-        return {"type": "http.request", "body": body, "more_body": False}
-
-    async def send(message: dict) -> None:
-        nonlocal status
-        if message["type"] == "http.response.start":
-            status = message["status"]
-
-    await app(scope, receive, send)  # type: ignore[operator]
-    return status
-
-
 def in_process(url_on: str, url_off: str, static: list[bytes], blocks: int) -> dict[str, float]:
     """Median CPU microseconds per decision, instrumented and not, in alternating blocks."""
     from nextoffer.api.app import create_app
@@ -138,19 +103,19 @@ def in_process(url_on: str, url_off: str, static: list[bytes], blocks: int) -> d
         "on": create_app(Settings(database_url=url_on, open_mode=True)),
         "off": create_app(Settings(database_url=url_off, open_mode=True, metrics=False)),
     }
-    hdrs = [(k.lower().encode(), v.encode()) for k, v in _HEADERS.items()]
+    hdrs = raw_headers(_HEADERS)
     path = "/data/core/ods/decisions"
     per: dict[str, list[float]] = {"on": [], "off": []}
 
     async def run() -> None:
         for name in ("on", "off"):  # warm-up: catalogs, compiled rules
             for body in static:
-                assert await _asgi_post(apps[name], path, body, hdrs) == 200
+                assert await asgi_post(apps[name], path, body, hdrs) == 200
         for i in range(blocks):
             for name in ("on", "off") if i % 2 else ("off", "on"):
                 started = time.process_time()
                 for body in static[:100]:
-                    await _asgi_post(apps[name], path, body, hdrs)
+                    await asgi_post(apps[name], path, body, hdrs)
                 per[name].append((time.process_time() - started) / 100 * 1e6)
 
     asyncio.run(run())
@@ -181,7 +146,7 @@ def instructions_child(url: str, mode: str, count: int) -> None:
         )
     )
     static = bodies(200, "static")
-    hdrs = [(k.lower().encode(), v.encode()) for k, v in _HEADERS.items()]
+    hdrs = raw_headers(_HEADERS)
 
     async def run() -> None:
         for i in range(WARM_UP + count):
@@ -189,7 +154,7 @@ def instructions_child(url: str, mode: str, count: int) -> None:
                 gc.collect()  # objects, so one falling in one run and not the other
                 gc.freeze()  # moves the count less
             body = static[i % len(static)]
-            assert await _asgi_post(app, "/data/core/ods/decisions", body, hdrs) == 200
+            assert await asgi_post(app, "/data/core/ods/decisions", body, hdrs) == 200
 
     asyncio.run(run())
 
@@ -239,22 +204,10 @@ def main() -> None:
         help="decisions counted under valgrind (0: skip; needs the Debian package valgrind)",
     )
     args = parser.parse_args()
-    if not wrk.available():
-        sys.exit("this benchmark needs wrk: apt-get install wrk")
-    if pin(1):
-        os.sched_setaffinity(0, {1})
+    wrk.prepare()
     with tempfile.TemporaryDirectory() as tmp:
-        from nextoffer.composition import Services
-        from nextoffer.config import Settings
-        from nextoffer.library.portable import import_library
-        from nextoffer.tenants import Actor, Tenant
-
         url_on, url_off = f"sqlite:///{tmp}/on.db", f"sqlite:///{tmp}/off.db"
-        services = Services.build(Settings(database_url=url_on, open_mode=True, metrics=False))
-        plain, _ = libraries()
-        import_library(services.library, Tenant(ORG, "prod"), Actor("bench", "bench"), plain)
-        services.close()
-        services.db.dispose()
+        seed(url_on, {ORG: libraries()[0]}, metrics=False)
         shutil.copy(f"{tmp}/on.db", f"{tmp}/off.db")
         static = bodies(200, "static")
         counted = {}

@@ -16,9 +16,10 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx2 as httpx
 
@@ -75,17 +76,23 @@ class Server:
             "--no-access-log",
         ]
         self.proc = subprocess.Popen(cmd, env=env)
-        for _ in range(200):
+        deadline = time.monotonic() + 60  # a busy shared machine starts it slowly
+        while time.monotonic() < deadline and self.proc.poll() is None:
             try:
                 if httpx.get(f"{self.base}/v1/health").status_code == 200:
                     return
             except httpx.TransportError:
                 time.sleep(0.05)
+        self.stop()  # never left running behind a benchmark that gave up on it
         raise RuntimeError("the server did not start")
 
     def stop(self) -> None:
         self.proc.terminate()
-        self.proc.wait(10)
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
 
 
 def headers(org: str, sandbox: str = "prod") -> dict[str, str]:
@@ -95,6 +102,75 @@ def headers(org: str, sandbox: str = "prod") -> dict[str, str]:
         "x-gw-ims-org-id": org,
         "x-sandbox-name": sandbox,
     }
+
+
+def seed(database_url: str, libraries: Mapping[str, Any], **settings: Any) -> None:
+    """A database with each org's library imported into its `prod` sandbox (open mode, other
+    `Settings` fields as given), closed again before the servers under test open it."""
+    from nextoffer.composition import Services
+    from nextoffer.config import Settings
+    from nextoffer.library.portable import import_library
+    from nextoffer.tenants import Actor, Tenant
+
+    services = Services.build(Settings(database_url=database_url, open_mode=True, **settings))
+    for org, library in libraries.items():
+        import_library(services.library, Tenant(org, "prod"), Actor("bench", "bench"), library)
+    services.close()
+    services.db.dispose()
+
+
+def raw_headers(values: Mapping[str, str]) -> list[tuple[bytes, bytes]]:
+    """Headers as an ASGI scope holds them."""
+    return [(k.lower().encode(), v.encode()) for k, v in values.items()]
+
+
+async def asgi_post(
+    app: Any, path: str, body: bytes, headers: list[tuple[bytes, bytes]], query: bytes = b""
+) -> int:
+    """One POST straight into an ASGI app, as uvicorn would hand it over (no socket, no HTTP
+    client: what is measured is the app); the response's status."""
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": query,
+        "root_path": "",
+        "headers": headers,
+        "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", 80),
+        "state": {},
+    }
+    messages = [{"type": "http.request", "body": body, "more_body": False}]
+    status = 0
+
+    async def receive() -> dict:
+        return messages.pop() if messages else {"type": "http.disconnect"}
+
+    async def send(message: dict) -> None:
+        nonlocal status
+        if message["type"] == "http.response.start":
+            status = message["status"]
+
+    await app(scope, receive, send)
+    return status
+
+
+def asgi_caller(
+    app: Any, path: str, headers: Mapping[str, str], expect: int, query: bytes = b""
+) -> Callable[[bytes], Awaitable[None]]:
+    """`asgi_post` of a body (with its Content-Length) that must answer `expect`."""
+    raw = raw_headers(headers)
+
+    async def call(body: bytes) -> None:
+        length = (b"content-length", str(len(body)).encode())
+        status = await asgi_post(app, path, body, [*raw, length], query)
+        assert status == expect, status
+
+    return call
 
 
 @dataclass

@@ -8,9 +8,11 @@ enough connections approximates an open-loop arrival rate.
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
+import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +22,15 @@ from benchmarks.harness import pin
 
 def available() -> bool:
     return shutil.which("wrk") is not None
+
+
+def prepare() -> None:
+    """Exit unless wrk is installed; move this process (and the wrk runs it starts) to core 1,
+    away from the server under test on core 0."""
+    if not available():
+        sys.exit("this benchmark needs wrk: apt-get install wrk")
+    if pin(1):
+        os.sched_setaffinity(0, {1})
 
 
 @dataclass

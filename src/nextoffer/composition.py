@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from nextoffer.batch.batch_service import BatchService
-from nextoffer.config import ConfigError, Settings
+from nextoffer.config import ConfigError, Settings, spool_directory
 from nextoffer.decisioning.capping_gate import CappingGate
 from nextoffer.decisioning.catalogs import CatalogCache
 from nextoffer.decisioning.decision_service import DecisionService
@@ -23,6 +23,7 @@ from nextoffer.store.batch_jobs import JobStore
 from nextoffer.store.capping_stores import counter_store
 from nextoffer.store.database import Database
 from nextoffer.store.datastreams import DatastreamResolver, SqlDatastreams
+from nextoffer.store.decision_event_spool import Spool
 from nextoffer.store.decision_events import DecisionEventLog
 from nextoffer.store.library_repo import SqlLibraryStore
 from nextoffer.store.outages import ERRORS as DEPENDENCY_ERRORS
@@ -81,6 +82,7 @@ class Services:
             writer=settings.decision_event_writer,
             flush_interval=settings.decision_event_flush_ms / 1000,
             batch_size=settings.decision_event_batch_size,
+            spool=durable_spool(settings, telemetry),
             telemetry=telemetry,
         )
         capping = CappingGate(counter_store(settings, db), telemetry=telemetry)
@@ -93,6 +95,9 @@ class Services:
             telemetry=telemetry,
         )
         feedback = FeedbackService(events, profiles, decisions, capping)
+        jobs = JobStore(db)
+        if telemetry.prometheus is not None:
+            telemetry.prometheus.watch_batch_jobs(jobs.count_by_state)
         return cls(
             settings=settings,
             db=db,
@@ -108,7 +113,7 @@ class Services:
             edge_quotas=EdgeQuotas(edge_limiter(settings), default_limits(settings), profiles),
             capping=capping,
             batch=BatchService(
-                JobStore(db),
+                jobs,
                 decisions,
                 settings,
                 profiles=profiles,
@@ -133,6 +138,13 @@ class Services:
         self.decision_events.close()
         self.profile_loads.close()
         self.telemetry.close()
+
+
+def durable_spool(settings: Settings, telemetry: Observer) -> Spool | None:
+    """The durable mode's spool (`NEXTOFFER_DECISION_EVENTS=durable`), else None."""
+    if settings.decision_events != "durable":
+        return None
+    return Spool(spool_directory(settings), telemetry)
 
 
 def edge_limiter(settings: Settings) -> Limiter:

@@ -7,6 +7,7 @@ Adobe's guardrails (DESIGN.md §3), except where an issue fixes a number (cappin
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import os
 from collections.abc import Callable, Mapping
@@ -18,6 +19,7 @@ import platformdirs
 ENV_PREFIX = "NEXTOFFER_"
 CAPPING_STORES = ("sql", "redis", "memory")
 DECISION_EVENT_WRITERS = ("process", "thread")
+DECISION_EVENT_MODES = ("buffered", "durable")
 BATCH_EXECUTORS = ("local", "ray")
 EDGE_LIMIT_STORES = ("memory", "redis")
 LOG_FORMATS = ("text", "json")
@@ -110,6 +112,12 @@ class Settings:
     """Buffered decision events that trigger a write before the interval is up."""
     decision_event_writer: str = "process"
     """Who writes decision events: a child process at low CPU priority, or a server thread."""
+    decision_events: str = "buffered"
+    """`buffered`: events wait in memory up to the flush interval (a `kill -9` loses them);
+    `durable`: each is fsync'ed to a local spool before its decision is answered."""
+    decision_event_spool_dir: str | None = None
+    """Where the durable mode's spool lives; by default a folder per database in the user
+    data directory (`spool_directory`)."""
     capping_store: str = "sql"
     """Where capping counters live: `sql` (the database), `redis` or `memory` (one process)."""
     capping_key_prefix: str = "nextoffer:capping:"
@@ -167,6 +175,8 @@ class Settings:
             values["credentials"] = creds
         if values.get("capping_store") == "redis" and not values.get("redis_url"):
             raise ConfigError(f"{ENV_PREFIX}CAPPING_STORE=redis needs {ENV_PREFIX}REDIS_URL")
+        if values.get("decision_events") == "durable" and os.name != "posix":
+            raise ConfigError(f"{ENV_PREFIX}DECISION_EVENTS=durable needs a POSIX system (flock)")
         if values.get("edge_limit_store") == "redis" and not values.get("redis_url"):
             raise ConfigError(f"{ENV_PREFIX}EDGE_LIMIT_STORE=redis needs {ENV_PREFIX}REDIS_URL")
         values["limits"] = Limits.from_env(env)
@@ -178,6 +188,16 @@ class Settings:
                 "mode never overrides credentials; unset one of them"
             )
         return cls(**values)  # type: ignore[arg-type]
+
+
+def spool_directory(settings: Settings) -> Path:
+    """The durable mode's spool: the configured folder, else one per database (named by a
+    hash of its URL without the password) so that two deployments on one host never replay
+    each other's events."""
+    if settings.decision_event_spool_dir:
+        return Path(settings.decision_event_spool_dir)
+    digest = hashlib.sha256(masked_url(settings.database_url).encode()).hexdigest()[:16]
+    return Path(platformdirs.user_data_dir("nextoffer")) / "decision-event-spool" / digest
 
 
 def masked_url(url: str) -> str:
@@ -222,8 +242,6 @@ def load_credentials(env: Mapping[str, str]) -> tuple[Credential, ...]:
 
 
 def parse_credentials(data: object, source: str = "credentials") -> tuple[Credential, ...]:
-    import hashlib
-
     if not isinstance(data, list):
         raise ConfigError(f"{source} must be a JSON array of credential objects")
     out = []
@@ -327,6 +345,8 @@ _PARSERS: dict[str, Callable[[str, str], object]] = {
     "decision_event_flush_ms": _positive_int,
     "decision_event_batch_size": _positive_int,
     "decision_event_writer": _one_of(DECISION_EVENT_WRITERS),
+    "decision_events": _one_of(DECISION_EVENT_MODES),
+    "decision_event_spool_dir": _text,
     "capping_store": _one_of(CAPPING_STORES),
     "capping_key_prefix": _text,
     "batch_output_dir": _text,

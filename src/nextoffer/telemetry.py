@@ -108,6 +108,10 @@ class Telemetry:
     def events_refused(self, count: int) -> None:
         """Rows the database refused (or the full buffer dropped): events lost."""
 
+    def events_synced(self, seconds: float, records: int) -> None:
+        """The durable mode's spool wrote and synced `records` decisions' events in one group,
+        taking `seconds`."""
+
     # -- batch and dependencies -------------------------------------------------------------
 
     def batch_job(self, state: str) -> None:

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import httpx2 as httpx
 
+from nextoffer.store.database import Database
+
 TOKEN, API_KEY = "acme-token", "acme-key"
 CREDENTIALS = json.dumps(
     [{"client_id": "acme-app", "api_key": API_KEY, "token": TOKEN, "orgs": ["*"]}]
@@ -25,6 +27,34 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def tenant_with_library(db: Database) -> str:
+    """A new org whose `prod` sandbox in `db` holds the capping library (no caps): what the
+    nodes decide for."""
+    from nextoffer.composition import Services
+    from nextoffer.config import Settings
+    from nextoffer.library.portable import import_library
+    from nextoffer.tenants import Actor, Tenant
+    from tests.capping.library import portable
+    from tests.conftest import new_org
+
+    org = new_org()
+    services = Services.build(Settings(database_url=str(db.url), auto_migrate=False), db=db)
+    import_library(services.library, Tenant(org, "prod"), Actor("t", "t"), portable([]))
+    return org
+
+
+def decide_as(base: str, org: str, email: str) -> None:
+    """One decision of `tenant_with_library`'s decision for the profile `email`, answered 200."""
+    from tests.capping.library import decision_body
+
+    reply = httpx.post(
+        f"{base}/data/core/ods/decisions",
+        json=decision_body(email=email),
+        headers=tenant_headers(org),
+    )
+    assert reply.status_code == 200, reply.text
 
 
 def tenant_headers(org: str) -> dict[str, str]:

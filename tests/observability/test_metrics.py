@@ -22,16 +22,18 @@ from nextoffer.engine import build_catalog
 from nextoffer.library.portable import import_library
 from nextoffer.observability import Observer
 from nextoffer.observability.prometheus import PrometheusMetrics
+from nextoffer.store.batch_jobs import JobStore
 from nextoffer.store.database import Database
 from nextoffer.store.decision_events import DecisionEventLog
 from nextoffer.tenants import Actor, Tenant
-from tests.batch.test_api import HERO, workload
+from tests.batch.test_api import DWM, HERO, BatchApi, _tenant_with_profiles, workload
 from tests.capping.library import CAPPED, OTHER, decision_body, documents, portable, rule
 from tests.capping.test_gate import choose
 from tests.conftest import build_services, new_org
 from tests.decisioning.conftest import GOLD_US, post, request_body, scope
 from tests.helpers import Api, assert_problem
 
+STATES = ("queued", "processing", "ingesting", "completed", "error")
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
 
@@ -238,6 +240,56 @@ def test_batch_jobs_are_counted_by_state(make_batch: Callable[..., Any]) -> None
     assert value(samples, "nextoffer_batch_jobs_total", state="error") == 0
 
 
+def test_batch_jobs_in_each_state_are_read_from_the_database_at_each_scrape(
+    tmp_path: Path,
+) -> None:
+    """Two jobs queued on a node that runs none, then run by another node: both nodes' scrapes
+    show the database's counts (a gauge per process would show each node's own)."""
+    db = Database(f"sqlite:///{tmp_path / 'jobs.db'}")
+    db.upgrade()
+    settings = {"batch_output_dir": str(tmp_path / "out"), "batch_workers": 0}
+    idle = build_services(db, batch_run_jobs=False, **settings)
+    name = "nextoffer_batch_jobs_in_state"
+    with TestClient(create_app(services_=idle)) as client:
+        api = Api(client, new_org(), "prod")
+        _tenant_with_profiles(idle, api, 10)
+        assert {s: value(scrape(client), name, state=s) for s in STATES} == dict.fromkeys(STATES, 0)
+        jobs = []
+        for _ in range(2):
+            r = client.post(DWM, json=workload(HERO), headers=api.headers)
+            assert r.status_code == 200, r.text
+            jobs.append(r.json()["@id"])
+        samples = scrape(client)
+        assert {s: value(samples, name, state=s) for s in STATES} == {
+            **dict.fromkeys(STATES, 0),
+            "queued": 2,
+        }
+        runner = build_services(db, **settings)
+        with TestClient(create_app(services_=runner)) as other:
+            for job in jobs:
+                assert BatchApi(Api(other, api.org, "prod"), runner).wait(job)["ode:status"] == (
+                    "COMPLETED"
+                )
+            for scraped in (scrape(client), scrape(other)):
+                assert {s: value(scraped, name, state=s) for s in STATES} == {
+                    **dict.fromkeys(STATES, 0),
+                    "completed": 2,
+                }
+    db.dispose()
+
+
+def test_a_scrape_without_the_database_leaves_the_job_gauge_out_and_counts_the_error(
+    tmp_path: Path,
+) -> None:
+    away = Database(f"sqlite:///{tmp_path / 'gone' / 'jobs.db'}")  # its folder does not exist
+    metrics = PrometheusMetrics()
+    metrics.watch_batch_jobs(JobStore(away).count_by_state)
+    samples = parse(metrics.exposition()[0].decode())
+    assert not any(n == "nextoffer_batch_jobs_in_state" for n, _ in samples)
+    assert value(samples, "nextoffer_dependency_errors_total", dependency="database") == 1
+    away.dispose()
+
+
 def _closed_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -324,6 +376,7 @@ def test_the_scrape_names_follow_prometheus_conventions(api: Api) -> None:
         "nextoffer_decision_events_write_lag_seconds",
         "nextoffer_decision_events_refused",
         "nextoffer_batch_jobs",
+        "nextoffer_batch_jobs_in_state",
         "nextoffer_dependency_errors",
     } <= names
     assert "_created" not in text  # no creation-time series beside every counter

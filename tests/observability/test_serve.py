@@ -16,6 +16,9 @@ from pathlib import Path
 
 import httpx2 as httpx
 
+from nextoffer.records.batch_jobs import Job, JobRequest, JobStatus
+from nextoffer.store.batch_jobs import JobStore
+from nextoffer.store.database import Database
 from tests.observability.test_metrics import parse, value
 
 
@@ -97,6 +100,20 @@ def test_workers_share_one_scrape_and_the_metrics_directory_is_removed(tmp_path:
     assert not metrics_dir.exists()
     output = log.read_text()
     assert output.count("OPEN MODE") == 1, output
+
+
+def test_the_job_gauge_is_read_once_whichever_worker_answers(tmp_path: Path) -> None:
+    """Under `--workers 2` a queued job is 1 in every scrape, never 1 per worker."""
+    env = {"NEXTOFFER_BATCH_RUN_JOBS": "false"}
+    with serving(tmp_path, "--workers", "2", **env) as (base, _proc, _log):
+        db = Database(f"sqlite:///{tmp_path / 'serve.db'}")
+        request = JobRequest("audience", "dataset", (("activity", "placement", None),))
+        JobStore(db).create(Job("job-1", "ORG@AdobeOrg", "prod", JobStatus.QUEUED, 0, request))
+        db.dispose()
+        for _ in range(6):  # fresh connections: either worker
+            scraped = parse(httpx.get(f"{base}/metrics").text)
+            assert value(scraped, "nextoffer_batch_jobs_in_state", state="queued") == 1
+            assert value(scraped, "nextoffer_batch_jobs_in_state", state="completed") == 0
 
 
 def test_json_logs_from_the_banner_to_each_request(tmp_path: Path) -> None:

@@ -19,16 +19,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import text
 
-from nextoffer.composition import Services
 from nextoffer.config import ConfigError, Settings
 from nextoffer.ids import TimeOrderedIds
-from nextoffer.library.portable import import_library
 from nextoffer.store.database import Database
 from nextoffer.store.decision_event_writers import ProcessWriter, ThreadWriter, open_writer
 from nextoffer.store.decision_events import DecisionEventLog
-from nextoffer.tenants import Actor, Tenant
-from tests.capping.library import decision_body, portable
-from tests.capping.servers import nodes, tenant_headers
+from nextoffer.tenants import Tenant
+from tests.capping.servers import decide_as, nodes, tenant_headers, tenant_with_library
 from tests.conftest import new_org, postgres_database
 from tests.store.test_decision_events import event
 
@@ -68,7 +65,8 @@ def test_the_process_writer_runs_one_child_at_lower_priority_until_closed(
     assert log.flush() == 1
     pid = writer.pid
     assert pid is not None and pid != os.getpid()
-    assert os.getpriority(os.PRIO_PROCESS, pid) - os.getpriority(os.PRIO_PROCESS, 0) == 10
+    ours = os.getpriority(os.PRIO_PROCESS, 0)  # 10 lower, as far as 19 allows (a niced run)
+    assert os.getpriority(os.PRIO_PROCESS, pid) == min(19, ours + 10)
     second = event(1)
     log.record(tenant, [second])
     log.flush()
@@ -301,17 +299,10 @@ def test_a_server_signalled_with_its_writer_stores_every_decision_event(
     process group does): the server shuts down, hands its last events to the writer, and
     both exit with every decision's event stored."""
     db = file_db
-    org = new_org()
-    services = Services.build(Settings(database_url=str(db.url), auto_migrate=False), db=db)
-    import_library(services.library, Tenant(org, "prod"), Actor("t", "t"), portable([]))
+    org = tenant_with_library(db)
     with nodes(1, str(db.url), NEXTOFFER_DECISION_EVENT_FLUSH_MS="600000") as (base,):
         for i in range(20):
-            reply = httpx.post(
-                f"{base}/data/core/ods/decisions",
-                json=decision_body(email=f"u{i}@example.com"),
-                headers=tenant_headers(org),
-            )
-            assert reply.status_code == 200, reply.text
+            decide_as(base, org, f"u{i}@example.com")
             if i == 9:  # reading events writes the buffer first: the writer process starts
                 listed = httpx.get(f"{base}/v1/decision-events", headers=tenant_headers(org))
                 assert listed.json()["count"] == 10

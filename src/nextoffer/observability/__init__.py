@@ -27,6 +27,7 @@ REPORTS = (
     "event_buffer",
     "events_written",
     "events_refused",
+    "events_synced",
     "batch_job",
     "dependency_error",
 )

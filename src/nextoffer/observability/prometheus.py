@@ -19,7 +19,7 @@ import os
 import shutil
 import tempfile
 from bisect import bisect_left
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -33,6 +33,8 @@ from prometheus_client import (
     generate_latest,
 )
 from prometheus_client import multiprocess as _multiprocess
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
 
 from nextoffer.telemetry import DEPENDENCIES, OUTCOMES, RANKINGS
 
@@ -98,6 +100,48 @@ def fast_observe(child: Any) -> Callable[[float], None]:
 def multiprocess() -> bool:
     """Whether values go to `PROMETHEUS_MULTIPROC_DIR` (set before the first import)."""
     return bool(os.environ.get(MULTIPROC_DIR))
+
+
+class StoredStates(Collector):
+    """A gauge by state read from the database at scrape time (`nextoffer_batch_jobs_in_state`):
+    the value is the database's, so it is read once per scrape by whichever worker answers,
+    never summed over workers, and it is right at once after a restart. A read that fails
+    leaves the gauge out of that scrape and counts a database error."""
+
+    def __init__(
+        self,
+        name: str,
+        documentation: str,
+        read: Callable[[], Mapping[str, int]],
+        failed: Callable[[], None],
+    ) -> None:
+        self.name, self.documentation, self.read, self.failed = name, documentation, read, failed
+        self._prepared: tuple[Mapping[str, int] | None] | None = None
+
+    def prepare(self) -> None:
+        """Read now, before the registry collects (so that a failed read is already in the
+        dependency-error counter of the same scrape); the next `collect` uses this reading."""
+        self._prepared = (self._read(),)
+
+    def _read(self) -> Mapping[str, int] | None:
+        try:
+            return self.read()
+        except Exception:  # a scrape keeps the other metrics while the database is away
+            self.failed()
+            return None
+
+    def describe(self) -> Iterable[GaugeMetricFamily]:
+        return [GaugeMetricFamily(self.name, self.documentation, labels=["state"])]
+
+    def collect(self) -> Iterable[GaugeMetricFamily]:
+        prepared, self._prepared = self._prepared, None
+        counts = prepared[0] if prepared is not None else self._read()
+        if counts is None:
+            return []
+        family = GaugeMetricFamily(self.name, self.documentation, labels=["state"])
+        for state, count in counts.items():
+            family.add_metric([state.lower()], count)
+        return [family]
 
 
 class PrometheusMetrics:
@@ -177,6 +221,19 @@ class PrometheusMetrics:
             "Decision events lost: rows the database refused, or dropped from a full buffer.",
             registry=r,
         )
+        self.sync_seconds = Histogram(
+            "nextoffer_decision_event_spool_sync_duration_seconds",
+            "Durable mode: time to write and fsync one group of decisions' events to the "
+            "spool (every decision of the group waited for it).",
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.synced = Counter(
+            "nextoffer_decision_event_spool_records_total",
+            "Durable mode: decisions whose events were synced to the spool (divided by the "
+            "sync histogram's _count: decisions per sync).",
+            registry=r,
+        )
         self.batch_jobs = Counter(
             "nextoffer_batch_jobs_total",
             "Batch jobs this node moved to a state (queued, processing, completed, error, "
@@ -193,6 +250,23 @@ class PrometheusMetrics:
         for name in DEPENDENCIES:
             self.dependency_errors.labels(name)  # exported at 0 from the start
         self._routes: dict[tuple[str, str, int], tuple[Callable, Callable]] = {}
+        self._stored: dict[str, StoredStates] = {}
+        """Collectors of values read from the database at scrape time (not per process)."""
+
+    def watch_batch_jobs(self, count_by_state: Callable[[], Mapping[str, int]]) -> None:
+        """Serve `nextoffer_batch_jobs_in_state{state}`, read with `count_by_state` each scrape."""
+        collector = StoredStates(
+            "nextoffer_batch_jobs_in_state",
+            "Batch jobs of every tenant in each state (queued, processing, ingesting, "
+            "completed, error), read from the database at scrape time.",
+            count_by_state,
+            lambda: self.dependency_error("database"),
+        )
+        replaced = self._stored.pop(collector.name, None)
+        if replaced is not None:  # telemetry shared by services built again: the latest reads
+            self.registry.unregister(replaced)
+        self.registry.register(collector)
+        self._stored[collector.name] = collector
 
     # -- reports (the telemetry port's, bound onto an Observer) -----------------------------
 
@@ -237,6 +311,10 @@ class PrometheusMetrics:
     def events_refused(self, count: int) -> None:
         self.refused.inc(count)
 
+    def events_synced(self, seconds: float, records: int) -> None:
+        self.sync_seconds.observe(seconds)
+        self.synced.inc(records)
+
     def batch_job(self, state: str) -> None:
         self.batch_jobs.labels(state).inc()
 
@@ -247,9 +325,13 @@ class PrometheusMetrics:
 
     def exposition(self) -> tuple[bytes, str]:
         """The text format of every metric: this process's, or all workers' when several."""
+        for collector in self._stored.values():
+            collector.prepare()
         if multiprocess():
             merged = CollectorRegistry()
             _multiprocess.MultiProcessCollector(merged)
+            for collector in self._stored.values():  # read once, by the worker answering
+                merged.register(collector)
             return generate_latest(merged), CONTENT_TYPE_LATEST
         return generate_latest(self.registry), CONTENT_TYPE_LATEST
 

@@ -100,6 +100,14 @@ class JobStore:
                 )
             )
 
+    def count_by_state(self) -> dict[str, int]:
+        """Jobs of every tenant in each state (`JobStatus`), for the `nextoffer_batch_jobs_in_state`
+        gauge: one GROUP BY over the status index, whichever node asks."""
+        query = select(batch_jobs.c.status, func.count()).group_by(batch_jobs.c.status)
+        with self.db.read() as conn:
+            counts = {str(status): int(n) for status, n in conn.execute(query)}
+        return {str(state): counts.get(str(state), 0) for state in JobStatus}
+
     def get(self, job_id: str, org: str | None = None, sandbox: str | None = None) -> Job | None:
         query = select(batch_jobs).where(batch_jobs.c.id == job_id)
         if org is not None:

@@ -5,6 +5,10 @@ writer (`decision_event_writers.py`: by default a child process) every `flush_in
 (sooner when `batch_size` events wait), and `close` writes what is left. Reads (`get`, `query`)
 see the buffer too, events in flight included, so a client can act on a proposition (display,
 click) before its event reaches the database. Events feed capping and reporting.
+
+With a `spool` (the durable mode, `decision_event_spool.py`) `record` also appends the events
+to this process's spool and returns once they are on disk; the segments are deleted once
+their events are written, and those a dead process left are replayed when the log is built.
 """
 
 from __future__ import annotations
@@ -25,7 +29,13 @@ from nextoffer.records.decision_events import (
     encode_cursor,
 )
 from nextoffer.store.database import Database
-from nextoffer.store.decision_event_tables import EventRow, decision_event_offers, decision_events
+from nextoffer.store.decision_event_spool import Spool, encode_record, replay_spool
+from nextoffer.store.decision_event_tables import (
+    EventRow,
+    decision_event_offers,
+    decision_events,
+    write_rows,
+)
 from nextoffer.store.decision_event_writers import EventWriter, open_writer
 from nextoffer.store.sandbox_ids import SandboxIds
 from nextoffer.telemetry import NO_TELEMETRY, Telemetry
@@ -103,11 +113,16 @@ class DecisionEventLog:
         flush_interval: float = 0.2,
         batch_size: int = 500,
         max_pending: int = 200_000,
+        spool: Spool | None = None,
         telemetry: Telemetry = NO_TELEMETRY,
     ) -> None:
         self.db = db
         self.telemetry = telemetry
         self.writer: EventWriter = open_writer(db, writer)
+        self.spool = spool
+        """Durable mode: every recorded event is on local disk before `record` returns."""
+        self._spool_lost = False
+        """Events were dropped from the buffer unwritten: keep the spool's segments."""
         self.flush_interval = flush_interval
         self.batch_size = batch_size
         self.max_pending = max_pending
@@ -123,19 +138,48 @@ class DecisionEventLog:
         """Events dropped because the database was unreachable while the buffer was full."""
         self.refused = 0
         """Events the database refused (logged by the writer, which went on with the rest)."""
+        if spool is not None:
+            self.replay()
+
+    def replay(self) -> int:
+        """Write the events that processes which died left in the spool; how many. A failure
+        is logged and leaves them for the next start."""
+        if self.spool is None:
+            return 0
+        try:
+            return replay_spool(self.spool.directory, self._write_now)
+        except Exception as exc:  # one line: a CLI command on a database that is away
+            self.telemetry.dependency_error("database")
+            log.error(
+                "replaying the decision-event spool %s failed (%s); it is kept for the next start",
+                self.spool.directory,
+                " ".join(str(exc).split())[:300],
+            )
+            return 0
+
+    def _write_now(self, rows: Sequence[EventRow]) -> int:
+        return write_rows(self.db, self.sandboxes, rows)
 
     # -- the hot path -------------------------------------------------------------------------
 
     def record(self, tenant: Tenant, events: Sequence[DecisionEvent]) -> None:
-        """Buffer events for the background writer; never waits for the database."""
+        """Buffer events for the background writer; never waits for the database. With a
+        spool, returns once they are on local disk (a group sync: call it off the event loop).
+        """
         if not events:
             return
+        spool = self.spool
+        record = encode_record([_row(tenant, e) for e in events]) if spool is not None else b""
+        group = None
         with self._lock:
             self._pending.extend((tenant, e) for e in events)
+            if spool is not None:  # under the buffer's lock: a flush retires what it takes
+                group = spool.append(record)
             excess = len(self._pending) - self.max_pending
             if excess > 0:
                 del self._pending[:excess]
                 self.dropped += excess
+                self._spool_lost = spool is not None
                 self.telemetry.events_refused(excess)
                 log.error("decision event buffer full: dropped the %d oldest events", excess)
             full = len(self._pending) >= self.batch_size
@@ -143,6 +187,8 @@ class DecisionEventLog:
                 self._start()
         if full:
             self._wake.set()
+        if spool is not None and group is not None:
+            spool.wait(group)
 
     def _start(self) -> None:
         self._stop.clear()
@@ -170,8 +216,11 @@ class DecisionEventLog:
             with self._lock:
                 batch, self._pending = self._pending, []
                 self._inflight = batch
+                if self.spool is not None:
+                    self.spool.retire()  # its segments hold the batch's events, or older
             self.telemetry.event_buffer(len(batch))  # what waited, the buffer's depth now
             if not batch:
+                self._spooled_written()
                 return 0
             refused = 0
             try:
@@ -192,8 +241,16 @@ class DecisionEventLog:
                     self._inflight = []
                     depth = len(self._pending)
                 self.refused += refused
+            self._spooled_written()
             self._report(batch, refused, depth)
             return len(batch)
+
+    def _spooled_written(self) -> None:
+        """Every retired spool segment's events are in the database now: delete them (or,
+        when some were dropped unwritten, leave them to the next start's replay)."""
+        if self.spool is not None:
+            keep, self._spool_lost = self._spool_lost, False
+            self.spool.delete_retired(keep=keep)
 
     def _report(self, batch: list[tuple[Tenant, DecisionEvent]], refused: int, depth: int) -> None:
         """Telemetry of a written batch: its size, how long its oldest event waited, the rows
@@ -217,7 +274,7 @@ class DecisionEventLog:
         try:
             self.flush()
         finally:
-            self.writer.close()
+            self.writer.close()  # the flush deleted the spool's segments it wrote
 
     # -- reading ------------------------------------------------------------------------------
 
