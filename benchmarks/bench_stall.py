@@ -192,7 +192,7 @@ class Scenario:
                 f"90th percentile {p90:.1f}, worst {p99s[-1]:.1f}, "
                 f"windows over the target {sum(p > TARGETS[probe] for p in p99s)}"
             )
-        return f"* {self.name}: " + "; ".join(parts)
+        return "; ".join(parts)
 
     def row(self) -> str:
         """Median p50 and worst p99 over the windows."""
@@ -346,6 +346,12 @@ def main() -> None:
     parser.add_argument("--flood", type=int, default=16, help="Edge flood connections")
     parser.add_argument("--settle", type=float, default=5.0, help="upload head start, seconds")
     parser.add_argument(
+        "--quiet-windows",
+        type=int,
+        default=1,
+        help="probe windows on the quiet node (more: the machine's own spread, to compare)",
+    )
+    parser.add_argument(
         "--max-windows", type=int, default=120, help="probe windows at most during one load"
     )
     parser.add_argument(
@@ -396,8 +402,10 @@ def main() -> None:
             )
             common = (args, static, warm.p50_ms, collect_url)
             wanted = set(args.situations.split(","))
-            quiet = probes(server, static, args.seconds, warm.p50_ms)
-            scenarios = [Scenario("quiet node", [quiet])]
+            quiet = [
+                probes(server, static, args.seconds, warm.p50_ms) for _ in range(args.quiet_windows)
+            ]
+            scenarios = [Scenario("quiet node", quiet)]
             if "flood" in wanted:
                 scenarios.append(loaded(server, "Edge flood only", *common, None, args.flood))
             if "bulk" in wanted:
