@@ -413,10 +413,12 @@
       const placed = err.pointer && scope.matches("form") && placeError(scope, err.pointer, err.message);
       if (!placed) rest.push(err);
     });
-    if (rest.length && answer.status !== 412) {
+    if (problem.referrers && problem.referrers.length) {
+      box.appendChild(referrerList(problem.referrers));
+    } else if (rest.length && answer.status !== 412) {
       const list = document.createElement("ul");
       rest.forEach(function (err) {
-        const where = err.pointer || err.parameter || "";
+        const where = scope.matches("form") ? err.pointer || err.parameter || "" : "";
         list.appendChild(text("li", (where ? where + ": " : "") + err.message));
       });
       box.appendChild(list);
@@ -424,6 +426,30 @@
     box.hidden = false;
     const invalid = scope.querySelector("[aria-invalid]");
     (invalid || box).focus && (invalid || box).focus();
+  }
+
+  /* The objects that still reference one being deleted, named as the page's "Used by"
+     list names them. */
+  function referrerList(referrers) {
+    const list = document.createElement("ul");
+    list.className = "referrers";
+    referrers.forEach(function (r) {
+      const known = Array.from(content.querySelectorAll("a[href^='/console/']")).find(function (a) {
+        return a.getAttribute("href").endsWith("/" + r.id);
+      });
+      const item = document.createElement("li");
+      item.appendChild(document.createTextNode(r.kind.replace(/-/g, " ") + " "));
+      if (known) {
+        const link = text("a", known.textContent);
+        link.href = known.getAttribute("href");
+        item.appendChild(link);
+      } else {
+        item.appendChild(text("code", r.id));
+      }
+      item.appendChild(text("span", " at " + r.pointer, "muted"));
+      list.appendChild(item);
+    });
+    return list;
   }
 
   function showReceipt(form, receipt) {
@@ -554,7 +580,7 @@
     const reload = event.target.closest("[data-reload]");
     if (reload) {
       const form = reload.closest("form") || content.querySelector("[data-api-form]");
-      loadContent(form ? form.dataset.reload : location.href);
+      loadContent(form ? form.dataset.reloadUrl : location.href);
       return;
     }
     const deleter = event.target.closest("[data-delete]");
