@@ -16,9 +16,9 @@ from pathlib import Path
 import httpx
 import pytest
 from playwright.sync_api import ConsoleMessage, Error, Page
+from tools.demo_server import CHROMIUM, demo_server
 
 from nextoffer.demo import DEMO_TENANT
-from tools.demo_server import CHROMIUM, demo_server
 
 ASSETS = Path(__file__).resolve().parent / "assets"
 CLIENT = {"token": "console-token", "api_key": "console-key", "user": "marketer@demo"}
