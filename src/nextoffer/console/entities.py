@@ -69,6 +69,14 @@ NAME = Field("name", "Name", required=True)
 DESCRIPTION = Field("description", "Description", "textarea")
 
 
+def _pql(key: str) -> tuple[Field, Field]:
+    """The members a PQL expression object always carries besides its `value`."""
+    return (
+        Field(f"{key}/type", "Type", "fixed", fixed="PQL"),
+        Field(f"{key}/format", "Format", "fixed", fixed="pql/text"),
+    )
+
+
 def _representations() -> Field:
     return Field(
         "representations",
@@ -241,6 +249,7 @@ RULES = ConsoleEntity(
             required=True,
             hint="A PQL condition, e.g. person.birthDate.getAge() >= 18",
         ),
+        *_pql("condition"),
     ),
 )
 
@@ -259,6 +268,7 @@ RANKING_FORMULAS = ConsoleEntity(
             required=True,
             hint="A numeric PQL expression over offer, profile and context data",
         ),
+        *_pql("expression"),
     ),
 )
 
