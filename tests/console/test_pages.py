@@ -64,22 +64,6 @@ def test_each_page_renders_accessibly(
     assert axe_violations(page) == []
 
 
-@pytest.mark.parametrize("path", LISTS)
-def test_each_detail_new_and_edit_page_renders_accessibly(
-    page: Page, open_server: Server, problems: Problems, path: str
-) -> None:
-    open_console(page, open_server, path)
-    page.locator("#content tbody a").first.click()
-    expect(page.get_by_role("heading", name="Used by")).to_be_visible()
-    assert axe_violations(page) == []
-    page.get_by_role("link", name="Edit", exact=True).click()
-    expect(page.get_by_role("button", name="Save")).to_be_visible()
-    assert axe_violations(page) == []
-    open_console(page, open_server, path + "/new")
-    expect(page.get_by_role("button", name="Save")).to_be_visible()
-    assert axe_violations(page) == []
-
-
 def test_a_deep_link_loads_its_own_page(
     page: Page, open_server: Server, problems: Problems
 ) -> None:

@@ -28,7 +28,7 @@ SORTS = (
     ("name", "Name, A to Z"),
     ("-name", "Name, Z to A"),
 )
-READABLE = "=~:.*()!<>,"
+READABLE = "=~:.*()!<>,?/"
 """Characters the list's API equivalent shows unescaped, so a person can read the filter."""
 PRIORITY_SORTS = (("-rank.priority", "Priority, highest first"),)
 
