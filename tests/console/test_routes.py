@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from pydantic import BaseModel
+from pydantic.fields import FieldInfo
 from starlette.testclient import TestClient
 
 from nextoffer.console.entities import BY_KIND, CONSOLE_ENTITIES, ConsoleEntity
@@ -88,32 +89,33 @@ def test_every_library_entity_has_its_pages() -> None:
     assert len({e.slug for e in CONSOLE_ENTITIES}) == len(CONSOLE_ENTITIES)
 
 
-def _model_has(model: type[BaseModel], key: str) -> bool:
+def _models_in(annotation: object) -> list[type[BaseModel]]:
+    """The models an annotation names (`X`, `X | None`, `list[X] | None`)."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    return [m for arg in getattr(annotation, "__args__", ()) for m in _models_in(arg)]
+
+
+def _field_info(model: type[BaseModel], key: str) -> FieldInfo | None:
+    """The pydantic field a `/`-separated key reaches (by name or alias), or None."""
     head, _, rest = key.partition("/")
     info = model.model_fields.get(head) or next(
         (f for f in model.model_fields.values() if f.alias == head), None
     )
-    if info is None:
-        return False
-    if not rest:
-        return True
-    annotation = info.annotation
-    for candidate in getattr(annotation, "__args__", (annotation,)):
-        inner = getattr(candidate, "__args__", (candidate,))
-        for cls in (candidate, *inner):
-            if isinstance(cls, type) and issubclass(cls, BaseModel) and _model_has(cls, rest):
-                return True
-    return False
+    if info is None or not rest:
+        return info
+    for inner in _models_in(info.annotation):
+        if (found := _field_info(inner, rest)) is not None:
+            return found
+    return None
 
 
 def _check_fields(model: type[BaseModel], fields: tuple[Field, ...]) -> None:
     for f in fields:
-        assert _model_has(model, f.key), f"{model.__name__} has no {f.key}"
+        info = _field_info(model, f.key)
+        assert info is not None, f"{model.__name__} has no {f.key}"
         if f.widget == "group":
-            info = model.model_fields[f.key]
-            item = next(a for a in getattr(info.annotation, "__args__", ()) if isinstance(a, type))
-            if not issubclass(item, BaseModel):
-                item = item.__args__[0]  # type: ignore[attr-defined]
+            (item,) = _models_in(info.annotation)
             _check_fields(item, f.fields)
 
 
