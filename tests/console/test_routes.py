@@ -122,3 +122,16 @@ def _check_fields(model: type[BaseModel], fields: tuple[Field, ...]) -> None:
 @pytest.mark.parametrize("entity", CONSOLE_ENTITIES, ids=lambda e: e.slug)
 def test_every_form_field_is_a_field_of_the_entity(entity: ConsoleEntity) -> None:
     _check_fields(entity.spec.model, entity.fields)
+
+
+def test_a_detail_page_links_its_references_both_ways(client: TestClient, api: Api) -> None:
+    placement = api.placement(name="Hero slot")
+    offer = api.offer([placement], name="Spring sale")
+    r = client.get(f"/console/fragments/placements/{placement}", headers=api.headers)
+    assert r.status_code == 200
+    used_by = r.text[r.text.index('id="used-by-title"') :]
+    assert f'href="/console/offers/{offer}">Spring sale</a>' in used_by
+    r = client.get(f"/console/fragments/offers/{offer}", headers=api.headers)
+    uses = r.text[r.text.index('id="uses-title"') : r.text.index('id="used-by-title"')]
+    assert f'href="/console/placements/{placement}">Hero slot</a>' in uses
+    assert "Nothing uses it." in r.text
