@@ -93,3 +93,14 @@ def test_the_phone_width_nav_opens_from_its_menu_button(
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= 390
     assert axe_violations(page) == []
+
+
+@pytest.mark.parametrize(
+    "path", ["/fallback-offers/new", "/offers/new", "/decisions/dps:offer-activity:app-home"]
+)
+def test_forms_and_details_fit_a_phone(
+    page: Page, open_server: Server, problems: Problems, path: str
+) -> None:
+    page.set_viewport_size({"width": 390, "height": 844})
+    open_console(page, open_server, path)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390

@@ -135,3 +135,10 @@ def test_a_detail_page_links_its_references_both_ways(client: TestClient, api: A
     uses = r.text[r.text.index('id="uses-title"') : r.text.index('id="used-by-title"')]
     assert f'href="/console/placements/{placement}">Hero slot</a>' in uses
     assert "Nothing uses it." in r.text
+
+
+def test_no_tenant_chosen_says_how_to_get_one(client: TestClient, api: Api) -> None:
+    headers = {k: api.headers[k] for k in ("Authorization", "x-api-key")}  # no tenant
+    r = client.get("/console/fragments/offers", headers=headers)
+    assert r.status_code == 400
+    assert "Choose an org and sandbox" in r.text and "nextoffer sandbox create" in r.text
