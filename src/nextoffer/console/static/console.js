@@ -40,6 +40,12 @@
   body.addEventListener("htmx:configRequest", function (event) {
     Object.assign(event.detail.headers, headers());
   });
+  body.addEventListener("htmx:beforeRequest", function (event) {
+    if (event.detail.target === content) content.setAttribute("aria-busy", "true");
+  });
+  body.addEventListener("htmx:afterRequest", function (event) {
+    if (event.detail.target === content) content.removeAttribute("aria-busy");
+  });
 
   async function api(method, url, payload, extra) {
     const init = { method: method, headers: headers(extra) };
