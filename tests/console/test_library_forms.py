@@ -11,6 +11,7 @@ from playwright.sync_api import Page, expect
 from tests.console.conftest import Problems, Server, open_console
 
 FALLBACK = "/data/core/dps/offers?offer-type=fallback"
+FALLBACK_ITEM = "/data/core/dps/offers/"
 WEB = "https://ns.adobe.com/xdm/channel-types/web"
 
 
@@ -217,3 +218,20 @@ def test_deleting_an_unused_object_returns_to_its_list(
     expect(page.get_by_role("link", name=name)).to_have_count(0)
     with open_server.api() as api:
         assert api.get(f"/data/core/dps/tags/{tag}").status_code == 404
+
+
+def test_duplicate_opens_a_new_draft_filled_from_the_original(
+    page: Page, open_server: Server, problems: Problems
+) -> None:
+    open_console(page, open_server, "/fallback-offers/dps:fallback-offer:welcome")
+    page.get_by_role("link", name="Duplicate").click()
+    expect(page.get_by_role("heading", name="New fallback offer (a copy)")).to_be_visible()
+    expect(page.get_by_label("Name", exact=True)).to_have_value("Copy of Welcome to Acme")
+    expect(page.get_by_label("Status", exact=True)).to_have_value("draft")
+    page.get_by_role("button", name="Save").click()
+    object_id = saved_id(page)
+    with open_server.api() as api:
+        original = api.get(f"{FALLBACK_ITEM}dps:fallback-offer:welcome?offer-type=fallback").json()
+        copy = api.get(f"{FALLBACK_ITEM}{object_id}?offer-type=fallback").json()
+    assert copy["id"] != original["id"] and copy["status"] == "draft"
+    assert copy["representations"] == original["representations"]
