@@ -235,3 +235,54 @@ def test_duplicate_opens_a_new_draft_filled_from_the_original(
         copy = api.get(f"{FALLBACK_ITEM}{object_id}?offer-type=fallback").json()
     assert copy["id"] != original["id"] and copy["status"] == "draft"
     assert copy["representations"] == original["representations"]
+
+
+def _draft_fallback(server: Server) -> str:
+    body = {
+        "name": unique("Draft"),
+        "representations": [
+            {
+                "channel": WEB,
+                "placement": "dps:offer-placement:web-hero",
+                "components": [{"type": "html", "format": "text/html", "content": "<p>x</p>"}],
+            }
+        ],
+    }
+    with server.api() as api:
+        r = api.post(FALLBACK, json=body)
+        assert r.status_code == 201, r.text
+        return r.json()["id"]
+
+
+def test_status_buttons_follow_the_lifecycle(
+    page: Page, open_server: Server, problems: Problems
+) -> None:
+    object_id = _draft_fallback(open_server)
+    open_console(page, open_server, f"/fallback-offers/{object_id}")
+    status = page.locator("[data-status-change]")
+    expect(status.get_by_role("heading")).to_have_text("Status: draft")
+    page.get_by_role("button", name="Approve").click()
+    expect(status.get_by_role("heading")).to_have_text("Status: approved")
+    expect(page.get_by_role("button", name="Back to draft")).to_be_visible()
+    with open_server.api() as api:
+        assert (
+            api.get(f"{FALLBACK_ITEM}{object_id}?offer-type=fallback").json()["status"]
+            == "approved"
+        )
+
+
+def test_a_stale_status_change_says_so(page: Page, open_server: Server, problems: Problems) -> None:
+    problems.expected.append("status of 412")
+    object_id = _draft_fallback(open_server)
+    open_console(page, open_server, f"/fallback-offers/{object_id}")
+    with open_server.api() as api:
+        ops = [{"op": "replace", "path": "/description", "value": "elsewhere"}]
+        assert (
+            api.patch(f"{FALLBACK_ITEM}{object_id}?offer-type=fallback", json=ops).status_code
+            == 200
+        )
+    page.get_by_role("button", name="Approve").click()
+    box = page.locator("[data-status-change] .form-problem")
+    expect(box).to_contain_text("changed since you opened it")
+    box.get_by_role("button", name="Reload").click()
+    expect(page.get_by_text("elsewhere", exact=True)).to_be_visible()

@@ -30,6 +30,14 @@ SORTS = (
 )
 READABLE = "=~:.*()!<>,?/"
 """Characters the list's API equivalent shows unescaped, so a person can read the filter."""
+STATUS_ACTIONS = {
+    "approved": "Approve",
+    "live": "Activate",
+    "complete": "Complete",
+    "archived": "Archive",
+    "draft": "Back to draft",
+}
+"""The status changes a detail page offers, named as Adobe's UI names them."""
 PRIORITY_SORTS = (("-rank.priority", "Priority, highest first"),)
 
 
@@ -157,9 +165,16 @@ def load_detail(ctx: PageContext) -> Mapping[str, Any]:
         ref(pointer, source, kind)
         for source, kind, pointer in ctx.services.library.used_by(tenant, doc["id"])
     ]
+    lifecycle = entity.spec.lifecycle
+    moves: list[tuple[str, str]] = []
+    if lifecycle is not None:
+        current = str(doc.get(lifecycle.field) or lifecycle.initial)
+        targets = sorted(lifecycle.transitions.get(current, frozenset()))
+        moves = [(t, STATUS_ACTIONS.get(t, f"Set to {t}")) for t in targets]
     return {
         "entity": entity,
         "doc": doc,
+        "moves": moves,
         "names": names,
         "uses": uses,
         "used_by": used_by,

@@ -586,13 +586,28 @@
     }
     const reload = event.target.closest("[data-reload]");
     if (reload) {
-      const form = reload.closest("form") || content.querySelector("[data-api-form]");
-      loadContent(form ? form.dataset.reloadUrl : location.href);
+      const owner = reload.closest("[data-reload-url]") || content.querySelector("[data-api-form]");
+      loadContent(owner ? owner.dataset.reloadUrl : location.href);
       return;
     }
     const deleter = event.target.closest("[data-delete]");
     if (deleter) handleDelete(deleter, event.target);
+    const status = event.target.closest("[data-status]");
+    if (status) changeStatus(status.closest("[data-status-change]"), status.dataset.status);
   });
+
+  /* A detail page's status buttons: one JSON Patch, with If-Match, then the page again. */
+  async function changeStatus(scope, target) {
+    clearProblems(scope);
+    const answer = await api(
+      "PATCH",
+      scope.dataset.url,
+      [{ op: "replace", path: "/status", value: target }],
+      { "If-Match": '"' + scope.dataset.etag + '"' }
+    );
+    if (answer.ok) loadContent(scope.dataset.reloadUrl);
+    else showProblem(scope, answer, "object");
+  }
 
   async function handleDelete(scope, target) {
     const confirmBox = scope.querySelector("[data-delete-confirm]");
