@@ -59,8 +59,12 @@ def test_a_forbidden_sandbox_is_named(client: TestClient, api: Api) -> None:
     limited = Api(client, "LIMITED@AdobeOrg", "prod", "limited-token", "limited-key")
     r = limited.client.get("/console/fragments/offers", headers=limited.headers)
     assert r.status_code == 403
-    assert "This client may not use this sandbox" in r.text
+    assert "This client may not use sandbox prod" in r.text
     assert 'data-problem="sandbox-not-granted"' in r.text
+    other_org = {**limited.headers, "x-gw-ims-org-id": "OTHER@AdobeOrg"}
+    r = client.get("/console/fragments/offers", headers=other_org)
+    assert r.status_code == 403
+    assert "This client may not use org OTHER@AdobeOrg" in r.text
 
 
 def test_an_unknown_sandbox_and_page_are_404(client: TestClient, api: Api) -> None:
