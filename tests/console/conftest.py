@@ -9,13 +9,22 @@ screenshot script uses too).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import ConsoleMessage, Error, Page
+from playwright.sync_api import (
+    Browser,
+    BrowserType,
+    ConsoleMessage,
+    Error,
+    Page,
+    Playwright,
+    sync_playwright,
+)
 from tools.demo_server import CHROMIUM, demo_server
 
 from nextoffer.demo import DEMO_TENANT
@@ -72,6 +81,61 @@ def credentialed_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Se
 def browser_type_launch_args(browser_type_launch_args: dict[str, object]) -> dict[str, object]:
     """Debian's Chromium: Playwright's own browser download cannot work here."""
     return {**browser_type_launch_args, "executable_path": CHROMIUM}
+
+
+# pytest-playwright keeps Playwright started for the whole session; its sync API holds an event
+# loop running in the main thread while started, so a test of another file that xdist runs on
+# the same worker afterwards could not call asyncio.run(). Here Playwright lives for one module.
+
+
+@pytest.fixture(scope="module")
+def playwright(_pw_api_request_contexts: Any) -> Iterator[Playwright]:
+    pw = sync_playwright().start()
+    if _pw_api_request_contexts:
+        _pw_api_request_contexts.instrument(pw)
+    yield pw
+    pw.stop()
+
+
+@pytest.fixture(scope="module")
+def browser_context_args(
+    pytestconfig: pytest.Config,
+    playwright: Playwright,
+    device: str | None,
+    base_url: str | None,
+    _pw_artifacts_folder: Any,
+) -> dict[str, object]:
+    """pytest-playwright's, at module scope (it reads `playwright`)."""
+    args: dict[str, object] = {}
+    if device:
+        args.update(playwright.devices[device])
+    if base_url:
+        args["base_url"] = base_url
+    if pytestconfig.getoption("--video") in ("on", "retain-on-failure"):
+        args["record_video_dir"] = _pw_artifacts_folder.name
+    return args
+
+
+@pytest.fixture(scope="module")
+def browser_type(playwright: Playwright, browser_name: str) -> BrowserType:
+    return getattr(playwright, browser_name)  # type: ignore[no-any-return]
+
+
+@pytest.fixture(scope="module")
+def launch_browser(
+    browser_type_launch_args: dict[str, object], browser_type: BrowserType
+) -> Callable[..., Browser]:
+    def launch(**kwargs: object) -> Browser:
+        return browser_type.launch(**{**browser_type_launch_args, **kwargs})  # type: ignore[arg-type]
+
+    return launch
+
+
+@pytest.fixture(scope="module")
+def browser(launch_browser: Callable[..., Browser]) -> Iterator[Browser]:
+    launched = launch_browser()
+    yield launched
+    launched.close()
 
 
 @dataclass
