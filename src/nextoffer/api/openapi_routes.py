@@ -13,6 +13,7 @@ from typing import Any
 
 from nextoffer.api import openapi_shapes as shapes
 from nextoffer.api.batch_routes import JOB_ID, WorkloadRequest
+from nextoffer.api.pql_routes import PqlCheckRequest
 from nextoffer.wire.decisioning import DecisionRequest, DecisionRequestV09
 from nextoffer.wire.edge import EdgeEvent, EdgeRequest
 
@@ -385,6 +386,29 @@ def _operations() -> list[Operation]:
             ),
         ),
     ]
+
+    # -- authoring ------------------------------------------------------------------------------
+    ops.append(
+        Operation(
+            "post",
+            "/v1/pql/check",
+            "check-pql",
+            "Compile a rule condition or a ranking formula without saving it",
+            ("authoring",),
+            {
+                200: Answer(
+                    "Valid with what it reads, or invalid with its errors", body(shapes.PqlCheck)
+                )
+            },
+            (400, 401, 403, 404, 413, 415),
+            body=body(PqlCheckRequest),
+            description="The same compile a save runs: a text this calls valid saves. Errors "
+            "carry 1-based `line`/`column`, `endLine`/`endColumn` (just after the offending "
+            "text), an `excerpt` with a caret and, for a recognised mistake, a `hint`. A text "
+            "past a rule's 15 KB (a formula's 8 KB) is invalid with a `limit` error; a body "
+            "past 64 KiB is 413. Nothing is saved or cached.",
+        )
+    )
 
     # -- the Batch Decisioning API ---------------------------------------------------------------
     container = path_param("containerId")
