@@ -512,3 +512,27 @@ class PqlCheck(Shape):
     """With `valid`: what the text reads."""
     errors: list[PqlDiagnostic] | UnsetType = UNSET
     """Without `valid`: what is wrong (each compile phase stops at its first error)."""
+
+
+class SimulatedProfile(Shape):
+    identity: str | None
+    """The `namespace:id` asked for (null for an inline profile)."""
+    profileId: str | None
+    """The stored profile it found; null when unknown (an empty profile decided)."""
+    found: bool
+    inline: bool
+
+
+class Simulation(Shape):
+    """Explained dry runs, one proposition per scope (the Decisioning API's v1.0 shape with
+    content, names and `nextoffer:explanation`)."""
+
+    at: datetime
+    profile: SimulatedProfile
+    propositions: list[DecisionProposition]
+    names: dict[str, str]
+    """The name of every offer the propositions and explanations mention, by id."""
+    truncated: bool
+    """More than 200 scopes were asked for; the first 200 were decided."""
+    recorded: Literal[False]
+    """A simulation never records decision events nor counts toward caps."""
