@@ -2,7 +2,8 @@
 
 Three tiers plus shared leaf modules; imports run downward only:
 
-    adapters   api/  store/  cli  composition (the composition root)  demo/  observability/
+    adapters   api/  console/  store/  cli  composition (the composition root)  demo/
+               observability/
     services   library/  decisioning/  edge/  batch/
     core       pql/  engine/  profiles/  capping/  records/  wire/  ratelimit/
     leaves     errors  timeutil  vocabulary  tenants  ids  memory  caching  jsonlines  config
@@ -43,7 +44,9 @@ LEAVES = frozenset(
 )
 CORE = frozenset({"pql", "engine", "profiles", "capping", "records", "wire", "ratelimit"})
 SERVICES = frozenset({"library", "decisioning", "edge", "batch"})
-ADAPTERS = frozenset({"api", "store", "cli", "composition", "demo", "observability", "__main__"})
+ADAPTERS = frozenset(
+    {"api", "console", "store", "cli", "composition", "demo", "observability", "__main__"}
+)
 TIER = {
     **dict.fromkeys(LEAVES, 0),
     **dict.fromkeys(CORE, 1),

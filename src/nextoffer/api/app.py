@@ -17,6 +17,7 @@ from nextoffer import __version__
 from nextoffer.api import openapi, problems, readiness
 from nextoffer.api.auth import Authenticator
 from nextoffer.api.batch_routes import batch_routes
+from nextoffer.api.console_routes import console_routes
 from nextoffer.api.context import json_response, services
 from nextoffer.api.datastream_routes import datastream_routes
 from nextoffer.api.decision_event_routes import decision_event_routes
@@ -32,6 +33,7 @@ from nextoffer.api.pql_routes import pql_routes
 from nextoffer.api.profile_routes import profile_routes
 from nextoffer.api.request_telemetry import RequestTelemetry
 from nextoffer.api.simulation_routes import simulation_routes
+from nextoffer.api.whoami_routes import whoami_routes
 from nextoffer.composition import DEPENDENCY_ERRORS, Services, dependency_outage
 from nextoffer.config import Settings
 from nextoffer.errors import NextofferError
@@ -116,6 +118,8 @@ def create_app(
     app.router.routes.extend(decision_event_routes())
     app.router.routes.extend(batch_routes())
     app.router.routes.extend(metrics_routes())
+    app.router.routes.extend(whoami_routes())
+    app.router.routes.extend(console_routes())  # last: its shell answers every /console path
     app.add_middleware(HeaderLimits)  # before anything reads a header but the telemetry,
     app.add_middleware(  # which counts every answer (431s too) and echoes `x-request-id`
         RequestTelemetry, observer=svc.telemetry, json_logs=settings.log_format == "json"

@@ -19,7 +19,7 @@ from nextoffer.config import Limits
 from nextoffer.errors import Conflict, FieldError, NotFound, PreconditionFailed, RuleViolation
 from nextoffer.ids import new_id
 from nextoffer.library import documents, patching
-from nextoffer.library.entities import KIND_TITLES, EntitySpec
+from nextoffer.library.entities import ENTITIES, KIND_TITLES, EntitySpec
 from nextoffer.library.integrity import Stored
 from nextoffer.library.ports import LibraryStore, LibraryWrite, Referrer, SnapshotSource
 from nextoffer.library.query import DocTable, ListQuery, Page, Ranked, order_text, paginate
@@ -165,6 +165,21 @@ class LibraryService:
 
         ranked = self._ranked.get(key, lambda r: True, rank)
         return paginate(ranked, query)
+
+    def used_by(self, tenant: Tenant, object_id: str) -> list[Referrer]:
+        """Every `(source id, source kind, pointer)` naming `object_id` in the sandbox's current
+        snapshot: the "used by" of a detail page, without a write transaction."""
+        snap = self.snapshot(tenant)
+        if snap is None:
+            return []
+        return [
+            (doc["id"], spec.kind, pointer)
+            for spec in ENTITIES
+            if spec.references
+            for doc in snap.of_kind(spec.kind).values()
+            for pointer, target, _ in find_references(spec.references, doc)
+            if target == object_id
+        ]
 
     # -- writes -------------------------------------------------------------------------------
 

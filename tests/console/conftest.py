@@ -1,0 +1,157 @@
+"""The browser suite's fixtures: one real uvicorn server per mode and xdist worker, Debian's
+Chromium driven by Playwright, and a page that records every console error.
+
+Servers run in a thread of the test process on a socket bound to a free port, on a SQLite file
+of their own with the demo library and profiles loaded (what `nextoffer serve --demo` serves).
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+from playwright.sync_api import ConsoleMessage, Error, Page
+
+from nextoffer.api.app import create_app
+from nextoffer.composition import Services
+from nextoffer.config import Settings
+from nextoffer.demo import DEMO_TENANT, load_demo, load_demo_profiles
+
+CHROMIUM = "/usr/bin/chromium"
+ASSETS = Path(__file__).resolve().parent / "assets"
+CLIENT = {"token": "console-token", "api_key": "console-key", "user": "marketer@demo"}
+"""The credentialed server's one client: the demo org's `prod` sandbox only."""
+TENANT_HEADERS = {"x-gw-ims-org-id": DEMO_TENANT.org, "x-sandbox-name": DEMO_TENANT.sandbox}
+
+
+@dataclass
+class Server:
+    base: str
+    open_mode: bool
+
+    def api(self) -> httpx.Client:
+        """An API client for the demo tenant (with the test client's credentials if needed)."""
+        headers = dict(TENANT_HEADERS)
+        if not self.open_mode:
+            headers |= {
+                "Authorization": f"Bearer {CLIENT['token']}",
+                "x-api-key": CLIENT["api_key"],
+            }
+        return httpx.Client(base_url=self.base, headers=headers, timeout=30)
+
+
+def _serve(tmp: Path, env: dict[str, str]) -> Iterator[Server]:
+    settings = Settings.from_env(
+        {"NEXTOFFER_DATABASE_URL": f"sqlite:///{tmp / 'console.db'}", **env}
+    )
+    services = Services.build(settings)
+    load_demo(services.library)
+    load_demo_profiles(services.profiles)
+    app = create_app(settings, services_=services, announce=False)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("the console test server did not start")
+        time.sleep(0.02)
+    try:
+        yield Server(f"http://127.0.0.1:{port}", settings.open_mode)
+    finally:
+        server.should_exit = True
+        thread.join(30)
+        sock.close()
+
+
+@pytest.fixture(scope="session")
+def open_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """`serve --demo` without credentials: open mode, the demo tenant preselected."""
+    yield from _serve(tmp_path_factory.mktemp("console-open"), {"NEXTOFFER_OPEN": "1"})
+
+
+@pytest.fixture(scope="session")
+def credentialed_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    credentials = [
+        {
+            "client_id": "console-test",
+            "api_key": CLIENT["api_key"],
+            "token": CLIENT["token"],
+            "user": CLIENT["user"],
+            "orgs": {DEMO_TENANT.org: [DEMO_TENANT.sandbox]},
+        }
+    ]
+    env = {"NEXTOFFER_CREDENTIALS": json.dumps(credentials)}
+    yield from _serve(tmp_path_factory.mktemp("console-auth"), env)
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args: dict[str, object]) -> dict[str, object]:
+    """Debian's Chromium: Playwright's own browser download cannot work here."""
+    return {**browser_type_launch_args, "executable_path": CHROMIUM}
+
+
+@dataclass
+class Problems:
+    """Console errors and uncaught page errors seen by a page."""
+
+    messages: list[str] = field(default_factory=list)
+    expected: list[str] = field(default_factory=list)
+    """Substrings of errors a test provokes on purpose (a 401 the browser logs)."""
+
+    def unexpected(self) -> list[str]:
+        return [m for m in self.messages if not any(e in m for e in self.expected)]
+
+
+@pytest.fixture
+def problems(page: Page) -> Iterator[Problems]:
+    """Every console error and page error of the test's page; none may be left unexpected."""
+    seen = Problems()
+
+    def on_console(message: ConsoleMessage) -> None:
+        if message.type == "error":
+            seen.messages.append(f"console: {message.text} at {message.location.get('url')}")
+
+    def on_page_error(error: Error) -> None:
+        seen.messages.append(f"pageerror: {error.message}")
+
+    page.on("console", on_console)
+    page.on("pageerror", on_page_error)
+    yield seen
+    assert seen.unexpected() == []
+
+
+AXE_URL = "/console/static/test-only/axe.min.js"
+
+
+def axe_violations(page: Page) -> list[dict[str, object]]:
+    """Serious and critical accessibility violations of the page as it is now (axe-core).
+
+    axe-core is served to the page from the test's copy at a same-origin URL, so the console's
+    CSP (`script-src 'self'`) stays on while it runs; the package never ships it."""
+    page.route(f"**{AXE_URL}", lambda route: route.fulfill(path=ASSETS / "axe.min.js"))
+    page.add_script_tag(url=AXE_URL)
+    result = page.evaluate("async () => (await axe.run(document)).violations")
+    return [
+        {"id": v["id"], "impact": v["impact"], "nodes": [n["target"] for n in v["nodes"]][:5]}
+        for v in result
+        if v["impact"] in ("serious", "critical")
+    ]
+
+
+def open_console(page: Page, server: Server, path: str = "") -> Page:
+    """Load a console page and wait until its content region shows a heading."""
+    page.goto(server.base + "/console" + path)
+    page.locator("#content h1").first.wait_for()
+    return page
