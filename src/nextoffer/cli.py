@@ -277,6 +277,7 @@ def serve(
             )
     base = f"http://{host}:{port}"
     say(f"nextoffer {__version__} on {base}  (database: {masked_url(settings.database_url)})")
+    say(f"  console: {base}/console" + (" (opens on the demo tenant)" if demo else ""))
     say(f"  API docs: {base}/docs")
     if settings.metrics:
         guard = "bearer token" if settings.metrics_token else "loopback clients only"

@@ -2,30 +2,24 @@
 Chromium driven by Playwright, and a page that records every console error.
 
 Servers run in a thread of the test process on a socket bound to a free port, on a SQLite file
-of their own with the demo library and profiles loaded (what `nextoffer serve --demo` serves).
+of their own with the demo library and profiles loaded (`tools/demo_server.py`, which the
+screenshot script uses too).
 """
 
 from __future__ import annotations
 
 import json
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 from playwright.sync_api import ConsoleMessage, Error, Page
+from tools.demo_server import CHROMIUM, demo_server
 
-from nextoffer.api.app import create_app
-from nextoffer.composition import Services
-from nextoffer.config import Settings
-from nextoffer.demo import DEMO_TENANT, load_demo, load_demo_profiles
+from nextoffer.demo import DEMO_TENANT
 
-CHROMIUM = "/usr/bin/chromium"
 ASSETS = Path(__file__).resolve().parent / "assets"
 CLIENT = {"token": "console-token", "api_key": "console-key", "user": "marketer@demo"}
 """The credentialed server's one client: the demo org's `prod` sandbox only."""
@@ -49,30 +43,8 @@ class Server:
 
 
 def _serve(tmp: Path, env: dict[str, str]) -> Iterator[Server]:
-    settings = Settings.from_env(
-        {"NEXTOFFER_DATABASE_URL": f"sqlite:///{tmp / 'console.db'}", **env}
-    )
-    services = Services.build(settings)
-    load_demo(services.library)
-    load_demo_profiles(services.profiles)
-    app = create_app(settings, services_=services, announce=False)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("the console test server did not start")
-        time.sleep(0.02)
-    try:
-        yield Server(f"http://127.0.0.1:{port}", settings.open_mode)
-    finally:
-        server.should_exit = True
-        thread.join(30)
-        sock.close()
+    with demo_server(tmp, env) as (base, settings):
+        yield Server(base, settings.open_mode)
 
 
 @pytest.fixture(scope="session")

@@ -87,6 +87,11 @@ def test_a_deep_link_loads_its_own_page(
     expect(page.get_by_role("heading", name="Placements")).to_be_visible()
     expect(page.get_by_label("Sort")).to_have_value("name")
     expect(page.locator("#nav a[aria-current=page]")).to_have_text("Placements")
+    page.get_by_role("link", name="Homepage hero").click()
+    expect(page.get_by_role("heading", name="Used by")).to_be_visible()
+    page.go_back()  # the address bar followed; going back loads the list again
+    expect(page).to_have_url(re.compile(r"/console/placements\?orderby=name$"))
+    expect(page.get_by_role("heading", name="Placements")).to_be_visible()
 
 
 def test_the_phone_width_nav_opens_from_its_menu_button(

@@ -126,6 +126,19 @@ def _operations() -> list[Operation]:
         )
     )
 
+    ops.append(
+        Operation(
+            "get",
+            "/v1/whoami",
+            "whoami",
+            "The caller, and the orgs and sandboxes its credentials grant",
+            ("operations",),
+            {200: Answer("Who calls, and where it may", body(shapes.WhoAmI))},
+            problems=(401,),
+            tenant=False,
+        )
+    )
+
     for op_id, path in (("metrics", "/metrics"), ("metrics-v1", "/v1/metrics")):
         ops.append(
             Operation(

@@ -69,6 +69,24 @@ class Ready(Shape):
     failing: list[Literal["database", "redis"]] | UnsetType = UNSET
 
 
+class Grant(Shape):
+    org: str
+    sandboxes: list[str]
+    """The sandboxes granted; where every one is (`allSandboxes`), those that exist."""
+    allSandboxes: bool
+
+
+class WhoAmI(Shape):
+    """The caller and the orgs and sandboxes it may use (the console's switcher lists them)."""
+
+    openMode: bool
+    user: str
+    clientId: str | None
+    grants: list[Grant]
+    default: dict[str, str] | None
+    """The org and sandbox to open on: the demo's when granted and present, else the first."""
+
+
 # -- the Offer Library --------------------------------------------------------------------------
 
 

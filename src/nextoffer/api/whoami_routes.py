@@ -15,11 +15,11 @@ from starlette.routing import Route
 from nextoffer.api.auth import OPEN_MODE_USER
 from nextoffer.api.context import json_response, offload, services
 from nextoffer.config import Credential
+from nextoffer.demo import DEMO_TENANT
 from nextoffer.library.ports import LibraryStore
 
 MAX_LISTED = 100
 """At most this many orgs, and sandboxes per org, listed."""
-DEMO_ORG, DEMO_SANDBOX = "demo@AdobeOrg", "prod"
 
 
 def grants_of(store: LibraryStore, cred: Credential | None) -> list[dict[str, Any]]:
@@ -46,8 +46,8 @@ async def whoami(request: Request) -> Response:
     grants = await offload(request, grants_of, services(request).library.store, cred)
     default = None
     for grant in grants:
-        if grant["org"] == DEMO_ORG and DEMO_SANDBOX in grant["sandboxes"]:
-            default = {"org": DEMO_ORG, "sandbox": DEMO_SANDBOX}
+        if grant["org"] == DEMO_TENANT.org and DEMO_TENANT.sandbox in grant["sandboxes"]:
+            default = {"org": DEMO_TENANT.org, "sandbox": DEMO_TENANT.sandbox}
             break
         if default is None and grant["sandboxes"]:
             default = {"org": grant["org"], "sandbox": grant["sandboxes"][0]}

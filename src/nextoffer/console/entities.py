@@ -72,6 +72,14 @@ NAME = Field("name", "Name", required=True)
 DESCRIPTION = Field("description", "Description", "textarea")
 
 
+def _pql(key: str) -> tuple[Field, Field]:
+    """The members a PQL expression object always carries besides its `value`."""
+    return (
+        Field(f"{key}/type", "Type", "fixed", fixed="PQL"),
+        Field(f"{key}/format", "Format", "fixed", fixed="pql/text"),
+    )
+
+
 def _representations() -> Field:
     return Field(
         "representations",
@@ -244,6 +252,7 @@ RULES = ConsoleEntity(
             required=True,
             hint="A PQL condition, e.g. person.birthDate.getAge() >= 18",
         ),
+        *_pql("condition"),
     ),
 )
 
@@ -262,6 +271,7 @@ RANKING_FORMULAS = ConsoleEntity(
             required=True,
             hint="A numeric PQL expression over offer, profile and context data",
         ),
+        *_pql("expression"),
     ),
 )
 

@@ -23,6 +23,7 @@ WIDGETS = frozenset(
         "boolean",  # unset, true or false
         "list",  # strings, one per line
         "group",  # a repeated object made of `fields`
+        "fixed",  # a constant the form always sends (`fixed`), not shown
     }
 )
 
@@ -44,6 +45,8 @@ class Field:
     """A group's item, as its Add / Remove buttons name it."""
     min_items: int = 0
     """How many empty items a new form starts a group with."""
+    fixed: str = ""
+    """A `fixed` field's value."""
 
     def __post_init__(self) -> None:
         if self.widget not in WIDGETS:

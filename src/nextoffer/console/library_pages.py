@@ -11,7 +11,7 @@ import json
 import re
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from nextoffer.console.entities import BY_KIND, BY_SLUG, ConsoleEntity
 from nextoffer.console.fields import Choice
@@ -28,6 +28,8 @@ SORTS = (
     ("name", "Name, A to Z"),
     ("-name", "Name, Z to A"),
 )
+READABLE = "=~:.*()!<>,"
+"""Characters the list's API equivalent shows unescaped, so a person can read the filter."""
 PRIORITY_SORTS = (("-rank.priority", "Priority, highest first"),)
 
 
@@ -124,7 +126,7 @@ def load_list(ctx: PageContext) -> Mapping[str, Any]:
         "properties": [p for p in q.getlist("property") if p.strip()],
         "sorts": SORTS + (PRIORITY_SORTS if entity.slug == "offers" else ()),
         "tags": choices(names, ctx).get("tag", []) if entity.tagged else [],
-        "api_query": entity.api_path + (sep + urlencode(api_params) if api_params else ""),
+        "api_query": entity.api_path + sep + urlencode(api_params, safe=READABLE, quote_via=quote),
     }
 
 

@@ -424,8 +424,9 @@
       box.appendChild(list);
     }
     box.hidden = false;
+    box.tabIndex = -1;
     const invalid = scope.querySelector("[aria-invalid]");
-    (invalid || box).focus && (invalid || box).focus();
+    (invalid || box).focus();
   }
 
   /* The objects that still reference one being deleted, named as the page's "Used by"
