@@ -182,3 +182,9 @@ def test_checking_saves_nothing(api: Api) -> None:
     r = api.get("/eligibility-rules")
     assert r.status_code == 200
     assert r.json()["results"] == []
+
+
+def test_an_unknown_sandbox_is_404(api: Api) -> None:
+    r = check(api.other_sandbox("dev"), {"condition": "a = 1"}, headers={"x-sandbox-name": "nope"})
+    assert r.status_code == 404
+    assert r.json()["code"] == "unknown-sandbox"

@@ -261,3 +261,20 @@ def test_a_time_without_an_offset_is_400(demo: Api) -> None:
     r = post(demo, body)
     assert r.status_code == 400
     assert r.json()["errors"][0]["pointer"] == "/nextoffer:at"
+
+
+def test_a_v09_dry_run_takes_a_time_too(demo: Api) -> None:
+    body = {
+        "xdm:offerActivities": [{"xdm:offerActivity": "dps:offer-activity:homepage-and-email"}],
+        "xdm:identityMap": {"Email": [{"xdm:id": "ada@example.com"}]},
+        "xdm:dryRun": True,
+        "nextoffer:at": "2031-06-01T00:00:00Z",
+    }
+    r = post(demo, body)
+    assert r.status_code == 200, r.text
+    [prop] = r.json()["xdm:propositions"]
+    assert prop["xdm:fallbackOffer"] == "dps:fallback-offer:welcome"
+    del body["xdm:dryRun"]
+    r = post(demo, body)
+    assert r.status_code == 400
+    assert r.json()["errors"][0]["pointer"] == "/nextoffer:at"
