@@ -168,3 +168,32 @@ def test_the_console_works_by_keyboard(page: Page, open_server: Server, problems
     with open_server.api() as api:
         found = api.get("/data/core/dps/tags", params={"property": f"name=={name}"}).json()
     assert found["total"] == 1
+
+
+def test_capping_rules_and_audiences_are_repeated_groups(
+    page: Page, open_server: Server, problems: Problems
+) -> None:
+    open_console(page, open_server, "/offers/new")
+    page.get_by_label("Name", exact=True).fill(f"Capped {uuid.uuid4().hex[:8]}")
+    _offer(page)
+    page.get_by_label("Eligibility", exact=True).select_option("anySegments")
+    page.get_by_role("button", name="Add audience").click()
+    expect(page.get_by_label("Audience ID")).to_be_focused()
+    page.get_by_label("Audience ID").fill("gold-members")
+    page.get_by_label("Namespace").fill("ups")
+    page.get_by_role("button", name="Add capping rule").click()
+    page.get_by_label("Capping event").select_option("impression")
+    page.get_by_label("Capping count limit").fill("3")
+    page.get_by_label("Capping type").select_option("profile")
+    page.get_by_role("button", name="Save").click()
+    expect(page.locator("[data-receipt]")).to_be_visible()
+    object_id = page.locator("[data-receipt] [data-r=id]").inner_text()
+    with open_server.api() as api:
+        doc = api.get(f"/data/core/dps/offers/{object_id}?offer-type=personalized").json()
+    constraint = doc["selectionConstraint"]
+    assert constraint["profileConstraintType"] == "anySegments"
+    assert constraint["segmentIdentities"] == [
+        {"_id": "gold-members", "namespace": {"code": "ups"}}
+    ]
+    (cap,) = doc["frequencyCappingConstraints"]
+    assert (cap["event"], cap["limit"], cap["scope"]) == ("impression", 3, "profile")

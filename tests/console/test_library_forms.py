@@ -11,6 +11,7 @@ from playwright.sync_api import Page, expect
 from tests.console.conftest import Problems, Server, open_console
 
 FALLBACK = "/data/core/dps/offers?offer-type=fallback"
+FALLBACK_ITEM = "/data/core/dps/offers/"
 WEB = "https://ns.adobe.com/xdm/channel-types/web"
 
 
@@ -217,3 +218,71 @@ def test_deleting_an_unused_object_returns_to_its_list(
     expect(page.get_by_role("link", name=name)).to_have_count(0)
     with open_server.api() as api:
         assert api.get(f"/data/core/dps/tags/{tag}").status_code == 404
+
+
+def test_duplicate_opens_a_new_draft_filled_from_the_original(
+    page: Page, open_server: Server, problems: Problems
+) -> None:
+    open_console(page, open_server, "/fallback-offers/dps:fallback-offer:welcome")
+    page.get_by_role("link", name="Duplicate").click()
+    expect(page.get_by_role("heading", name="New fallback offer (a copy)")).to_be_visible()
+    expect(page.get_by_label("Name", exact=True)).to_have_value("Copy of Welcome to Acme")
+    expect(page.get_by_label("Status", exact=True)).to_have_value("draft")
+    page.get_by_role("button", name="Save").click()
+    object_id = saved_id(page)
+    with open_server.api() as api:
+        original = api.get(f"{FALLBACK_ITEM}dps:fallback-offer:welcome?offer-type=fallback").json()
+        copy = api.get(f"{FALLBACK_ITEM}{object_id}?offer-type=fallback").json()
+    assert copy["id"] != original["id"] and copy["status"] == "draft"
+    assert copy["representations"] == original["representations"]
+
+
+def _draft_fallback(server: Server) -> str:
+    body = {
+        "name": unique("Draft"),
+        "representations": [
+            {
+                "channel": WEB,
+                "placement": "dps:offer-placement:web-hero",
+                "components": [{"type": "html", "format": "text/html", "content": "<p>x</p>"}],
+            }
+        ],
+    }
+    with server.api() as api:
+        r = api.post(FALLBACK, json=body)
+        assert r.status_code == 201, r.text
+        return r.json()["id"]
+
+
+def test_status_buttons_follow_the_lifecycle(
+    page: Page, open_server: Server, problems: Problems
+) -> None:
+    object_id = _draft_fallback(open_server)
+    open_console(page, open_server, f"/fallback-offers/{object_id}")
+    status = page.locator("[data-status-change]")
+    expect(status.get_by_role("heading")).to_have_text("Status: draft")
+    page.get_by_role("button", name="Approve").click()
+    expect(status.get_by_role("heading")).to_have_text("Status: approved")
+    expect(page.get_by_role("button", name="Back to draft")).to_be_visible()
+    with open_server.api() as api:
+        assert (
+            api.get(f"{FALLBACK_ITEM}{object_id}?offer-type=fallback").json()["status"]
+            == "approved"
+        )
+
+
+def test_a_stale_status_change_says_so(page: Page, open_server: Server, problems: Problems) -> None:
+    problems.expected.append("status of 412")
+    object_id = _draft_fallback(open_server)
+    open_console(page, open_server, f"/fallback-offers/{object_id}")
+    with open_server.api() as api:
+        ops = [{"op": "replace", "path": "/description", "value": "elsewhere"}]
+        assert (
+            api.patch(f"{FALLBACK_ITEM}{object_id}?offer-type=fallback", json=ops).status_code
+            == 200
+        )
+    page.get_by_role("button", name="Approve").click()
+    box = page.locator("[data-status-change] .form-problem")
+    expect(box).to_contain_text("changed since you opened it")
+    box.get_by_role("button", name="Reload").click()
+    expect(page.get_by_text("elsewhere", exact=True)).to_be_visible()

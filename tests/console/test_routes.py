@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from pydantic import BaseModel
+from pydantic.fields import FieldInfo
 from starlette.testclient import TestClient
 
 from nextoffer.console.entities import BY_KIND, CONSOLE_ENTITIES, ConsoleEntity
@@ -58,8 +59,12 @@ def test_a_forbidden_sandbox_is_named(client: TestClient, api: Api) -> None:
     limited = Api(client, "LIMITED@AdobeOrg", "prod", "limited-token", "limited-key")
     r = limited.client.get("/console/fragments/offers", headers=limited.headers)
     assert r.status_code == 403
-    assert "This client may not use this sandbox" in r.text
+    assert "This client may not use sandbox prod" in r.text
     assert 'data-problem="sandbox-not-granted"' in r.text
+    other_org = {**limited.headers, "x-gw-ims-org-id": "OTHER@AdobeOrg"}
+    r = client.get("/console/fragments/offers", headers=other_org)
+    assert r.status_code == 403
+    assert "This client may not use org OTHER@AdobeOrg" in r.text
 
 
 def test_an_unknown_sandbox_and_page_are_404(client: TestClient, api: Api) -> None:
@@ -88,35 +93,56 @@ def test_every_library_entity_has_its_pages() -> None:
     assert len({e.slug for e in CONSOLE_ENTITIES}) == len(CONSOLE_ENTITIES)
 
 
-def _model_has(model: type[BaseModel], key: str) -> bool:
+def _models_in(annotation: object) -> list[type[BaseModel]]:
+    """The models an annotation names (`X`, `X | None`, `list[X] | None`)."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    return [m for arg in getattr(annotation, "__args__", ()) for m in _models_in(arg)]
+
+
+def _field_info(model: type[BaseModel], key: str) -> FieldInfo | None:
+    """The pydantic field a `/`-separated key reaches (by name or alias), or None."""
     head, _, rest = key.partition("/")
     info = model.model_fields.get(head) or next(
         (f for f in model.model_fields.values() if f.alias == head), None
     )
-    if info is None:
-        return False
-    if not rest:
-        return True
-    annotation = info.annotation
-    for candidate in getattr(annotation, "__args__", (annotation,)):
-        inner = getattr(candidate, "__args__", (candidate,))
-        for cls in (candidate, *inner):
-            if isinstance(cls, type) and issubclass(cls, BaseModel) and _model_has(cls, rest):
-                return True
-    return False
+    if info is None or not rest:
+        return info
+    for inner in _models_in(info.annotation):
+        if (found := _field_info(inner, rest)) is not None:
+            return found
+    return None
 
 
 def _check_fields(model: type[BaseModel], fields: tuple[Field, ...]) -> None:
     for f in fields:
-        assert _model_has(model, f.key), f"{model.__name__} has no {f.key}"
+        info = _field_info(model, f.key)
+        assert info is not None, f"{model.__name__} has no {f.key}"
         if f.widget == "group":
-            info = model.model_fields[f.key]
-            item = next(a for a in getattr(info.annotation, "__args__", ()) if isinstance(a, type))
-            if not issubclass(item, BaseModel):
-                item = item.__args__[0]  # type: ignore[attr-defined]
+            (item,) = _models_in(info.annotation)
             _check_fields(item, f.fields)
 
 
 @pytest.mark.parametrize("entity", CONSOLE_ENTITIES, ids=lambda e: e.slug)
 def test_every_form_field_is_a_field_of_the_entity(entity: ConsoleEntity) -> None:
     _check_fields(entity.spec.model, entity.fields)
+
+
+def test_a_detail_page_links_its_references_both_ways(client: TestClient, api: Api) -> None:
+    placement = api.placement(name="Hero slot")
+    offer = api.offer([placement], name="Spring sale")
+    r = client.get(f"/console/fragments/placements/{placement}", headers=api.headers)
+    assert r.status_code == 200
+    used_by = r.text[r.text.index('id="used-by-title"') :]
+    assert f'href="/console/offers/{offer}">Spring sale</a>' in used_by
+    r = client.get(f"/console/fragments/offers/{offer}", headers=api.headers)
+    uses = r.text[r.text.index('id="uses-title"') : r.text.index('id="used-by-title"')]
+    assert f'href="/console/placements/{placement}">Hero slot</a>' in uses
+    assert "Nothing uses it." in r.text
+
+
+def test_no_tenant_chosen_says_how_to_get_one(client: TestClient, api: Api) -> None:
+    headers = {k: api.headers[k] for k in ("Authorization", "x-api-key")}  # no tenant
+    r = client.get("/console/fragments/offers", headers=headers)
+    assert r.status_code == 400
+    assert "Choose an org and sandbox" in r.text and "nextoffer sandbox create" in r.text

@@ -58,7 +58,7 @@ def test_a_sandbox_the_client_is_not_granted_is_refused(
     problems.expected.append("status of 403")
     sign_in(page, credentialed_server, "/offers", sandbox="dev")
     problem = page.locator("#content [data-problem=sandbox-not-granted]")
-    expect(problem).to_contain_text("This client may not use this sandbox")
+    expect(problem).to_contain_text("This client may not use sandbox dev")
     expect(problem).to_contain_text("dev")
     page.locator("#tenant-sandbox").select_option("prod")  # switch to the granted one
     expect(page.get_by_role("heading", name="Offers")).to_be_visible()

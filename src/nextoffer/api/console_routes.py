@@ -18,6 +18,7 @@ from starlette.staticfiles import StaticFiles
 from nextoffer import __version__
 from nextoffer.api.context import call_of, offload, services
 from nextoffer.api.problems import status_of
+from nextoffer.api.tenancy import ORG_HEADER, SANDBOX_HEADER
 from nextoffer.console.pages import NAV, Page, PageContext, all_pages
 from nextoffer.console.rendering import SecurityHeaders, render
 from nextoffer.errors import NextofferError, NotFound
@@ -26,10 +27,16 @@ PREFIX = "/console"
 FRAGMENTS = PREFIX + "/fragments"
 
 
-def problem_fragment(exc: NextofferError) -> Response:
+def problem_fragment(request: Request, exc: NextofferError) -> Response:
     """An error where the page would be: 401 asks to sign in, 403 names what is refused."""
     status = status_of(exc)
-    return render("problem.html", {"problem": exc, "status": status}, status)
+    context = {
+        "problem": exc,
+        "status": status,
+        "org": request.headers.get(ORG_HEADER, ""),
+        "sandbox": request.headers.get(SANDBOX_HEADER, ""),
+    }
+    return render("problem.html", context, status)
 
 
 def fragment_endpoint(page: Page) -> Callable[[Request], Awaitable[Response]]:
@@ -51,7 +58,7 @@ def fragment_endpoint(page: Page) -> Callable[[Request], Awaitable[Response]]:
                 )
                 context = dict(await offload(request, page.load, ctx))
         except NextofferError as exc:
-            return problem_fragment(exc)
+            return problem_fragment(request, exc)
         return render(page.template, {**context, "tenant": call.tenant, "actor": call.actor})
 
     return endpoint
@@ -59,9 +66,10 @@ def fragment_endpoint(page: Page) -> Callable[[Request], Awaitable[Response]]:
 
 async def no_such_page(request: Request) -> Response:
     return problem_fragment(
+        request,
         NotFound.at(
             f"there is no console page {request.url.path[len(FRAGMENTS) :]}", parameter="path"
-        )
+        ),
     )
 
 

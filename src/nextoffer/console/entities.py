@@ -115,6 +115,48 @@ def _representations() -> Field:
     )
 
 
+def _audiences(key: str) -> Field:
+    return Field(
+        key,
+        "Audiences",
+        "group",
+        item_label="audience",
+        hint="Used when Eligibility is anySegments or allSegments",
+        fields=(
+            Field("_id", "Audience ID", required=True),
+            Field("namespace/code", "Namespace", hint="ups for Adobe audiences"),
+        ),
+    )
+
+
+def _capping() -> Field:
+    return Field(
+        "frequencyCappingConstraints",
+        "Capping",
+        "group",
+        item_label="capping rule",
+        hint="How often the offer may be proposed (or shown, or clicked), in total or per profile",
+        fields=(
+            Field("event", "Capping event", "select", options=("decision", "impression", "click")),
+            Field("limit", "Capping count limit", "integer", required=True),
+            Field(
+                "scope",
+                "Capping type",
+                "select",
+                options=("global", "profile"),
+                hint="global: in total; profile: per profile",
+            ),
+            Field("entity", "Counted per", "select", options=("offer", "placement")),
+            Field("repeat/enabled", "Reset capping frequency", "boolean"),
+            Field("repeat/unitCount", "Every", "integer"),
+            Field("repeat/unit", "Period", "select", options=("day", "week", "month")),
+            Field("startDate", "Start date", "datetime"),
+            Field("endDate", "End date", "datetime"),
+            Field("enabled", "Enabled", "boolean"),
+        ),
+    )
+
+
 def _offer_fields(*, personalized: bool) -> tuple[Field, ...]:
     fields = [
         NAME,
@@ -140,7 +182,9 @@ def _offer_fields(*, personalized: bool) -> tuple[Field, ...]:
                 ref_kinds=("eligibility-rule",),
                 hint="Used when Eligibility is eligibilityRule",
             ),
+            _audiences("selectionConstraint/segmentIdentities"),
             Field("rank/priority", "Priority", "integer", hint="0 to 1000; higher wins ties"),
+            _capping(),
         ]
     return tuple(fields)
 
@@ -313,6 +357,7 @@ DECISIONS = ConsoleEntity(
                     "ref",
                     ref_kinds=("eligibility-rule",),
                 ),
+                _audiences("profileConstraint/segmentIdentities"),
                 Field(
                     "rank/order/orderEvaluationType",
                     "Ranking method",

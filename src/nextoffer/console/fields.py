@@ -7,6 +7,7 @@ API's problem+json pointers find the input they are about.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -81,6 +82,16 @@ class Column:
 def pointer_id(pointer: str) -> str:
     """An HTML id for the input of a JSON pointer (`/a/0/b` -> `f-a-0-b`)."""
     return "f" + pointer.replace("~1", "_").replace("~0", "_").replace("/", "-").replace(":", "_")
+
+
+_INSTANT = re.compile(r"(\d{4}-\d\d-\d\d)T(\d\d:\d\d)(?::\d\d(?:\.\d+)?)?(Z|\+00:00)")
+
+
+def shown(value: Any) -> Any:
+    """A value as a page shows it: a UTC instant (all the library stores) to the minute."""
+    if isinstance(value, str) and (m := _INSTANT.fullmatch(value)):
+        return f"{m[1]} {m[2]} UTC"
+    return value
 
 
 def input_value(widget: str, value: Any) -> str:

@@ -28,8 +28,16 @@ SORTS = (
     ("name", "Name, A to Z"),
     ("-name", "Name, Z to A"),
 )
-READABLE = "=~:.*()!<>,"
+READABLE = "=~:.*()!<>,?/"
 """Characters the list's API equivalent shows unescaped, so a person can read the filter."""
+STATUS_ACTIONS = {
+    "approved": "Approve",
+    "live": "Activate",
+    "complete": "Complete",
+    "archived": "Archive",
+    "draft": "Back to draft",
+}
+"""The status changes a detail page offers, named as Adobe's UI names them."""
 PRIORITY_SORTS = (("-rank.priority", "Priority, highest first"),)
 
 
@@ -157,9 +165,16 @@ def load_detail(ctx: PageContext) -> Mapping[str, Any]:
         ref(pointer, source, kind)
         for source, kind, pointer in ctx.services.library.used_by(tenant, doc["id"])
     ]
+    lifecycle = entity.spec.lifecycle
+    moves: list[tuple[str, str]] = []
+    if lifecycle is not None:
+        current = str(doc.get(lifecycle.field) or lifecycle.initial)
+        targets = sorted(lifecycle.transitions.get(current, frozenset()))
+        moves = [(t, STATUS_ACTIONS.get(t, f"Set to {t}")) for t in targets]
     return {
         "entity": entity,
         "doc": doc,
+        "moves": moves,
         "names": names,
         "uses": uses,
         "used_by": used_by,
@@ -172,13 +187,24 @@ def load_detail(ctx: PageContext) -> Mapping[str, Any]:
 
 def load_new(ctx: PageContext) -> Mapping[str, Any]:
     entity = entity_of(ctx)
-    return {"entity": entity, "doc": None, "choices": choices(named(ctx), ctx)}
+    return {"entity": entity, "doc": None, "prefill": None, "choices": choices(named(ctx), ctx)}
 
 
 def load_edit(ctx: PageContext) -> Mapping[str, Any]:
     entity = entity_of(ctx)
     doc = ctx.services.library.get(ctx.tenant, entity.spec, ctx.path_params["object_id"])
-    return {"entity": entity, "doc": doc, "choices": choices(named(ctx), ctx)}
+    return {"entity": entity, "doc": doc, "prefill": doc, "choices": choices(named(ctx), ctx)}
+
+
+def load_duplicate(ctx: PageContext) -> Mapping[str, Any]:
+    """A new object's form filled from an existing one: named "Copy of ...", and a draft again
+    where the entity has a lifecycle (a copy is not approved or live until someone says so)."""
+    entity = entity_of(ctx)
+    doc = dict(ctx.services.library.get(ctx.tenant, entity.spec, ctx.path_params["object_id"]))
+    doc["name"] = f"Copy of {doc.get('name', '')}"[:256]
+    if entity.spec.lifecycle is not None:
+        doc[entity.spec.lifecycle.field] = entity.spec.lifecycle.initial
+    return {"entity": entity, "doc": None, "prefill": doc, "choices": choices(named(ctx), ctx)}
 
 
 PAGES = [
@@ -186,4 +212,5 @@ PAGES = [
     Page("/{entity}/new", "library/form.html", load_new),
     Page("/{entity}/{object_id}", "library/detail.html", load_detail),
     Page("/{entity}/{object_id}/edit", "library/form.html", load_edit),
+    Page("/{entity}/{object_id}/duplicate", "library/form.html", load_duplicate),
 ]

@@ -10,7 +10,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 from starlette.responses import HTMLResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from nextoffer.console.fields import input_value, pointer_id
+from nextoffer.console.fields import input_value, pointer_id, shown
 
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -34,6 +34,7 @@ def environment() -> Environment:
         lstrip_blocks=True,
     )
     env.globals.update(pointer_id=pointer_id, input_value=input_value)
+    env.filters["shown"] = shown
     return env
 
 

@@ -40,6 +40,12 @@
   body.addEventListener("htmx:configRequest", function (event) {
     Object.assign(event.detail.headers, headers());
   });
+  body.addEventListener("htmx:beforeRequest", function (event) {
+    if (event.detail.target === content) content.setAttribute("aria-busy", "true");
+  });
+  body.addEventListener("htmx:afterRequest", function (event) {
+    if (event.detail.target === content) content.removeAttribute("aria-busy");
+  });
 
   async function api(method, url, payload, extra) {
     const init = { method: method, headers: headers(extra) };
@@ -580,13 +586,28 @@
     }
     const reload = event.target.closest("[data-reload]");
     if (reload) {
-      const form = reload.closest("form") || content.querySelector("[data-api-form]");
-      loadContent(form ? form.dataset.reloadUrl : location.href);
+      const owner = reload.closest("[data-reload-url]") || content.querySelector("[data-api-form]");
+      loadContent(owner ? owner.dataset.reloadUrl : location.href);
       return;
     }
     const deleter = event.target.closest("[data-delete]");
     if (deleter) handleDelete(deleter, event.target);
+    const status = event.target.closest("[data-status]");
+    if (status) changeStatus(status.closest("[data-status-change]"), status.dataset.status);
   });
+
+  /* A detail page's status buttons: one JSON Patch, with If-Match, then the page again. */
+  async function changeStatus(scope, target) {
+    clearProblems(scope);
+    const answer = await api(
+      "PATCH",
+      scope.dataset.url,
+      [{ op: "replace", path: "/status", value: target }],
+      { "If-Match": '"' + scope.dataset.etag + '"' }
+    );
+    if (answer.ok) loadContent(scope.dataset.reloadUrl);
+    else showProblem(scope, answer, "object");
+  }
 
   async function handleDelete(scope, target) {
     const confirmBox = scope.querySelector("[data-delete-confirm]");
