@@ -552,5 +552,5 @@ class Simulation(Shape):
     """The name of every offer the propositions and explanations mention, by id."""
     truncated: bool
     """More than 200 scopes were asked for; the first 200 were decided."""
-    recorded: Literal[False]
-    """A simulation never records decision events nor counts toward caps."""
+    recorded: bool
+    """Always false: a simulation never records decision events nor counts toward caps."""
