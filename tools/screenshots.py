@@ -57,6 +57,26 @@ def _stale(page: Page, base: str) -> None:
     page.locator(".form-problem").wait_for()
 
 
+def _rule_error(page: Page, base: str) -> None:
+    _show(page, base, "/rules/new")
+    page.get_by_label("Name", exact=True).fill("US gold members")
+    page.get_by_label("Condition", exact=True).fill(
+        'loyalty.tier = "gold"\nand homeAddress.countryCode == "US"'
+    )
+    page.locator("[data-pql-check][data-state=invalid]").wait_for()
+
+
+def _simulation(page: Page, base: str) -> None:
+    _show(page, base, f"/decisions/{DECISION}/simulate?profile=email:bruno.silva@example.com")
+    page.locator("section.proposition").first.wait_for()
+    page.evaluate("document.getElementById('result-title').scrollIntoView({block: 'start'})")
+
+
+def _profile(page: Page, base: str) -> None:
+    _show(page, base, "/profiles?profile=email:ada.lovelace@example.com")
+    page.locator("section.simulation").wait_for()
+
+
 SHOTS = [
     ("home", DESKTOP, lambda page, base: _show(page, base, "")),
     ("offers", DESKTOP, lambda page, base: _show(page, base, "/offers")),
@@ -65,6 +85,9 @@ SHOTS = [
     ("fallback-offer-saved", DESKTOP, _receipt),
     ("stale-edit", DESKTOP, _stale),
     ("placements-phone", PHONE, lambda page, base: _show(page, base, "/placements")),
+    ("rule-error", DESKTOP, _rule_error),
+    ("simulation", DESKTOP, _simulation),
+    ("profile", DESKTOP, _profile),
 ]
 
 

@@ -13,6 +13,7 @@ from nextoffer.decisioning.capping_gate import CappingGate
 from nextoffer.decisioning.catalogs import CatalogCache
 from nextoffer.decisioning.decision_service import DecisionService
 from nextoffer.decisioning.feedback import FeedbackService
+from nextoffer.decisioning.simulation import Simulator
 from nextoffer.edge.datastreams import DatastreamService
 from nextoffer.edge.edge_service import EdgeService
 from nextoffer.edge.quotas import EdgeQuotas, default_limits
@@ -54,6 +55,8 @@ class Services:
     edge_quotas: EdgeQuotas
     capping: CappingGate
     batch: BatchService
+    simulations: Simulator
+    """Explained dry runs of every live decision for one profile (the console's simulator)."""
     telemetry: Observer
     """Metrics and spans of every service of the process (`NEXTOFFER_METRICS`, `OTEL_*`)."""
 
@@ -120,6 +123,7 @@ class Services:
                 capping=capping,
                 telemetry=telemetry,
             ),
+            simulations=Simulator(decisions),
             telemetry=telemetry,
         )
 

@@ -29,8 +29,10 @@ from nextoffer.api.lanes import Lanes
 from nextoffer.api.library_routes import library_routes
 from nextoffer.api.metrics_routes import metrics_routes
 from nextoffer.api.middleware import HeaderLimits, NormalizePath
+from nextoffer.api.pql_routes import pql_routes
 from nextoffer.api.profile_routes import profile_routes
 from nextoffer.api.request_telemetry import RequestTelemetry
+from nextoffer.api.simulation_routes import simulation_routes
 from nextoffer.api.whoami_routes import whoami_routes
 from nextoffer.composition import DEPENDENCY_ERRORS, Services, dependency_outage
 from nextoffer.config import Settings
@@ -112,6 +114,8 @@ def create_app(
     app.router.routes.extend(event_routes())
     app.router.routes.extend(edge_routes())
     app.router.routes.extend(profile_routes())
+    app.router.routes.extend(pql_routes())
+    app.router.routes.extend(simulation_routes())
     app.router.routes.extend(decision_event_routes())
     app.router.routes.extend(batch_routes())
     app.router.routes.extend(metrics_routes())

@@ -13,8 +13,10 @@ from typing import Any
 
 from nextoffer.api import openapi_shapes as shapes
 from nextoffer.api.batch_routes import JOB_ID, WorkloadRequest
+from nextoffer.api.pql_routes import PqlCheckRequest
 from nextoffer.wire.decisioning import DecisionRequest, DecisionRequestV09
 from nextoffer.wire.edge import EdgeEvent, EdgeRequest
+from nextoffer.wire.simulations import SimulationRequest
 
 JSON = "application/json"
 JSON_LINES = "application/x-ndjson"
@@ -398,6 +400,49 @@ def _operations() -> list[Operation]:
             ),
         ),
     ]
+
+    # -- authoring ------------------------------------------------------------------------------
+    ops.append(
+        Operation(
+            "post",
+            "/v1/pql/check",
+            "check-pql",
+            "Compile a rule condition or a ranking formula without saving it",
+            ("authoring",),
+            {
+                200: Answer(
+                    "Valid with what it reads, or invalid with its errors", body(shapes.PqlCheck)
+                )
+            },
+            (400, 401, 403, 404, 413, 415),
+            body=body(PqlCheckRequest),
+            description="The same compile a save runs: a text this calls valid saves. Errors "
+            "carry 1-based `line`/`column`, `endLine`/`endColumn` (just after the offending "
+            "text), an `excerpt` with a caret and, for a recognised mistake, a `hint`. A text "
+            "past a rule's 15 KB (a formula's 8 KB) is invalid with a `limit` error; a body "
+            "past 64 KiB is 413. Nothing is saved or cached.",
+        )
+    )
+
+    ops.append(
+        Operation(
+            "post",
+            "/v1/simulations",
+            "simulate",
+            "What would this profile get: explained dry runs of every live decision",
+            ("decisioning",),
+            {200: Answer("One explained proposition per scope", body(shapes.Simulation))},
+            (400, 401, 403, 404, 413, 415, 422),
+            body=body(SimulationRequest),
+            description="For a stored profile (`profile`: `namespace:id`) or an inline one "
+            "(`attributes`, `segmentMembership`, `events`), with optional `contextData` and a "
+            "decision time `at` (default now): every placement of every live decision, or of "
+            "the `decisions` named (drafts too), decided as a dry run with its explanation. "
+            "Each scope is decided on its own (duplicates allowed across scopes). Caps are read "
+            "from the real counters; nothing is recorded and no counter moves. An unknown "
+            "decision is 422 naming it.",
+        )
+    )
 
     # -- the Batch Decisioning API ---------------------------------------------------------------
     container = path_param("containerId")

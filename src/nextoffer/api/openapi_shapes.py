@@ -476,3 +476,81 @@ class Workload(Shape):
     status_detail: dict[str, Any] | UnsetType = field(name="ode:statusDetail", default=UNSET)
     output: WorkloadOutput | UnsetType = field(name="nextoffer:output", default=UNSET)
     summary: dict[str, Any] | UnsetType = field(name="nextoffer:summary", default=UNSET)
+
+
+# -- authoring and simulation -----------------------------------------------------------------
+
+
+class ContextRead(Shape):
+    type: str
+    """The context data's `@type`, as the rule names it in `@{...}`."""
+    path: str
+
+
+class AliasRead(Shape):
+    alias: str
+    """A ranking formula's `definedOn` alias (its context data)."""
+    path: str
+
+
+class PqlReads(Shape):
+    """What a rule or formula reads; a dotted path stands for its prefixes too."""
+
+    profile: list[str]
+    context: list[ContextRead]
+    events: list[str]
+    """Paths read in the profile's experience events (`xEvent`)."""
+    audiences: list[str]
+    """Audience (segment) ids tested by `inSegment` or `segmentMembership`."""
+    offer: list[str]
+    """Fields of the offer a ranking formula reads."""
+    aliases: list[AliasRead]
+
+
+class PqlDiagnostic(Shape):
+    """One compile error: 1-based positions; `endColumn` is just after the offending text."""
+
+    code: str
+    phase: Literal["syntax", "type", "limit"]
+    message: str
+    line: int
+    column: int
+    endLine: int
+    endColumn: int
+    excerpt: str
+    """The source line and a caret line under the offending text."""
+    hint: str | UnsetType = UNSET
+    """How to write it instead, for a recognised mistake."""
+
+
+class PqlCheck(Shape):
+    valid: bool
+    kind: Literal["rule", "formula"]
+    reads: PqlReads | UnsetType = UNSET
+    """With `valid`: what the text reads."""
+    errors: list[PqlDiagnostic] | UnsetType = UNSET
+    """Without `valid`: what is wrong (each compile phase stops at its first error)."""
+
+
+class SimulatedProfile(Shape):
+    identity: str | None
+    """The `namespace:id` asked for (null for an inline profile)."""
+    profileId: str | None
+    """The stored profile it found; null when unknown (an empty profile decided)."""
+    found: bool
+    inline: bool
+
+
+class Simulation(Shape):
+    """Explained dry runs, one proposition per scope (the Decisioning API's v1.0 shape with
+    content, names and `nextoffer:explanation`)."""
+
+    at: datetime
+    profile: SimulatedProfile
+    propositions: list[DecisionProposition]
+    names: dict[str, str]
+    """The name of every offer the propositions and explanations mention, by id."""
+    truncated: bool
+    """More than 200 scopes were asked for; the first 200 were decided."""
+    recorded: bool
+    """Always false: a simulation never records decision events nor counts toward caps."""

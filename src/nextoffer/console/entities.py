@@ -42,6 +42,9 @@ class ConsoleEntity:
     """The status filter's choices (none: no status)."""
     tagged: bool = False
     """Whether the list filters by collection qualifier."""
+    actions: tuple[tuple[str, str], ...] = ()
+    """(label, path suffix) of pages an object's detail page links to besides Edit
+    (a decision's Simulate: `/console/decisions/<id>/simulate`)."""
 
     @property
     def api_path(self) -> str:
@@ -379,6 +382,7 @@ DECISIONS = ConsoleEntity(
         Column("modified", "Last modified"),
     ),
     statuses=DECISION_STATUSES,
+    actions=(("Simulate", "simulate"),),
 )
 
 CONSOLE_ENTITIES: tuple[ConsoleEntity, ...] = (

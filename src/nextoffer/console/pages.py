@@ -70,6 +70,6 @@ NAV: tuple[NavItem, ...] = (
 
 def all_pages() -> list[Page]:
     """Every page, specific paths before the generic library ones that would shadow them."""
-    from nextoffer.console import home, library_pages, placeholders
+    from nextoffer.console import home, library_pages, placeholders, simulation_pages
 
-    return [*home.PAGES, *placeholders.PAGES, *library_pages.PAGES]
+    return [*home.PAGES, *placeholders.PAGES, *simulation_pages.PAGES, *library_pages.PAGES]

@@ -14,11 +14,6 @@ PENDING = {
         "trains and serves them has not landed. Decisions can rank by priority or by a ranking "
         "formula today.",
     ),
-    "/profiles": (
-        "Profiles",
-        "Profile look-up is not available in the console yet; the Profiles API "
-        "(/v1/profiles) answers today.",
-    ),
     "/reports": (
         "Reports",
         "Reports are not available yet: no reporting API exists. Decision events are recorded "

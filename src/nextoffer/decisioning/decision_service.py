@@ -174,7 +174,7 @@ class DecisionService:
         profile_id: str | None,
         capping: CappingView | None,
     ) -> DecideResult:
-        now = self.clock()
+        now = call.at if call.at is not None else self.clock()
         request = DecisionRequest(
             scopes=call.scopes,
             now=now,

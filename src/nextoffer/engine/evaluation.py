@@ -102,7 +102,8 @@ class Evaluation:
         return all(segments.get(s) in MEMBER_STATUSES for s in constraint.segments)
 
     def why_not(self, constraint: Constraint) -> tuple[str, dict[str, Any] | None]:
-        """Why a constraint is not satisfied, in words, and for rules the failing part."""
+        """Why a constraint is not satisfied, in words, and as fields: for a rule the smallest
+        sub-expression that failed, where it is and its value; for audiences the ones missing."""
         if constraint.kind == "eligibilityRule":
             if constraint.rule is None:
                 return constraint.rule_error or "the rule does not compile", {
@@ -116,14 +117,27 @@ class Evaluation:
                     failed=failed.source,
                     line=failed.line,
                     column=failed.column,
+                    endLine=failed.end_line,
+                    endColumn=failed.end_column,
                     failedValue=jsonable(failed.value),
                 )
+                if failed.operands:
+                    rule["operands"] = [
+                        {"source": o.source, "value": jsonable(o.value)} for o in failed.operands
+                    ]
             where = f": {failed.source} is {jsonable(failed.value)!r}" if failed else ""
+            if failed and failed.operands:
+                where += (
+                    " ("
+                    + ", ".join(f"{o.source} is {jsonable(o.value)!r}" for o in failed.operands)
+                    + ")"
+                )
             return f"rule {constraint.rule_id} is not satisfied{where}", rule
         missing = [s for s in constraint.segments if self.segments.get(s) not in MEMBER_STATUSES]
+        audiences = {"audiences": list(constraint.segments), "missing": missing}
         if constraint.kind == "anySegments":
-            return f"not in any of the audiences {', '.join(constraint.segments)}", None
-        return f"not in the audience(s) {', '.join(missing)}", None
+            return f"not in any of the audiences {', '.join(constraint.segments)}", audiences
+        return f"not in the audience(s) {', '.join(missing)}", audiences
 
     def capped(self, offer: Offer, placement_id: str) -> int | None:
         if self.capping is None or not offer.has_caps:

@@ -14,6 +14,7 @@ from collections.abc import Iterable
 
 from .cache import clear_cache, compile_cached
 from .compiled import Compiled, compile_text
+from .diagnostics import Diagnosis, Diagnostic, diagnose
 from .env import Env
 from .errors import PqlError, PqlLimitError, PqlSyntaxError, PqlTypeError
 from .explain import Explanation, Failure
@@ -42,6 +43,8 @@ def compile_expression(text: str, aliases: Iterable[str] = ()) -> Compiled:
 
 __all__ = [
     "Compiled",
+    "Diagnosis",
+    "Diagnostic",
     "Env",
     "Explanation",
     "Failure",
@@ -56,4 +59,5 @@ __all__ = [
     "compile_expression",
     "compile_formula",
     "compile_rule",
+    "diagnose",
 ]

@@ -139,9 +139,11 @@ class Checker:
         self.depth = 0
 
     # ---- helpers ----------------------------------------------------------------------------
-    def error(self, code: str, message: str, span: A.Span) -> PqlTypeError:
+    def error(self, code: str, message: str, span: A.Span, hint: str | None = None) -> PqlTypeError:
         width = span.end - span.start if span.line == span.end_line else 1
-        return PqlTypeError(code, message, self.text, span.line, span.column, max(1, width))
+        return PqlTypeError(
+            code, message, self.text, span.line, span.column, max(1, width), hint=hint
+        )
 
     def new_var(self) -> str:
         self.nvars += 1
@@ -654,9 +656,12 @@ class Checker:
 
     def unknown(self, node: A.Call, table: dict[str, Fn], what: str) -> PqlTypeError:
         close = difflib.get_close_matches(node.name, table, n=1)
-        hint = f"; did you mean {close[0]}()?" if close else ""
+        hint = f"did you mean {close[0]}()?" if close else None
         return self.error(
-            f"unknown_{what}", f"Unknown {what} {node.name}(){hint}", node.name_span or node.span
+            f"unknown_{what}",
+            f"Unknown {what} {node.name}()" + (f"; {hint}" if hint else ""),
+            node.name_span or node.span,
+            hint,
         )
 
     def arity(self, node: A.Call, fn: Fn) -> None:
@@ -723,12 +728,13 @@ class Checker:
                 fn.target or "", "strings"
             )
             hint = (
-                " (use includes() on a list)" if fn.name == "contains" and tt.kind == "list" else ""
+                "use includes() on a list" if fn.name == "contains" and tt.kind == "list" else None
             )
             raise self.error(
                 "wrong_target",
-                f"{fn.name}() works on {noun}, but this is a {tt}{hint}",
+                f"{fn.name}() works on {noun}, but this is a {tt}" + (f" ({hint})" if hint else ""),
                 node.span,
+                hint,
             )
         if fn.target == "string":
             self.constrain(target, STR, node.span)

@@ -1,8 +1,10 @@
 """One error family, split by phase: syntax (parser), type (checker), limit (Adobe guardrails).
 
-Each error knows its stable ``code``, a human ``message``, a 1-based ``line``/``column`` and an
-``excerpt`` (the offending source line with a caret under the column), and ``str()`` shows
-all of it -- so an author can act on it without reading nextoffer's source.
+Each error knows its stable ``code``, a human ``message``, a 1-based ``line``/``column``, where
+the offending text ends (``end_line``/``end_column``, the column just after it), an ``excerpt``
+(the offending source line with a caret under the column), and for a recognised mistake a
+``hint`` (how to write it instead); ``str()`` shows all of it -- so an author can act on it
+without reading nextoffer's source, and an editor can underline the very text.
 """
 
 from __future__ import annotations
@@ -35,11 +37,23 @@ class PqlError(Exception):
 
     phase = "pql"
 
-    def __init__(self, code: str, message: str, text: str, line: int, column: int, width: int = 1):
+    def __init__(
+        self,
+        code: str,
+        message: str,
+        text: str,
+        line: int,
+        column: int,
+        width: int = 1,
+        *,
+        hint: str | None = None,
+    ):
         self.code = code
         self.message = message
         self.line = line
         self.column = column
+        self.end_line, self.end_column = line, column + _width_on_line(text, line, column, width)
+        self.hint = hint
         self.excerpt = excerpt(text, line, column, width)
         super().__init__(str(self))
 
@@ -53,7 +67,16 @@ class PqlError(Exception):
         return (
             _rebuild,
             (type(self), self.code, self.message, self.line, self.column, self.excerpt),
+            {"end_line": self.end_line, "end_column": self.end_column, "hint": self.hint},
         )
+
+
+def _width_on_line(text: str, line: int, column: int, width: int) -> int:
+    """``width`` characters, at least one, never past the end of the line (an error at the
+    end of the text still marks one column)."""
+    lines = text.splitlines() or [""]
+    length = len(lines[line - 1]) if 0 < line <= len(lines) else 0
+    return max(1, min(width, length - column + 1))
 
 
 def _rebuild(cls, code, message, line, column, excerpt_text):
@@ -65,6 +88,7 @@ def _rebuild(cls, code, message, line, column, excerpt_text):
         column,
         excerpt_text,
     )
+    err.end_line, err.end_column, err.hint = line, column + 1, None
     Exception.__init__(err, str(err))
     return err
 

@@ -17,8 +17,18 @@ from .interpreter import evaluate
 
 
 @dataclass(frozen=True, slots=True)
+class Operand:
+    """A part of the failed sub-expression and its value: why `tier = "gold"` was false is
+    that `tier` was "silver"."""
+
+    source: str
+    value: Any
+
+
+@dataclass(frozen=True, slots=True)
 class Failure:
-    """A sub-expression, where it is in the text, and the value it had."""
+    """A sub-expression, where it is in the text, the value it had, and its operands' values
+    (literals left out: their value is their text)."""
 
     source: str
     line: int
@@ -26,6 +36,7 @@ class Failure:
     end_line: int
     end_column: int
     value: Any
+    operands: tuple[Operand, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +95,11 @@ def explain(root: A.Node, text: str, env: Any, kind: str) -> Explanation:
         return Explanation(value, True)
     node = _blame(root, True, trace) if kind == "rule" else _null_source(root, trace)
     s = node.span
+    operands = tuple(
+        Operand(text[c.span.start : c.span.end], trace[id(c)])
+        for c in node.children()
+        if id(c) in trace and not isinstance(c, A.Literal | A.Lambda)
+    )
     failure = Failure(
         text[s.start : s.end],
         s.line,
@@ -91,5 +107,6 @@ def explain(root: A.Node, text: str, env: Any, kind: str) -> Explanation:
         s.end_line,
         s.end_column,
         trace.get(id(node)),
+        operands,
     )
     return Explanation(value, False, failure)

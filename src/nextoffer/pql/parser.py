@@ -460,13 +460,15 @@ def _syntax_error(exc: UnexpectedInput, text: str) -> PqlSyntaxError:
         code, message = labelled
         if code == "unclosed_paren":
             line, column = position(text, bracket_depths(text)[1])
-        return PqlSyntaxError(code, message, text, line, column)
+        return PqlSyntaxError(code, message, text, line, column, hint=message)
     if isinstance(exc, UnexpectedToken):
         at = len(text) if exc.token.type == "$END" else exc.token.start_pos
         found = hint(text, at, exc.token)
         if found is not None:
             line, column = position(text, found.offset)
-            return PqlSyntaxError(found.code, found.message, text, line, column, found.width)
+            return PqlSyntaxError(
+                found.code, found.message, text, line, column, found.width, hint=found.message
+            )
     if isinstance(exc, UnexpectedCharacters):
         char = text[exc.pos_in_stream : exc.pos_in_stream + 1]
         return PqlSyntaxError(

@@ -33,6 +33,8 @@ class DecideCall:
     explain: bool = False
     seed: int | None = None
     request_id: str | None = None
+    at: datetime | None = None
+    """Decide as at this instant instead of now (simulations: dry runs and explanations)."""
 
 
 @dataclass(slots=True)

@@ -11,12 +11,13 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 import msgspec
 
 from nextoffer.engine import Catalog, ScopeRequest
-from nextoffer.errors import UnsupportedMediaType
+from nextoffer.errors import InvalidInput, UnsupportedMediaType
 from nextoffer.profiles.xdm import flatten_segments, identity_pairs
 from nextoffer.tenants import Tenant
 from nextoffer.wire.calls import DecideCall, PointerFor, proposition_request_pointer
@@ -24,6 +25,9 @@ from nextoffer.wire.calls import DecideCall, PointerFor, proposition_request_poi
 SCHEMA = "https://ns.adobe.com/experience/offer-management/"
 XDM_JSON = "application/vnd.adobe.xdm+json"
 Count = Annotated[int, msgspec.Meta(ge=1, le=30)]
+Instant = Annotated[datetime, msgspec.Meta(tz=True)]
+"""An RFC 3339 date-time with its offset (`Z` or `+hh:mm`)."""
+AT = "nextoffer:at"
 
 
 class _Struct(msgspec.Struct, forbid_unknown_fields=False, omit_defaults=True):
@@ -87,6 +91,8 @@ class DecisionRequest(_Struct):
     dry_run: bool = msgspec.field(name="xdm:dryRun", default=False)
     explain: bool = msgspec.field(name="nextoffer:explain", default=False)
     seed: int | None = msgspec.field(name="nextoffer:seed", default=None)
+    at: Instant | None = msgspec.field(name=AT, default=None)
+    """nextoffer extension: decide as at this instant (a dry run or explanation only)."""
 
 
 class ActivityRef(_Struct):
@@ -109,6 +115,8 @@ class DecisionRequestV09(_Struct):
     dry_run: bool = msgspec.field(name="xdm:dryRun", default=False)
     explain: bool = msgspec.field(name="nextoffer:explain", default=False)
     seed: int | None = msgspec.field(name="nextoffer:seed", default=None)
+    at: Instant | None = msgspec.field(name=AT, default=None)
+    """nextoffer extension: decide as at this instant (a dry run or explanation only)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,6 +206,18 @@ def _context(items: list[ContextData]) -> dict[str, Any]:
     return {item.type: item.data for item in items}
 
 
+def decision_time(req: AnyRequest) -> datetime | None:
+    """The request's `nextoffer:at`: honoured for a dry run or an explanation only, which
+    record and count nothing; a real decision happens now (400 naming the field)."""
+    if req.at is not None and not (req.dry_run or req.explain):
+        raise InvalidInput.at(
+            f'{AT} (a decision time) is only taken with "xdm:dryRun": true or '
+            '"nextoffer:explain": true: a decision that counts happens now',
+            pointer=f"/{AT}",
+        )
+    return req.at
+
+
 def call_v1(req: DecisionRequest, tenant: Tenant, request_id: str | None) -> DecideCall:
     profile = req.profiles[0]
     inline = None
@@ -217,6 +237,7 @@ def call_v1(req: DecisionRequest, tenant: Tenant, request_id: str | None) -> Dec
         explain=req.explain,
         seed=req.seed,
         request_id=profile.decision_request_id or request_id,
+        at=decision_time(req),
     )
 
 
@@ -241,6 +262,7 @@ def call_v09(
         explain=req.explain,
         seed=req.seed,
         request_id=request_id,
+        at=decision_time(req),
     )
 
 
