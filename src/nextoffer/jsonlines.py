@@ -91,8 +91,9 @@ def not_json(number: int, reason: str) -> Exception:
 def read_lines(
     lines: Iterable[bytes | str], error: Callable[[int, str], Exception] = not_json
 ) -> Iterator[Line]:
-    """Parse each non-blank line; the first that is not JSON (or nests deeper than MAX_DEPTH)
-    raises `error(number, reason)` (`too_deep` with the default `error`)."""
+    """Parse each non-blank line; the first that is not JSON, nests deeper than MAX_DEPTH or
+    holds a NUL character (no database keeps one in text) raises `error(number, reason)`
+    (`too_deep` with the default `error`)."""
     for number, text in enumerate(lines, start=1):
         if not text.strip():
             continue
@@ -105,6 +106,8 @@ def read_lines(
             value = orjson.loads(text)
         except orjson.JSONDecodeError as exc:
             raise error(number, str(exc)) from None
+        if (b"\\u0000" if isinstance(text, bytes) else "\\u0000") in text:
+            raise error(number, "strings may not contain the NUL character (\\u0000)")
         yield Line(number, value)
 
 

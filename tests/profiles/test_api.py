@@ -231,3 +231,16 @@ def test_bulk_load_size_limit(make_api) -> None:
     r = small.request("POST", "/v1/profiles/bulk", content=jsonl(ADA, ADA), headers=NDJSON)
     assert_problem(r, 413, "too-large")
     assert_problem(small.get("/v1/profiles/email/ada@example.com"), 404)
+
+
+def test_a_bulk_line_holding_a_nul_character_is_refused_by_line(api: Api) -> None:
+    """PostgreSQL keeps no NUL in text: the fuzz suite's NUL in a bulk line was a 500 there."""
+    good = {"identityMap": {"email": [{"id": "nul-first"}]}}
+    nul = {"identityMap": {"email": [{"id": "nul-second"}]}, "attributes": {"a": "x\u0000y"}}
+    body = assert_problem(
+        api.request("POST", "/v1/profiles/bulk", content=jsonl(good, nul), headers=NDJSON),
+        400,
+        "malformed-json",
+    )
+    assert body["line"] == 2 and "NUL" in body["detail"]
+    assert_problem(api.get("/v1/profiles/email/nul-first"), 404)
