@@ -147,6 +147,10 @@ def test_a_client_leaving_mid_body_is_no_server_error(
         while time.monotonic() < deadline and b"200 OK" not in health(server):
             time.sleep(0.05)
         time.sleep(0.3)
-    errors = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    errors = [  # the server's own: another test's background event writer may log meanwhile
+        r
+        for r in caplog.records
+        if r.levelno >= logging.WARNING and r.name.startswith(("uvicorn", "nextoffer.api"))
+    ]
     assert errors == [], [r.getMessage() for r in errors]
     assert b"200 OK" in health(server)
