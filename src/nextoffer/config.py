@@ -34,6 +34,7 @@ class Limits:
     decisions_per_sandbox: int = 100_000
     live_decisions_per_sandbox: int = 10_000
     rules_and_formulas_per_sandbox: int = 100_000
+    ranking_strategies_per_sandbox: int = 1_000
     offers_per_collection: int = 5_000
     tags_per_object: int = 200
     placements_per_decision: int = 300
