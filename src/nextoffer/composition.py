@@ -13,6 +13,7 @@ from nextoffer.decisioning.capping_gate import CappingGate
 from nextoffer.decisioning.catalogs import CatalogCache
 from nextoffer.decisioning.decision_service import DecisionService
 from nextoffer.decisioning.feedback import FeedbackService
+from nextoffer.decisioning.model_training import ModelCache, ModelTraining, PeriodicTraining
 from nextoffer.edge.datastreams import DatastreamService
 from nextoffer.edge.edge_service import EdgeService
 from nextoffer.edge.quotas import EdgeQuotas, default_limits
@@ -29,6 +30,7 @@ from nextoffer.store.outages import ERRORS as DEPENDENCY_ERRORS
 from nextoffer.store.outages import unavailable as dependency_outage
 from nextoffer.store.profile_loads import ProfileLoads
 from nextoffer.store.profiles import ProfileStore
+from nextoffer.store.ranking_models import RankingModelStore
 from nextoffer.store.snapshots import SnapshotCache
 
 __all__ = ["DEPENDENCY_ERRORS", "Services", "dependency_outage"]
@@ -53,6 +55,9 @@ class Services:
     edge_quotas: EdgeQuotas
     capping: CappingGate
     batch: BatchService
+    training: ModelTraining
+    """Ranking models: their state, training now (`/v1/ranking-strategies/{id}/...`)."""
+    periodic_training: PeriodicTraining
     telemetry: Observer
     """Metrics and spans of every service of the process (`NEXTOFFER_METRICS`, `OTEL_*`)."""
 
@@ -84,11 +89,15 @@ class Services:
             telemetry=telemetry,
         )
         capping = CappingGate(counter_store(settings, db), telemetry=telemetry)
+        model_store = RankingModelStore(db)
+        models = ModelCache(model_store, max_age=settings.model_max_age_ms / 1000)
+        training = ModelTraining(library, model_store, cache=models)
         decisions = DecisionService(
             library,
             catalogs,
             profiles=profiles,
             events=events,
+            models=models,
             capping=capping,
             telemetry=telemetry,
         )
@@ -115,6 +124,8 @@ class Services:
                 capping=capping,
                 telemetry=telemetry,
             ),
+            training=training,
+            periodic_training=PeriodicTraining(training, settings.model_train_interval_s),
             telemetry=telemetry,
         )
 
