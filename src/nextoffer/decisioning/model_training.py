@@ -15,6 +15,7 @@ import os
 import socket
 import threading
 import time
+import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime, timedelta
@@ -84,7 +85,8 @@ class ModelTraining:
         self.cache = cache
         """This process's serving cache: a new version serves here at once."""
         self.clock = clock
-        self.holder = holder or f"{socket.gethostname()}:{os.getpid()}"
+        self.holder = holder or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        """Who holds a lease: this host, process and services instance."""
 
     def _strategy(self, tenant: Tenant, strategy_id: str) -> tuple[int, StrategySettings]:
         sandbox = self.library.find_sandbox(tenant)
