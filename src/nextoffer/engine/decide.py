@@ -145,11 +145,7 @@ def _by_score(
             previous = best.get(offer.id)
             if previous is None or _better(score, previous[1]):
                 best[offer.id] = (offer, score, scored, by_model)
-    key = ev.ties.key
-    ordered = sorted(
-        best.values(),
-        key=lambda t: (t[1] is None, -(t[1] or 0.0), key(index, t[0].id)),
-    )
+    ordered = _by_score_then_ties(ev, index, list(best.values()))
     if model is None:
         tied = Counter(s for _, s, _, _ in ordered)
         return [Choice(o, s if scored else None, 1.0 / tied[s]) for o, s, scored, _ in ordered]
@@ -159,6 +155,28 @@ def _by_score(
         Choice(o, s if scored else None, odds[i] if i < len(odds) else None, served)
         for i, (o, s, scored, _) in enumerate(ordered)
     ]
+
+
+Scored = tuple[Offer, float | None, bool, bool]
+
+
+def _by_score_then_ties(ev: Evaluation, index: int, items: list[Scored]) -> list[Scored]:
+    """Best score first, equal scores in random tie order (the reference engine's order).
+
+    Tie keys are hashes; only offers that share their score need one, so distinct scores
+    (formulas, model draws) cost a plain sort."""
+    items.sort(key=lambda t: (t[1] is None, -(t[1] or 0.0)))
+    key = ev.ties.key
+    start = 0
+    while start < len(items):
+        end = start + 1
+        score = items[start][1]
+        while end < len(items) and items[end][1] == score:
+            end += 1
+        if end - start > 1:
+            items[start:end] = sorted(items[start:end], key=lambda t: key(index, t[0].id))
+        start = end
+    return items
 
 
 def _model_propensities(

@@ -52,6 +52,8 @@ class AutoModel:
     arms: Mapping[str, Arm] = field(default_factory=dict)
     events: int = 0
     """Decision events the training read."""
+    memo: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
+    """Propensity tables of this version per candidate set (`thompson.py`), computed once."""
 
     def arm(self, offer_id: str) -> Arm:
         return self.arms.get(offer_id, NO_DATA)

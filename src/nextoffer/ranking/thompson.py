@@ -12,13 +12,15 @@ candidates) are exact for uniform ranking (1/n) and, for the Thompson part, a Mo
 estimate: `DRAWS` joint draws of every candidate's posterior, counting how often the offer
 lands in its slot; the estimate is mixed with the exploration share's exact uniform part, so
 it is never below `explorationShare / n` and its standard error is at most 0.5/sqrt(DRAWS).
+The estimate depends on the model version and the candidate set only, so each version keeps
+the tables of the candidate sets it has seen (`AutoModel.memo`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import secrets
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -88,7 +90,7 @@ class ThompsonScorer:
                 mode = DISABLED
             elif model is None:
                 mode = UNTRAINED
-            elif not model.active(settings):
+            elif not _memo_value(model, ("active", settings), lambda: model.active(settings)):
                 mode = RANDOM
             elif self._uniform(model_id, "explore") < settings.exploration:
                 mode = EXPLORE
@@ -111,11 +113,9 @@ class ThompsonScorer:
     def _sample_arms(self, ranking: Ranking) -> dict[str, float]:
         model = self.model(ranking)
         assert model is not None
-        ids = list(model.arms)
+        ids, alpha, beta = _posteriors(model)
         if not ids:
             return {}
-        alpha = np.fromiter((model.arms[o].alpha for o in ids), float, len(ids))
-        beta = np.fromiter((model.arms[o].beta for o in ids), float, len(ids))
         values = self._generator(ranking.model_id or "", "sample").beta(alpha, beta)
         return dict(zip(ids, values.tolist(), strict=True))
 
@@ -156,42 +156,89 @@ class ThompsonScorer:
         count = min(count, n)
         if count <= 0:
             return []
-        fixed = [s for _, s in entries]
         mode = self.mode(ranking)
-        if all(s is None for s in fixed):
+        model = self.model(ranking)
+        key = (count, tuple(sorted((offer.id, fixed) for offer, fixed in entries)))
+        if all(fixed is None for _, fixed in entries):
             uniform = [1.0 / n] * count
         else:
-            uniform = self._monte_carlo(ranking, entries, count, thompson=False)
+            table = _memo(model, ("uniform", key), lambda: self._table(ranking, key, False))
+            uniform = [table[entries[s][0].id][s] for s in range(count)]
         if mode in (DISABLED, UNTRAINED, RANDOM):
             return uniform
+        table = _memo(model, ("thompson", key), lambda: self._table(ranking, key, True))
         share = self.settings(ranking).exploration
-        thompson = self._monte_carlo(ranking, entries, count, thompson=True)
-        return [share * u + (1.0 - share) * t for u, t in zip(uniform, thompson, strict=True)]
+        return [
+            share * uniform[s] + (1.0 - share) * table[entries[s][0].id][s] for s in range(count)
+        ]
 
-    def _monte_carlo(
+    def _table(
         self,
         ranking: Ranking,
-        entries: Sequence[tuple[Offer, float | None]],
-        count: int,
-        *,
+        key: tuple[int, tuple[tuple[str, float | None], ...]],
         thompson: bool,
-    ) -> list[float]:
+    ) -> dict[str, list[float]]:
+        """Offer id -> the estimated probability of each of the first slots, for one candidate
+        set: `DRAWS` joint draws (posterior draws, or uniform keys, for model-scored candidates;
+        the fixed score for the others), ranked. The generator is seeded by the model version
+        and the candidate set, not by the request, so the estimate is a function of them."""
+        count, candidates = key
         model = self.model(ranking)
-        rng = self._generator(ranking.model_id or "", "propensity", str(thompson))
-        n = len(entries)
-        samples = np.empty((n, DRAWS))
-        for row, (offer, fixed) in enumerate(entries):
+        version = model.version if model else 0
+        digest = hashlib.blake2b(repr((ranking.model_id, version, key)).encode(), digest_size=16)
+        rng = np.random.default_rng(int.from_bytes(digest.digest(), "big"))
+        n = len(candidates)
+        if thompson and model is not None:
+            arms = [model.arm(offer_id) for offer_id, _ in candidates]
+            alpha = np.fromiter((a.alpha for a in arms), float, n)[:, None]
+            beta = np.fromiter((a.beta for a in arms), float, n)[:, None]
+            samples = rng.beta(alpha, beta, (n, DRAWS))  # every candidate, every draw, at once
+        else:
+            samples = rng.random((n, DRAWS))
+        for row, (_, fixed) in enumerate(candidates):
             if fixed is not None:
                 samples[row] = fixed
-            elif thompson and model is not None:
-                arm = model.arm(offer.id)
-                samples[row] = rng.beta(arm.alpha, arm.beta, DRAWS)
-            else:
-                samples[row] = rng.random(DRAWS)
-        out = []
+        # ties among fixed scores break at random, as the engine breaks them
+        order = np.lexsort((rng.random((n, DRAWS)), -samples), axis=0)[:count]
+        table = {offer_id: [0.0] * count for offer_id, _ in candidates}
         for slot in range(count):
-            # the offer's slot in each draw: how many candidates beat it (ties at random)
-            above = (samples > samples[slot]).sum(axis=0)
-            hits = int((above == slot).sum())
-            out.append(max(hits, 1) / DRAWS)
-        return out
+            hits = np.bincount(order[slot], minlength=n)
+            for row, (offer_id, _) in enumerate(candidates):
+                # never 0: the offer was served, so its probability was not (floor 1/DRAWS)
+                table[offer_id][slot] = max(int(hits[row]), 1) / DRAWS
+        return table
+
+
+def _posteriors(model: AutoModel) -> tuple[list[str], Any, Any]:
+    """The model's offer ids and Beta parameters as arrays, built once per version."""
+
+    def build() -> tuple[list[str], Any, Any]:
+        ids = list(model.arms)
+        alpha = np.fromiter((model.arms[o].alpha for o in ids), float, len(ids))
+        beta = np.fromiter((model.arms[o].beta for o in ids), float, len(ids))
+        return ids, alpha, beta
+
+    return _memo_value(model, "posteriors", build)
+
+
+def _memo_value(model: AutoModel, key: Any, compute: Callable[[], Any]) -> Any:
+    memo = model.memo
+    if key not in memo:
+        if len(memo) >= MEMO_SIZE:
+            memo.clear()
+        memo[key] = compute()
+    return memo[key]
+
+
+MEMO_SIZE = 1024
+"""Candidate sets whose propensity tables a model version keeps."""
+
+
+def _memo(
+    model: AutoModel | None, key: Any, compute: Callable[[], dict[str, list[float]]]
+) -> dict[str, list[float]]:
+    """A model version's table for one candidate set, computed once: the estimate is a pure
+    function of the version and the set, and the same sets come back request after request."""
+    if model is None:
+        return compute()
+    return _memo_value(model, key, compute)
