@@ -5,14 +5,18 @@ from __future__ import annotations
 
 import json
 import random
+import subprocess
+import sys
 import time
 import uuid
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from nextoffer.composition import Services
+from nextoffer.decisioning.model_training import LEASE_SECONDS
 from tests.conftest import build_services
 from tests.helpers import WEB, Api, assert_problem
 
@@ -170,9 +174,7 @@ def test_decision_events_log_propensities_and_the_model(api: Api) -> None:
     assert offer["model"] == {"id": lib["strategy"], "version": None}
 
 
-def test_a_disabled_strategy_serves_at_random_and_is_not_trained_periodically(
-    api: Api, services: Services
-) -> None:
+def test_a_disabled_strategy_serves_at_random(api: Api, services: Services) -> None:
     rng = random.Random(7)
     lib = model_library(api, status="disabled")
     simulate(api, lib, rng, 60)
@@ -224,28 +226,66 @@ def test_a_model_trained_on_one_node_serves_on_the_other(api: Api, database: Any
     assert served.version == 1 and sum(a.impressions for a in served.arms.values()) == 90
 
 
-def test_a_failed_training_leaves_the_previous_model_serving(api: Api, services: Services) -> None:
+KILLED_TRAINER = """
+import sys, time
+from nextoffer.tenants import Tenant
+from tests.conftest import build_services
+
+url, org, sandbox, strategy = sys.argv[1:]
+from nextoffer.store.database import Database
+services = build_services(Database(url))
+store = services.training.store
+real = store.feedback
+
+def stalls(*args):
+    events = real(*args)
+    yield next(events)
+    print("counting", flush=True)  # the lease is held and training is half-way
+    time.sleep(600)
+    yield from events
+
+store.feedback = stalls
+services.training.train(Tenant(org, sandbox), strategy)
+"""
+
+
+def test_a_killed_training_leaves_the_previous_model_serving(
+    api: Api, services: Services, database: Any
+) -> None:
     lib = model_library(api)
-    rng = random.Random(5)
-    simulate(api, lib, rng, 30)
+    simulate(api, lib, random.Random(5), 30)
     train(api, lib["strategy"])
-    store = services.training.store
-    real = store.feedback
-
-    def dies_half_way(*args: Any) -> Any:
-        iterator = real(*args)
-        yield next(iterator)
-        raise KeyboardInterrupt("killed")  # the process dies mid-training
-
-    store.feedback = dies_half_way  # type: ignore[method-assign]
+    simulate(api, lib, random.Random(6), 30)
+    child = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            KILLED_TRAINER,
+            str(database.url.render_as_string(False)),
+            api.org,
+            api.sandbox,
+            lib["strategy"],
+        ],
+        cwd=Path(__file__).resolve().parents[2],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
-        with pytest.raises(KeyboardInterrupt):
-            services.training.train(_tenant(api), lib["strategy"])
+        assert child.stdout is not None
+        assert child.stdout.readline().strip() == "counting"
     finally:
-        del store.feedback
+        child.kill()  # SIGKILL: no cleanup of any kind runs
+        child.wait()
     state = api.get(f"/v1/ranking-strategies/{lib['strategy']}/model").json()
     assert state["version"] == 1 and state["counts"]["impressions"] == 30
-    assert train(api, lib["strategy"])["version"] == 2  # and its lease was given back
+    # the dead trainer's lease is still there: nobody trains the strategy until it expires
+    assert_problem(api.post(f"/v1/ranking-strategies/{lib['strategy']}/train", {}), 409)
+    pk = services.library.find_sandbox(_tenant(api)).pk
+    lease = f"train:{pk}:{lib['strategy']}"
+    later = time.time() + LEASE_SECONDS + 1
+    assert services.training.store.acquire(lease, services.training.holder, later, 5)
+    services.training.store.release(lease, services.training.holder)
+    assert train(api, lib["strategy"])["counts"]["impressions"] == 60
 
 
 def _tenant(api: Api) -> Any:
