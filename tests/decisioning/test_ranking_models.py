@@ -174,6 +174,31 @@ def test_decision_events_log_propensities_and_the_model(api: Api) -> None:
     assert offer["model"] == {"id": lib["strategy"], "version": None}
 
 
+def test_explanations_show_the_draw_and_the_posterior_mean(api: Api) -> None:
+    lib = model_library(api, explorationShare=0.0, newOfferImpressions=5)
+    simulate(api, lib, random.Random(11), 40)
+    state = train(api, lib["strategy"])
+    assert state["serving"] == "thompson-sampling"
+    means = {o["offerId"]: o["posterior"]["mean"] for o in state["offers"]}
+    body = {
+        "xdm:propositionRequests": [
+            {"xdm:activityId": lib["decision"], "xdm:placementId": lib["placement"]}
+        ],
+        "xdm:profiles": [{"xdm:identityMap": {"Email": [{"xdm:id": "x@example.com"}]}}],
+        "nextoffer:explain": True,
+    }
+    r = api.client.post("/data/core/ods/decisions", json=body, headers=api.headers)
+    assert r.status_code == 200, r.text
+    [prop] = r.json()["xdm:propositions"]
+    [option] = prop["xdm:options"]
+    first = prop["nextoffer:explanation"]["candidates"][0]
+    assert first["offer"] == option["xdm:id"] and first["reason"] == "selected"
+    model = first["model"]
+    assert model["mode"] == "exploit" and model["version"] == 1
+    assert model["sampled"] == first["score"] == option["xdm:score"]
+    assert model["posteriorMean"] == pytest.approx(means[first["offer"]])
+
+
 def test_a_disabled_strategy_serves_at_random(api: Api, services: Services) -> None:
     rng = random.Random(7)
     lib = model_library(api, status="disabled")

@@ -153,3 +153,29 @@ def test_settings_from_a_missing_strategy_are_disabled() -> None:
 def test_state_round_trips() -> None:
     m = model(TRAINED)
     assert AutoModel.from_state(MODEL, m.as_state()) == m
+
+
+def test_fast_and_reference_engines_rank_alike_under_a_model() -> None:
+    """Draws depend on the request salt and the offer, never on evaluation order."""
+    lib = library()
+    for n in range(3, 8):
+        lib.offer(f"o{n}", n % 3)
+    lib.docs["offer-filter"]["c"]["ids"] = [f"o{n}" for n in range(8)]
+    counts = {**TRAINED, "o3": (500, 40), "o4": (20, 1)}
+    models = {MODEL: model(counts)}
+    catalog = build_catalog(lib.docs)
+    for seed in range(60):
+        scopes = [ScopeRequest("d", "p1", 3)]
+        fast = decide(
+            catalog,
+            DecisionRequest(scopes, now=NOW, seed=seed, scorer=ThompsonScorer(models, seed)),
+        )[0]
+        explained = decide(
+            catalog,
+            DecisionRequest(
+                scopes, now=NOW, seed=seed, scorer=ThompsonScorer(models, seed), explain=True
+            ),
+        )[0]
+        assert [(c.offer.id, c.score) for c in fast.options] == [
+            (c.offer.id, c.score) for c in explained.options
+        ]
