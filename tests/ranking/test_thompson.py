@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from nextoffer.engine import DecisionRequest, ScopeRequest, build_catalog, decide
-from nextoffer.ranking import AutoModel, StrategySettings, ThompsonScorer, train_auto
+from nextoffer.ranking import Arm, AutoModel, StrategySettings, ThompsonScorer, train_auto
 from tests.engine.library import Library, criterion
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
@@ -179,3 +179,23 @@ def test_fast_and_reference_engines_rank_alike_under_a_model() -> None:
         assert [(c.offer.id, c.score) for c in fast.options] == [
             (c.offer.id, c.score) for c in explained.options
         ]
+
+
+def test_training_counts_offers_seen_in_either_count() -> None:
+    trained = train_auto(MODEL, 4, "now", ("from", "to"), {"a": 10}, {"b": 2}, events=12)
+    assert trained.arm("a") == Arm(10, 0)
+    assert trained.arm("b") == Arm(2, 2)  # clicks without displays count as displays
+    assert (trained.version, trained.events) == (4, 12)
+    assert (trained.window_start, trained.window_end, trained.trained_at) == ("from", "to", "now")
+    state = trained.as_state()
+    assert state["events"] == 12 and state["arms"] == {"a": [10, 0], "b": [2, 2]}
+    assert AutoModel.from_state(MODEL, state) == trained
+
+
+def test_an_offer_graduates_at_exactly_a_threshold() -> None:
+    settings = StrategySettings(MODEL, new_impressions=100, new_conversions=5)
+    m = model({"at": (100, 0), "below": (99, 4), "clicks": (10, 5)})
+    assert m.graduated("at", settings) and m.graduated("clicks", settings)
+    assert not m.graduated("below", settings) and not m.graduated("unknown", settings)
+    assert m.active(settings)
+    assert not model({"at": (100, 0), "below": (99, 4)}).active(settings)

@@ -89,8 +89,8 @@ class AutoModel:
             trained_at=str(state["trainedAt"]),
             window_start=str(state["windowStart"]),
             window_end=str(state["windowEnd"]),
-            arms={o: Arm(int(i), int(c)) for o, (i, c) in state.get("arms", {}).items()},
-            events=int(state.get("events", 0)),
+            arms={o: Arm(int(i), int(c)) for o, (i, c) in state["arms"].items()},
+            events=int(state["events"]),
         )
 
 
