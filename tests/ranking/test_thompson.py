@@ -199,3 +199,28 @@ def test_an_offer_graduates_at_exactly_a_threshold() -> None:
     assert not m.graduated("below", settings) and not m.graduated("unknown", settings)
     assert m.active(settings)
     assert not model({"at": (100, 0), "below": (99, 4)}).active(settings)
+
+
+def test_a_group_mixing_priority_and_model_estimates_each_slot() -> None:
+    lib = library(exploration=0.2)
+    lib.placement("p2", item_count=2)
+    for oid in ("o0", "o1", "o2"):
+        lib.docs["personalized-offer"][oid]["representations"].append(
+            {**lib.docs["personalized-offer"][oid]["representations"][0], "placement": "p2"}
+        )
+    lib.offer("fixed", 5, placements=("p1", "p2"))
+    lib.collection("c2", ["fixed"])
+    lib.decision("mixed", [criterion("c", ("p2",), model=MODEL), criterion("c2", ("p2",))])
+    catalog = build_catalog(lib.docs)
+    for models in ({}, {MODEL: model(TRAINED)}):
+        for seed in range(5):
+            request = DecisionRequest(
+                [ScopeRequest("mixed", "p2")],
+                now=NOW,
+                seed=seed,
+                scorer=ThompsonScorer(models, seed),
+            )
+            first, second = decide(catalog, request)[0].options
+            assert first.offer.id == "fixed" and first.propensity == 1.0  # priority 5 > any draw
+            assert 0 < second.propensity <= 1.0
+            assert second.model == (MODEL, 1 if models else None)
