@@ -89,6 +89,10 @@ class Api:
         }
         return self.create("/placements", {**body, **extra})
 
+    def strategy(self, kind: str = "auto-optimization", **extra: Any) -> str:
+        body = {"name": f"model {uuid.uuid4().hex[:6]}", "type": kind}
+        return self.create("/ranking-strategies", {**body, **extra})
+
     def tag(self, name: str | None = None) -> str:
         return self.create("/tags", {"name": name or f"tag {uuid.uuid4().hex[:6]}"})
 

@@ -5,7 +5,7 @@ Three tiers plus shared leaf modules; imports run downward only:
     adapters   api/  console/  store/  cli  composition (the composition root)  demo/
                observability/
     services   library/  decisioning/  edge/  batch/
-    core       pql/  engine/  profiles/  capping/  records/  wire/  ratelimit/
+    core       pql/  engine/  profiles/  capping/  records/  wire/  ratelimit/  ranking/
     leaves     errors  timeutil  vocabulary  tenants  ids  memory  caching  jsonlines  config
                patterns
                telemetry
@@ -42,7 +42,9 @@ LEAVES = frozenset(
         "telemetry",
     }
 )
-CORE = frozenset({"pql", "engine", "profiles", "capping", "records", "wire", "ratelimit"})
+CORE = frozenset(
+    {"pql", "engine", "profiles", "capping", "records", "wire", "ratelimit", "ranking"}
+)
 SERVICES = frozenset({"library", "decisioning", "edge", "batch"})
 ADAPTERS = frozenset(
     {"api", "console", "store", "cli", "composition", "demo", "observability", "__main__"}

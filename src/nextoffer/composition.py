@@ -13,6 +13,7 @@ from nextoffer.decisioning.capping_gate import CappingGate
 from nextoffer.decisioning.catalogs import CatalogCache
 from nextoffer.decisioning.decision_service import DecisionService
 from nextoffer.decisioning.feedback import FeedbackService
+from nextoffer.decisioning.model_training import ModelCache, ModelTraining, PeriodicTraining
 from nextoffer.decisioning.simulation import Simulator
 from nextoffer.edge.datastreams import DatastreamService
 from nextoffer.edge.edge_service import EdgeService
@@ -31,6 +32,7 @@ from nextoffer.store.outages import ERRORS as DEPENDENCY_ERRORS
 from nextoffer.store.outages import unavailable as dependency_outage
 from nextoffer.store.profile_loads import ProfileLoads
 from nextoffer.store.profiles import ProfileStore
+from nextoffer.store.ranking_models import RankingModelStore
 from nextoffer.store.snapshots import SnapshotCache
 
 __all__ = ["DEPENDENCY_ERRORS", "Services", "dependency_outage"]
@@ -57,6 +59,9 @@ class Services:
     batch: BatchService
     simulations: Simulator
     """Explained dry runs of every live decision for one profile (the console's simulator)."""
+    training: ModelTraining
+    """Ranking models: their state, training now (`/v1/ranking-strategies/{id}/...`)."""
+    periodic_training: PeriodicTraining
     telemetry: Observer
     """Metrics and spans of every service of the process (`NEXTOFFER_METRICS`, `OTEL_*`)."""
 
@@ -89,11 +94,15 @@ class Services:
             telemetry=telemetry,
         )
         capping = CappingGate(counter_store(settings, db), telemetry=telemetry)
+        model_store = RankingModelStore(db)
+        models = ModelCache(model_store, max_age=settings.model_max_age_ms / 1000)
+        training = ModelTraining(library, model_store, cache=models)
         decisions = DecisionService(
             library,
             catalogs,
             profiles=profiles,
             events=events,
+            models=models,
             capping=capping,
             telemetry=telemetry,
         )
@@ -124,6 +133,8 @@ class Services:
                 telemetry=telemetry,
             ),
             simulations=Simulator(decisions),
+            training=training,
+            periodic_training=PeriodicTraining(training, settings.model_train_interval_s),
             telemetry=telemetry,
         )
 

@@ -36,6 +36,7 @@ class Limits:
     decisions_per_sandbox: int = 100_000
     live_decisions_per_sandbox: int = 10_000
     rules_and_formulas_per_sandbox: int = 100_000
+    ranking_strategies_per_sandbox: int = 1_000
     offers_per_collection: int = 5_000
     tags_per_object: int = 200
     placements_per_decision: int = 300
@@ -100,6 +101,10 @@ class Settings:
     snapshot_cache_sandboxes: int = 64
     catalog_max_age_ms: int = 100
     """How long a decision may use a catalog before checking for other nodes' library writes."""
+    model_train_interval_s: int = 3600
+    """How often ranking models train by themselves (one process of the cluster); 0: never."""
+    model_max_age_ms: int = 1000
+    """How long a decision may use a trained model before checking for a newer version."""
     profile_event_window_days: int = 30
     """Experience events older than this are dropped from profiles (and never read)."""
     profile_max_events: int = 1000
@@ -339,6 +344,8 @@ _PARSERS: dict[str, Callable[[str, str], object]] = {
     "max_bulk_bytes": _positive_int,
     "snapshot_cache_sandboxes": _positive_int,
     "catalog_max_age_ms": _non_negative_int,
+    "model_train_interval_s": _non_negative_int,
+    "model_max_age_ms": _non_negative_int,
     "profile_event_window_days": _positive_int,
     "profile_max_events": _positive_int,
     "profile_event_budget_bytes": _positive_int,

@@ -131,7 +131,13 @@ def test_decisions_write_events_except_dry_runs_and_explanations(demo: Api) -> N
     assert {(e["activityId"], e["placementId"]) for e in mine} == {(HOME, HERO), (APP, CARD)}
     hero = next(e for e in mine if e["placementId"] == HERO)
     assert hero["identity"] == {"namespace": "ecid", "id": "E-42"}
-    assert hero["offers"][0] == {"id": LOUNGE, "rank": 1, "score": 50}
+    assert hero["offers"][0] == {
+        "id": LOUNGE,
+        "rank": 1,
+        "score": 50,
+        "propensity": 1.0,
+        "model": None,
+    }
     assert hero["fallbackId"] is None and hero["requestId"] == real["xdm:propositionId"]
     card = next(e for e in mine if e["placementId"] == CARD)
     assert [o["rank"] for o in card["offers"]] == list(range(1, len(card["offers"]) + 1))

@@ -789,3 +789,16 @@ def test_a_score_of_zero_ranks_below_a_positive_score() -> None:
     expected = [("half", 0.5), ("zero", 0.0), ("minus", -1.0)]
     assert [(c.offer.id, c.score) for c in fast[0].options] == expected
     assert [(c.offer.id, c.score) for c in slow[0].options] == expected
+
+
+def test_propensities_of_priority_ties_and_deterministic_ranks() -> None:
+    lib = base()
+    for n in range(3):
+        lib.offer(f"tie{n}", 5)
+    lib.offer("top", 9)
+    lib.collection("c", ["tie0", "tie1", "tie2", "top"])
+    lib.placement("p2", item_count=2)
+    lib.decision("d", [criterion("c", placements=("p1", "p2"))])
+    catalog = build_catalog(lib.docs)
+    prop = decide(catalog, DecisionRequest([ScopeRequest("d", "p1", 2)], now=NOW, seed=1))[0]
+    assert [c.propensity for c in prop.options] == [1.0, pytest.approx(1 / 3)]

@@ -126,6 +126,7 @@ def test_decision_examples(api: Api) -> None:
         "offerPlacement5678": p2,
         "fallbackOffer1234": fallback,
         "offerCollection1234": collection,
+        "123456789123": api.strategy(),
     }
     decision_id = check_entity(api, "/offer-decisions", "decision", ids)
     read = api.get(f"/offer-decisions/{decision_id}").json()

@@ -29,6 +29,7 @@ from nextoffer.api.lanes import Lanes
 from nextoffer.api.library_routes import library_routes
 from nextoffer.api.metrics_routes import metrics_routes
 from nextoffer.api.middleware import HeaderLimits, NormalizePath
+from nextoffer.api.model_routes import model_routes
 from nextoffer.api.pql_routes import pql_routes
 from nextoffer.api.profile_routes import profile_routes
 from nextoffer.api.request_telemetry import RequestTelemetry
@@ -64,7 +65,9 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         svc.batch.start()  # jobs left queued or abandoned by a previous run go on
+        svc.periodic_training.start()
         yield
+        svc.periodic_training.stop()
         svc.batch.stop()  # a job still running goes back to the queue
         svc.close()  # buffered decision events reach the database before the process ends
         process_exited(os.getpid())  # its live gauges leave the other workers' sums
@@ -117,6 +120,7 @@ def create_app(
     app.router.routes.extend(pql_routes())
     app.router.routes.extend(simulation_routes())
     app.router.routes.extend(decision_event_routes())
+    app.router.routes.extend(model_routes())
     app.router.routes.extend(batch_routes())
     app.router.routes.extend(metrics_routes())
     app.router.routes.extend(whoami_routes())

@@ -399,6 +399,26 @@ def _operations() -> list[Operation]:
                 query("start", "Paging cursor from _links.next."),
             ),
         ),
+        Operation(
+            "get",
+            "/v1/ranking-strategies/{strategy_id}/model",
+            "get-ranking-model",
+            "A ranking strategy's trained model: version, window, counts and per-offer posterior",
+            ("ranking",),
+            {200: Answer("The model state", body(shapes.ModelState))},
+            (400, 401, 403, 404),
+            (path_param("strategy_id"),),
+        ),
+        Operation(
+            "post",
+            "/v1/ranking-strategies/{strategy_id}/train",
+            "train-ranking-model",
+            "Train the strategy's model now on the logged decisions and feedback",
+            ("ranking",),
+            {200: Answer("The new model state", body(shapes.ModelState))},
+            (400, 401, 403, 404, 409),
+            (path_param("strategy_id"),),
+        ),
     ]
 
     # -- authoring ------------------------------------------------------------------------------

@@ -422,10 +422,20 @@ class EventIdentity(Shape):
     id: str
 
 
+class ServingModel(Shape):
+    id: str
+    version: int | None
+    """None: the model was untrained (random ranking)."""
+
+
 class EventOffer(Shape):
     id: str
     rank: Annotated[int, Meta(ge=1)]
     score: float | None
+    propensity: float | UnsetType | None = UNSET
+    """The probability the serving policy had of proposing this offer in this slot."""
+    model: ServingModel | UnsetType | None = UNSET
+    """The ranking model that ranked it, None when none did."""
 
 
 class DecisionEvent(Shape):
@@ -449,6 +459,51 @@ class DecisionEventPage(Shape):
     results: list[DecisionEvent]
     count: Count
     links: DecisionEventLinks = field(name="_links")
+
+
+# -- ranking models -------------------------------------------------------------------------------
+
+
+class ModelWindow(Shape):
+    days: int
+    start: str | None
+    end: str | None
+
+
+class ModelCounts(Shape):
+    decisionEvents: int
+    impressions: int
+    conversions: int
+
+
+class Posterior(Shape):
+    alpha: float
+    beta: float
+    mean: float
+
+
+class ModelOffer(Shape):
+    offerId: str
+    impressions: int
+    conversions: int
+    rate: float | None
+    new: bool
+    posterior: Posterior
+
+
+class ModelState(Shape):
+    strategyId: str
+    type: str
+    status: Literal["untrained", "trained"]
+    enabled: bool
+    version: int | None
+    trainedAt: str | None
+    window: ModelWindow
+    thresholds: dict[str, int]
+    explorationShare: float
+    counts: ModelCounts
+    serving: str
+    offers: list[ModelOffer]
 
 
 # -- batch ----------------------------------------------------------------------------------------

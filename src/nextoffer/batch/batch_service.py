@@ -20,7 +20,7 @@ import threading
 import time
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import quote
@@ -64,6 +64,8 @@ class Library:
     revision: int
     catalog: Catalog
     sandbox_id: str
+    models: dict = field(default_factory=dict)
+    """The trained ranking models serving now, as stored states by strategy id."""
 
 
 def library_for(
@@ -75,7 +77,14 @@ def library_for(
     """The tenant's current library, after checking every scope can be decided (else 422)."""
     sandbox, catalog = decisions.decidable(tenant, scopes, pointer)
     snapshot = decisions.catalogs.snapshots.get(sandbox.pk, max_age=0)
-    return Library(plain_docs(snapshot.by_kind), snapshot.revision, catalog, sandbox.sandbox_id)
+    models = decisions.models.get(sandbox.pk) if decisions.models is not None else {}
+    return Library(
+        plain_docs(snapshot.by_kind),
+        snapshot.revision,
+        catalog,
+        sandbox.sandbox_id,
+        {sid: model.as_state() for sid, model in models.items()},
+    )
 
 
 def _component(name: str) -> str:
@@ -331,6 +340,7 @@ class BatchService:
             seed=request.seed,
             include_content=request.include_content,
             sandbox_id=library.sandbox_id,
+            models=library.models,
         )
         source = self.source(tenant, library.catalog)
         executor = executor_named(

@@ -119,6 +119,7 @@ def run_batch_command(
         include_content=args.include_content,
         batch_size=args.batch_size,
         sandbox_id=library.sandbox_id,
+        models=library.models,
     )
     total = audience_size(source, args.audience)
     columns = [

@@ -43,6 +43,7 @@ from nextoffer.engine import (
     build_catalog,
     decide,
 )
+from nextoffer.ranking import AutoModel, ThompsonScorer
 from nextoffer.wire.content import content_fields
 
 Row = tuple[str | None, str | None, str | None, str | None, str | None]
@@ -113,6 +114,7 @@ class Decider:
         self._millis = int(plan.now.timestamp() * 1000)
         self._content: dict[tuple[str, str], str | None] = {}
         self._statuses = frozenset(plan.statuses)
+        self._models = {sid: AutoModel.from_state(sid, st) for sid, st in plan.models.items()}
 
     # -- one profile --------------------------------------------------------------------------
 
@@ -133,7 +135,8 @@ class Decider:
             scopes=self.plan.scopes,
             now=self.plan.now,
             subject=profile,
-            seed=profile_seed(self.plan.seed, profile.profile_id),
+            seed=(seed := profile_seed(self.plan.seed, profile.profile_id)),
+            scorer=ThompsonScorer(self._models, seed),
         )
 
         def run(view: CappingView | None) -> list[Proposition]:

@@ -41,6 +41,9 @@ class BatchPlan:
     stored_profiles: bool = False
     """Profiles come from the profile store: per-profile counters are the stored profile's
     (`pid:<id>`), else the primary identity's, as online (`batch/subjects.py`: `subject_of`)."""
+    models: Mapping[str, Any] = field(default_factory=dict)
+    """The ranking models serving when the job starts, as stored states by strategy id: batch
+    decisions rank by the same models as online ones."""
 
     @staticmethod
     def new_seed() -> int:

@@ -29,6 +29,7 @@ from nextoffer.engine.protocols import CappingView, ModelScorer
 from nextoffer.errors import FieldError, RuleViolation
 from nextoffer.ids import time_ordered_uuid
 from nextoffer.library.library_service import LibraryService
+from nextoffer.ranking import AutoModel, ThompsonScorer
 from nextoffer.records.library import Sandbox
 from nextoffer.telemetry import NO_TELEMETRY, Span, Telemetry
 from nextoffer.tenants import Tenant
@@ -40,6 +41,12 @@ class ProfileFinder(Protocol):
     def find(
         self, tenant: Tenant, identities: Iterable[tuple[str, str]], *, with_events: bool = False
     ) -> Any: ...
+
+
+class ModelSource(Protocol):
+    def get(self, sandbox_pk: int) -> Mapping[str, AutoModel]:
+        """The latest trained model of each ranking strategy of the sandbox, by strategy id."""
+        ...
 
 
 class EventRecorder(Protocol):
@@ -90,6 +97,7 @@ class DecisionService:
         profiles: ProfileFinder | None = None,
         events: EventRecorder | None = None,
         scorer: ModelScorer | None = None,
+        models: ModelSource | None = None,
         capping: CappingGate | None = None,
         clock: Callable[[], datetime] = utcnow,
         telemetry: Telemetry = NO_TELEMETRY,
@@ -99,6 +107,8 @@ class DecisionService:
         self.profiles = profiles
         self.events = events
         self.scorer = scorer
+        """Ranks every model criterion when set (tests); else the sandbox's trained models."""
+        self.models = models
         self.capping = capping
         """Caps every decision when set (counting unless dry run or explanation)."""
         self.clock = clock
@@ -183,7 +193,7 @@ class DecisionService:
             allow_duplicates=call.allow_duplicates,
             seed=call.seed,
             capping=capping,
-            scorer=self.scorer,
+            scorer=self.scorer or self._scorer(sandbox, call.seed),
             explain=call.explain,
         )
         if capping is None and self.capping is not None:
@@ -211,6 +221,11 @@ class DecisionService:
             profile_id=profile_id,
             recorded=False,
         )
+
+    def _scorer(self, sandbox: Sandbox, seed: int | None) -> ModelScorer:
+        """The request's ranking models: the sandbox's latest trained versions."""
+        models = self.models.get(sandbox.pk) if self.models is not None else {}
+        return ThompsonScorer(models, seed)
 
     def _subject(self, call: DecideCall, catalog: Catalog) -> tuple[Subject, str | None]:
         subject, profile_id = self._profile(call, catalog)
@@ -247,7 +262,7 @@ class DecisionService:
                     activity_id=prop.decision.id,
                     placement_id=prop.placement.id,
                     offers=[
-                        (choice.offer.id, rank, choice.score)
+                        (choice.offer.id, rank, choice.score, choice.propensity, choice.model)
                         for rank, choice in enumerate(prop.options, start=1)
                     ],
                     fallback_id=prop.fallback.id if prop.fallback else None,

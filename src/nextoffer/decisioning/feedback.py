@@ -121,7 +121,7 @@ class FeedbackService:
                         )
                     )
                     continue
-                proposed = {offer_id for offer_id, _rank, _score in decided.offers}
+                proposed = {choice[0] for choice in decided.offers}
                 if decided.fallback_id:
                     proposed.add(decided.fallback_id)
                 for j, offer_id in enumerate(shown.offer_ids):

@@ -101,6 +101,8 @@ class Ranking:
     aliases: Mapping[str, str] = field(default_factory=dict)
     """Formula alias -> the context data key it reads (from the formula's `definedOn`)."""
     model_id: str | None = None
+    strategy: Doc | None = None
+    """The ranking strategy's library document (its settings), None when it does not exist."""
 
 
 STATIC = Ranking()
@@ -279,7 +281,9 @@ class _Builder:
             formula, error, aliases = self.formula(formula_id)
             return Ranking("formula", formula_id, formula, error, aliases)
         if kind in ("rankingStrategy", "ranking-strategy"):
-            return Ranking("model", model_id=str(order.get("rankingStrategy")))
+            model_id = str(order.get("rankingStrategy"))
+            strategy = self.of("ranking-strategy").get(model_id)
+            return Ranking("model", model_id=model_id, strategy=strategy)
         return STATIC
 
     def formula(self, formula_id: str) -> tuple[Compiled | None, str | None, dict[str, str]]:

@@ -15,10 +15,11 @@ the one that explains.
 from __future__ import annotations
 
 import heapq
+from collections import Counter
 from collections.abc import Iterable
 
 from nextoffer.engine import reference
-from nextoffer.engine.catalog import Catalog, Criterion, Offer
+from nextoffer.engine.catalog import Catalog, Criterion, Offer, Ranking
 from nextoffer.engine.duplicates import DuplicatePolicy
 from nextoffer.engine.evaluation import Evaluation
 from nextoffer.engine.proposition import Choice, Proposition
@@ -79,7 +80,7 @@ def _rank(
         if all(c.ranking.kind == "static" for c in criteria):
             chosen = _by_priority(ev, index, criteria, placement_id, need, eligible)
         else:
-            chosen = _by_score(ev, index, criteria, placement_id, eligible)
+            chosen = _by_score(ev, index, criteria, placement_id, need, eligible)
         ranked.extend(chosen)
         ranked_ids.update(c.offer.id for c in chosen)
     return ranked
@@ -112,7 +113,9 @@ def _by_priority(
             bar = offer.priority
     key = ev.ties.key
     found.sort(key=lambda o: (-o.priority, key(index, o.id)))
-    return [Choice(o, None) for o in found]
+    tied = Counter(o.priority for o in found)
+    # every eligible offer at or above the boundary priority was found: ties are exact
+    return [Choice(o, None, 1.0 / tied[o.priority]) for o in found]
 
 
 def _by_score(
@@ -120,13 +123,18 @@ def _by_score(
     index: int,
     criteria: list[Criterion],
     placement_id: str,
+    need: int,
     eligible: object,
 ) -> list[Choice]:
     """Score every eligible candidate; an offer met by two criteria keeps its higher score."""
-    best: dict[str, tuple[Offer, float | None, bool]] = {}
+    best: dict[str, tuple[Offer, float | None, bool, bool]] = {}
     verdicts: dict[str, bool] = {}
+    model: Ranking | None = None
     for criterion in criteria:
         scored = criterion.ranking.kind != "static"
+        by_model = criterion.ranking.kind == "model"
+        if by_model and model is None:
+            model = criterion.ranking  # one model per priority group (Adobe's rule)
         for offer in criterion.candidates_for(placement_id):
             ok = verdicts.get(offer.id)
             if ok is None:
@@ -136,13 +144,56 @@ def _by_score(
             score = ev.score(criterion.ranking, offer, index)
             previous = best.get(offer.id)
             if previous is None or _better(score, previous[1]):
-                best[offer.id] = (offer, score, scored)
+                best[offer.id] = (offer, score, scored, by_model)
+    ordered = _by_score_then_ties(ev, index, list(best.values()))
+    if model is None:
+        tied = Counter(s for _, s, _, _ in ordered)
+        return [Choice(o, s if scored else None, 1.0 / tied[s]) for o, s, scored, _ in ordered]
+    odds = _model_propensities(ev, model, ordered, need)
+    served = (model.model_id or "", ev.scorer.version(model) if ev.scorer else None)
+    return [
+        Choice(o, s if scored else None, odds[i] if i < len(odds) else None, served)
+        for i, (o, s, scored, _) in enumerate(ordered)
+    ]
+
+
+Scored = tuple[Offer, float | None, bool, bool]
+
+
+def _by_score_then_ties(ev: Evaluation, index: int, items: list[Scored]) -> list[Scored]:
+    """Best score first, equal scores in random tie order (the reference engine's order).
+
+    Tie keys are hashes; only offers that share their score need one, so distinct scores
+    (formulas, model draws) cost a plain sort."""
+    items.sort(key=lambda t: (t[1] is None, -(t[1] or 0.0)))
     key = ev.ties.key
-    ordered = sorted(
-        best.values(),
-        key=lambda t: (t[1] is None, -(t[1] or 0.0), key(index, t[0].id)),
-    )
-    return [Choice(o, s if scored else None) for o, s, scored in ordered]
+    start = 0
+    while start < len(items):
+        end = start + 1
+        score = items[start][1]
+        while end < len(items) and items[end][1] == score:
+            end += 1
+        if end - start > 1:
+            items[start:end] = sorted(items[start:end], key=lambda t: key(index, t[0].id))
+        start = end
+    return items
+
+
+def _model_propensities(
+    ev: Evaluation,
+    model: Ranking,
+    ordered: list[tuple[Offer, float | None, bool, bool]],
+    need: int,
+) -> list[float]:
+    """The slot probabilities of the first `need` candidates of a group a model ranks."""
+    if not ordered:
+        return []
+    if ev.scorer is not None:
+        entries = [(o, None if by_model else s) for o, s, _, by_model in ordered]
+        return ev.scorer.propensities(model, entries, need)
+    if all(by_model for *_, by_model in ordered):  # no scorer: uniformly random keys
+        return [1.0 / len(ordered)] * min(need, len(ordered))
+    return []
 
 
 def _better(score: float | None, than: float | None) -> bool:

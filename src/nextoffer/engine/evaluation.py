@@ -174,6 +174,6 @@ class Evaluation:
                 return None
             return float(value)
         if self.scorer is not None:
-            return float(self.scorer.score(ranking.model_id or "", offer, self.env))
+            return float(self.scorer.score(ranking, offer, self.env))
         # no model trained or registered yet: serve at random, as Adobe does before training
         return self.ties.key(scope_index, "model\0" + offer.id) / 2.0**64

@@ -13,6 +13,11 @@ class Choice:
     offer: Offer
     score: float | None
     """The formula's or model's score; None when ranked by priority."""
+    propensity: float | None = None
+    """The probability the policy had of proposing this offer in this slot given the
+    candidates (1.0 when deterministic); None when not computed (explanations)."""
+    model: tuple[str, int | None] | None = None
+    """(ranking strategy id, model version or None when untrained) when a model ranked it."""
 
 
 @dataclass(slots=True)

@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
-    from nextoffer.engine.catalog import Offer
+    from nextoffer.engine.catalog import Offer, Ranking
     from nextoffer.pql import Env
 
 
@@ -40,6 +40,24 @@ class CappingView(Protocol):
 
 
 class ModelScorer(Protocol):
-    """A ranking model (`orderEvaluationType: rankingStrategy`): a score per offer."""
+    """The ranking models of one request (`orderEvaluationType: rankingStrategy`)."""
 
-    def score(self, model_id: str, offer: Offer, env: Env) -> float: ...
+    def score(self, ranking: Ranking, offer: Offer, env: Env) -> float:
+        """The offer's score under the criterion's model (a random draw for Thompson sampling,
+        fixed for the request)."""
+        ...
+
+    def propensities(
+        self, ranking: Ranking, entries: Sequence[tuple[Offer, float | None]], count: int
+    ) -> list[float]:
+        """For the first `count` ranked `entries` of a criteria group (each with its fixed
+        score, None where the model scored it), the probability of its slot."""
+        ...
+
+    def describe(self, ranking: Ranking, offer: Offer, score: float | None) -> dict[str, Any]:
+        """What an explanation shows of the model for one candidate."""
+        ...
+
+    def version(self, ranking: Ranking) -> int | None:
+        """The version of the model that served, None when untrained."""
+        ...

@@ -8,7 +8,7 @@ the engine benchmark, and what explains decisions (`"nextoffer:explain": true`).
 
 from __future__ import annotations
 
-from nextoffer.engine.catalog import Catalog, Criterion, Decision, Offer
+from nextoffer.engine.catalog import Catalog, Criterion, Decision, Offer, Ranking
 from nextoffer.engine.duplicates import DuplicatePolicy
 from nextoffer.engine.evaluation import Evaluation
 from nextoffer.engine.proposition import Choice, Proposition
@@ -82,6 +82,7 @@ def _scope(
     ranked: list[tuple[Offer, float | None, bool, int, int]] = []
     ranked_ids: set[str] = set()
     traces: dict[str, CandidateTrace] = {}
+    rankings: dict[str, Ranking] = {}
 
     def drop(
         offer: Offer, c: Criterion, g: int, reason: Reason, detail: str = "", rule=None
@@ -114,6 +115,7 @@ def _scope(
                     score is not None and (previous[1] is None or score > previous[1])
                 ):
                     best[offer.id] = (offer, score, scored, c.index)
+                    rankings[offer.id] = c.ranking
         key = ev.ties.key
         ordered = sorted(
             best.values(), key=lambda t: (t[1] is None, -(t[1] or 0.0), key(index, t[0].id))
@@ -129,6 +131,9 @@ def _scope(
         if score is None and scored:
             detail = (detail + "; " if detail else "") + "the formula gave no number"
         traces[offer.id] = CandidateTrace(offer.id, criterion, g, reason, detail, score, rank)
+        ranking = rankings.get(offer.id)
+        if ranking is not None and ranking.kind == "model" and ev.scorer is not None:
+            traces[offer.id].model = ev.scorer.describe(ranking, offer, score)
     trace.candidates = list(traces.values())
     trace.candidates.sort(
         key=lambda t: (t.rank is None, t.rank or 0, t.group, t.criterion, t.offer_id)

@@ -38,6 +38,8 @@ class CandidateTrace:
     rank: int | None = None
     rule: dict[str, Any] | None = None
     """For rule failures: the rule id, the sub-expression that failed, where, and its value."""
+    model: dict[str, Any] | None = None
+    """For offers a model ranked: its id, version, mode, the sampled value, the posterior."""
 
     def as_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -54,6 +56,8 @@ class CandidateTrace:
             out["rank"] = self.rank
         if self.rule is not None:
             out["rule"] = self.rule
+        if self.model is not None:
+            out["model"] = self.model
         return out
 
 

@@ -155,6 +155,7 @@ DECISION = EntitySpec(
         Reference("criteria/*/optionSelection/filter", ("offer-filter",)),
         Reference("criteria/*/profileConstraint/eligibilityRule", ("eligibility-rule",)),
         Reference("criteria/*/rank/order/function", ("ranking-function",)),
+        Reference("criteria/*/rank/order/rankingStrategy", ("ranking-strategy",)),
     ),
     checks=(integrity.check_decision,),
     dependents={"fallback-offer": integrity.decision_on_fallback_change},
@@ -173,11 +174,24 @@ RANKING_FORMULA = EntitySpec(
     zulu_timestamps=True,
 )
 
+RANKING_STRATEGY = EntitySpec(
+    kind="ranking-strategy",
+    title="Ranking strategy",
+    collection="ranking-strategies",
+    model=models.RankingStrategy,
+    schema_id=SCHEMA_BASE + "ranking-strategy;version=0.1",
+    checks=(integrity.check_strategy,),
+    count_limit=("ranking_strategies_per_sandbox", ("ranking-strategy",)),
+    replaceable=True,
+    zulu_timestamps=True,
+)
+
 ENTITIES: tuple[EntitySpec, ...] = (
     TAG,
     PLACEMENT,
     DECISION_RULE,
     RANKING_FORMULA,
+    RANKING_STRATEGY,
     PERSONALIZED_OFFER,
     FALLBACK_OFFER,
     COLLECTION,

@@ -196,6 +196,7 @@ def check_decision(doc: Doc, view: LibraryView, old: Doc | None) -> Iterator[Fie
             pointer="/criteria",
             code=LIMIT,
         )
+    yield from _one_model_per_group(criteria)
     collections = {c["optionSelection"]["filter"] for c in criteria}
     if len(collections) > limits.collections_per_decision:
         yield FieldError(
@@ -223,6 +224,38 @@ def check_decision(doc: Doc, view: LibraryView, old: Doc | None) -> Iterator[Fie
             "(limit live_decisions_per_sandbox)",
             pointer="/status",
             code=LIMIT,
+        )
+
+
+MODEL_ORDERS = ("rankingStrategy", "ranking-strategy")
+
+
+def _one_model_per_group(criteria: Any) -> Iterator[FieldError]:
+    """Adobe's rule: the criteria of one priority group that rank by a model use the same one."""
+    first: dict[int, tuple[int, str]] = {}
+    for i, criterion in enumerate(criteria):
+        rank = criterion.get("rank") or {}
+        order = rank.get("order") or {}
+        if order.get("orderEvaluationType") not in MODEL_ORDERS:
+            continue
+        priority, model = rank.get("priority", 0), order.get("rankingStrategy")
+        seen = first.setdefault(priority, (i, model))
+        if seen[1] != model:
+            yield FieldError(
+                f"criteria of one priority group ({priority}) must rank by the same model: "
+                f"/criteria/{seen[0]} uses {seen[1]}, this one {model}",
+                pointer=f"/criteria/{i}/rank/order/rankingStrategy",
+                code="one-model-per-group",
+            )
+
+
+def check_strategy(doc: Doc, view: LibraryView, old: Doc | None) -> Iterator[FieldError]:
+    """A ranking strategy keeps its type: a trained model of one kind cannot become the other."""
+    if old is not None and old.get("type") != doc.get("type"):
+        yield FieldError(
+            f"the type of a ranking strategy cannot change ({old.get('type')} to "
+            f"{doc.get('type')}); create a new strategy instead",
+            pointer="/type",
         )
 
 

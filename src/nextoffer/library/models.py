@@ -369,3 +369,87 @@ class RankingFormula(EntityBody):
     returnType: ReturnType | None = None
     expression: PqlExpression
     definedOn: dict[str, dict[str, Any]] | None = None
+
+
+STRATEGY_DEFAULTS: dict[str, dict[str, Any]] = {
+    "auto-optimization": {"windowDays": 14, "explorationShare": 0.1},
+    "personalized-optimization": {"windowDays": 30, "explorationShare": 0.1},
+}
+"""Adobe's training defaults per strategy type (`decisioning.md` §2.4): a 14-day window for
+auto-optimization, 30 days for personalized; the exploration share is nextoffer's (10 %)."""
+
+DISPLAY_EVENT = "decisioning.propositionDisplay"
+INTERACT_EVENT = "decisioning.propositionInteract"
+
+
+class OptimizationMetric(Strict):
+    """What the model counts: impressions, and the experience event type that is a conversion."""
+
+    impressionEventType: str = Field(default=DISPLAY_EVENT, min_length=1, max_length=256)
+    conversionEventType: str = Field(default=INTERACT_EVENT, min_length=1, max_length=256)
+
+
+class TrainingSettings(Strict):
+    """How a model trains: its window, when an offer stops being *new*, how much it explores."""
+
+    windowDays: int | None = Field(default=None, ge=1, le=365)
+    newOfferImpressions: int = Field(default=100, ge=1, le=10_000_000)
+    """An offer is new while it has fewer impressions than this in the window..."""
+    newOfferConversions: int = Field(default=5, ge=1, le=10_000_000)
+    """...and fewer conversions than this."""
+    explorationShare: float | None = Field(default=None, ge=0.0, le=1.0)
+    """The share of decisions ranked uniformly at random so that new offers can graduate."""
+
+
+class RankingStrategy(EntityBody):
+    """An AI model a criterion may rank by (`rank.order.rankingStrategy`).
+
+    Adobe documents no API for AI models (`offer-library-api.md` §3.9); this shape is
+    nextoffer's (issue 18). Omitted settings are filled with their defaults, so the read model
+    always shows what the model trains with.
+    """
+
+    name: Name
+    description: Description | None = None
+    type: Literal["auto-optimization", "personalized-optimization"]
+    optimizationMetric: OptimizationMetric | None = None
+    audiences: list[str] | None = Field(default=None, max_length=5)
+    """Personalized only: the audience ids the model uses as features (at most 5)."""
+    status: Literal["enabled", "disabled"] = "enabled"
+    training: TrainingSettings | None = None
+
+    @field_validator("audiences")
+    @classmethod
+    def _audience_ids(cls, value: list[str] | None) -> list[str] | None:
+        for item in value or ():
+            if not item or len(item) > 256:
+                raise ValueError("audience ids must be 1 to 256 characters")
+        if value is not None and len(set(value)) != len(value):
+            raise ValueError("an audience is listed twice")
+        return value
+
+    @model_validator(mode="after")
+    def _defaults_and_type(self) -> RankingStrategy:
+        if self.audiences and self.type != "personalized-optimization":
+            raise ValueError(
+                f"audiences are only used by personalized-optimization strategies, not {self.type}"
+            )
+        metric = self.optimizationMetric or OptimizationMetric()
+        self.optimizationMetric = OptimizationMetric(
+            impressionEventType=metric.impressionEventType,
+            conversionEventType=metric.conversionEventType,
+        )
+        defaults = STRATEGY_DEFAULTS[self.type]
+        given = self.training or TrainingSettings()
+        self.training = TrainingSettings(
+            windowDays=given.windowDays or defaults["windowDays"],
+            newOfferImpressions=given.newOfferImpressions,
+            newOfferConversions=given.newOfferConversions,
+            explorationShare=(
+                defaults["explorationShare"]
+                if given.explorationShare is None
+                else given.explorationShare
+            ),
+        )
+        self.status = self.status
+        return self

@@ -17,7 +17,18 @@ import orjson
 from nextoffer.errors import InvalidInput
 from nextoffer.timeutil import format_utc, parse_rfc3339
 
-OfferChoice = tuple[str, int, float | None]
+OfferChoice = tuple[str, int, float | None] | tuple[str, int, float | None, float | None, Any]
+"""(offer id, rank from 1, score), then optionally the propensity and the serving model as
+`[strategy id, version]` (events logged before propensities existed have three items)."""
+
+
+def offer_dict(choice: OfferChoice) -> dict[str, Any]:
+    out: dict[str, Any] = {"id": choice[0], "rank": choice[1], "score": choice[2]}
+    if len(choice) > 3:
+        out["propensity"] = choice[3]
+        model = choice[4]
+        out["model"] = {"id": model[0], "version": model[1]} if model else None
+    return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,7 +43,8 @@ class DecisionEvent:
     activity_id: str
     placement_id: str
     offers: list[OfferChoice]
-    """(offer id, rank from 1, score or None), best first; empty when the fallback was used."""
+    """(offer id, rank from 1, score or None, propensity, model), best first; empty when the
+    fallback was used."""
     fallback_id: str | None
     request_id: str | None
 
@@ -46,13 +58,13 @@ class DecisionEvent:
             ),
             "activityId": self.activity_id,
             "placementId": self.placement_id,
-            "offers": [{"id": o, "rank": r, "score": s} for o, r, s in self.offers],
+            "offers": [offer_dict(o) for o in self.offers],
             "fallbackId": self.fallback_id,
             "requestId": self.request_id,
         }
 
     def offer_ids(self) -> list[str]:
-        ids = [o for o, _, _ in self.offers]
+        ids = [o[0] for o in self.offers]
         return [*ids, self.fallback_id] if self.fallback_id else ids
 
 

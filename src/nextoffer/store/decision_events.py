@@ -72,7 +72,7 @@ def _event(r: Any) -> DecisionEvent:
         identity,
         r.activity_id,
         r.placement_id,
-        [(o[0], o[1], o[2]) for o in r.offers],
+        [tuple(o) for o in r.offers],  # type: ignore[misc]
         r.fallback_id,
         r.request_id,
     )

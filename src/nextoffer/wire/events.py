@@ -178,3 +178,11 @@ def _shown(xdm: Mapping[str, Any], pointer: str) -> tuple[Shown, ...]:
             offers.append(offer_id)
         out.append(Shown(pid, tuple(offers), here))
     return tuple(out)
+
+
+def shown_in(xdm: Mapping[str, Any]) -> tuple[Shown, ...]:
+    """The propositions a kept event names (training reads them); () when malformed."""
+    try:
+        return _shown(xdm, "")
+    except InvalidInput:
+        return ()
