@@ -90,6 +90,20 @@ def _decision(page: Page) -> dict[str, Any]:
     }
 
 
+def _ai_model(page: Page) -> dict[str, Any]:
+    page.get_by_label("Type", exact=True).select_option("auto-optimization")
+    page.get_by_label("Conversion event type", exact=True).fill("commerce.purchases")
+    page.get_by_label("Training window (days)", exact=True).fill("7")
+    return {
+        "type": "auto-optimization",
+        "status": "enabled",
+        "optimizationMetric": {
+            "impressionEventType": "decisioning.propositionDisplay",
+            "conversionEventType": "commerce.purchases",
+        },
+    }
+
+
 CASES: list[tuple[str, str, Callable[[Page], dict[str, Any]]]] = [
     ("collection-qualifiers", "/data/core/dps/tags", _tag),
     ("placements", "/data/core/dps/placements", _placement),
@@ -98,6 +112,7 @@ CASES: list[tuple[str, str, Callable[[Page], dict[str, Any]]]] = [
     ("collections", "/data/core/dps/offer-collections", _collection),
     ("offers", "/data/core/dps/offers", _offer),
     ("decisions", "/data/core/dps/offer-decisions", _decision),
+    ("ai-models", "/data/core/dps/ranking-strategies", _ai_model),
 ]
 
 

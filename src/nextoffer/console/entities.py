@@ -385,6 +385,44 @@ DECISIONS = ConsoleEntity(
     actions=(("Simulate", "simulate"),),
 )
 
+AI_MODELS = ConsoleEntity(
+    slug="ai-models",
+    spec=lib.RANKING_STRATEGY,
+    plural="AI models",
+    singular="Ranking strategy",
+    fields=(
+        NAME,
+        DESCRIPTION,
+        Field(
+            "type",
+            "Type",
+            "select",
+            options=("auto-optimization", "personalized-optimization"),
+            required=True,
+        ),
+        Field("status", "Status", "select", options=("enabled", "disabled")),
+        Field(
+            "optimizationMetric/conversionEventType",
+            "Conversion event type",
+            hint="The experience event type that counts as a conversion "
+            "(default decisioning.propositionInteract)",
+        ),
+        Field("audiences", "Audiences", "list", hint="Personalized only: at most 5 audience ids"),
+        Field("training/windowDays", "Training window (days)", "integer"),
+        Field("training/newOfferImpressions", "New offer below impressions", "integer"),
+        Field("training/newOfferConversions", "New offer below conversions", "integer"),
+    ),
+    columns=(
+        Column("name", "Name"),
+        Column("type", "Type"),
+        Column("status", "Status"),
+        Column("modified", "Last modified"),
+    ),
+    statuses=("enabled", "disabled"),
+)
+"""Ranking strategies (issue 18's AI models): the library object; the model's state and training
+are `/v1/ranking-strategies/{id}/model` and `/train`, not shown here yet."""
+
 CONSOLE_ENTITIES: tuple[ConsoleEntity, ...] = (
     PERSONALIZED_OFFERS,
     FALLBACK_OFFERS,
@@ -393,6 +431,7 @@ CONSOLE_ENTITIES: tuple[ConsoleEntity, ...] = (
     TAGS,
     RULES,
     RANKING_FORMULAS,
+    AI_MODELS,
     DECISIONS,
 )
 BY_SLUG: Mapping[str, ConsoleEntity] = {e.slug: e for e in CONSOLE_ENTITIES}

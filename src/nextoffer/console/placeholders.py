@@ -8,12 +8,6 @@ from typing import Any
 from nextoffer.console.pages import Page, PageContext
 
 PENDING = {
-    "/ai-models": (
-        "AI models",
-        "Self-learning ranking models (ranking strategies) are not available yet: the API that "
-        "trains and serves them has not landed. Decisions can rank by priority or by a ranking "
-        "formula today.",
-    ),
     "/reports": (
         "Reports",
         "Reports are not available yet: no reporting API exists. Decision events are recorded "
