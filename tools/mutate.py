@@ -271,10 +271,11 @@ the two layers alone then gets it killed."""
 
 def mutant_status(output: str, name: str) -> str:
     """The status `report` printed for one mutant (`killed` when it is not listed as not
-    killed and the run killed one)."""
+    killed and the run killed one). mutmut's own listing before it (`🙁 name`, `🎉 name`) is
+    not a status: a status is words."""
     for line in output.splitlines():
         words = line.split()
-        if len(words) >= 2 and words[-1].endswith(name):
+        if len(words) >= 2 and words[-1].endswith(name) and words[0].isalpha():
             return " ".join(words[:-1])
     return "killed" if "\nkilled    1" in output else "missing"
 
