@@ -17,10 +17,13 @@ from nextoffer.capping.store import CounterStore, Increment
 from nextoffer.decisioning import capping_gate as gate_module
 from nextoffer.decisioning.capping_gate import CappingGate, Feedback, new_seed
 from nextoffer.engine import Catalog, DecisionRequest, ScopeRequest, build_catalog, decide
+from nextoffer.observability import Observer
+from nextoffer.observability.prometheus import PrometheusMetrics
 from tests.capping.library import (
     CAPPED,
     COLLECTION,
     DECISION,
+    FALLBACK,
     OTHER,
     P1,
     P2,
@@ -417,3 +420,59 @@ def test_a_plan_is_compiled_once_per_sandbox_and_catalog_and_plans_are_bounded()
     again = gate.plan("s0", catalog)
     assert again is not first and again.sandbox == "s0" and again.catalog is catalog
     assert gate.plan("s0", build_catalog(documents([rule(1)]))) is not again
+
+
+# -- what the gate reports ----------------------------------------------------------------
+
+
+def rejections(metrics: PrometheusMetrics) -> float:
+    return metrics.registry.get_sample_value("nextoffer_capping_rejections_total") or 0.0
+
+
+def both_capped() -> Catalog:
+    """Both offers capped at one decision."""
+    docs = documents([rule(1)])
+    docs["personalized-offer"][OTHER]["frequencyCappingConstraints"] = [rule(1)]
+    return build_catalog(docs)
+
+
+def lost_races(metrics: PrometheusMetrics) -> float:
+    return metrics.registry.get_sample_value("nextoffer_capping_lost_races_total") or 0.0
+
+
+def test_every_offer_a_cap_keeps_out_of_a_decision_is_reported() -> None:
+    """The third decision has both offers left out (two rejections in one decision) and
+    falls back."""
+    catalog = both_capped()
+    metrics = PrometheusMetrics()
+    gate = CappingGate(MemoryStore(), telemetry=Observer(metrics))
+    assert choose(gate, catalog) == CAPPED
+    assert rejections(metrics) == 0
+    assert choose(gate, catalog) == OTHER
+    assert rejections(metrics) == 1
+    assert choose(gate, catalog) == FALLBACK
+    assert rejections(metrics) == 3
+
+
+def test_a_reported_decision_caps_per_placement_on_the_placement_decided() -> None:
+    metrics = PrometheusMetrics()
+    gate = CappingGate(MemoryStore(), telemetry=Observer(metrics))
+    catalog = build_catalog(documents([rule(1, per_placement=True)]))
+    assert choose(gate, catalog, placement=P1) == CAPPED
+    assert choose(gate, catalog, placement=P1) == OTHER
+    assert rejections(metrics) == 1
+    assert choose(gate, catalog, placement=P2) == CAPPED  # its own counter
+    assert rejections(metrics) == 1
+
+
+def test_every_reservation_lost_in_one_decision_is_reported() -> None:
+    """Node A spent both caps; node B, not knowing it, loses two reservations in one decision
+    (one per offer) before it falls back."""
+    store, catalog = MemoryStore(), both_capped()
+    node_a = CappingGate(store)
+    assert [choose(node_a, catalog) for _ in range(2)] == [CAPPED, OTHER]
+    metrics = PrometheusMetrics()
+    node_b = CappingGate(store, telemetry=Observer(metrics))
+    assert choose(node_b, catalog) == FALLBACK
+    assert lost_races(metrics) == 2
+    assert rejections(metrics) == 2

@@ -141,6 +141,7 @@ def test_a_decision_is_a_server_span_with_its_steps_as_children(
     reserve = spans["nextoffer.capping.reserve"]
     assert reserve.parent.span_id == spans["nextoffer.decide"].context.span_id  # type: ignore[union-attr]
     assert reserve.attributes["nextoffer.capping.refused"] is False
+    assert reserve.attributes["nextoffer.capping.counters"] == 1  # the one capped offer's rule
 
 
 def test_decision_spans_follow_the_feature_flag_conventions(

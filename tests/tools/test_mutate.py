@@ -112,6 +112,11 @@ def test_the_proof_reads_a_mutant_status_from_the_report() -> None:
     survived = f"mutants   1\nkilled    0\nsurvived  1\n\nnot killed (...):\n  survived  {name}\n"
     assert mutant_status(survived, MASKED_MUTANT) == "survived"
     assert mutant_status("mutants   1\nkilled    1\nscore     100.0 %\n", MASKED_MUTANT) == "killed"
+    # mutmut lists its results first, an emoji before each name: not a status
+    mutmut = f"Mutant results\n--------------\n🙁 {name}\n\n\nmodule    nextoffer/pql/codegen.py\n"
+    assert mutant_status(mutmut + survived, MASKED_MUTANT) == "survived"
+    killed = f"Mutant results\n--------------\n🎉 {name}\n\nmutants   1\nkilled    1\n"
+    assert mutant_status(killed, MASKED_MUTANT) == "killed"
     no_tests = f"mutants   1\nkilled    0\n  no tests  {name}\n"
     assert mutant_status(no_tests, MASKED_MUTANT) == "no tests"
     assert mutant_status("mutants   0\nkilled    0\n", MASKED_MUTANT) == "missing"

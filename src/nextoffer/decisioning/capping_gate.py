@@ -122,7 +122,8 @@ class CappingGate:
             return over
 
         propositions = ledger.decide(counted, reserve)
-        telemetry.capping(views[-1].rejected if views else 0, lost)
+        # `Ledger.decide` runs the engine at least once, so there is always a last view
+        telemetry.capping(views[-1].rejected, lost)
         return propositions
 
     # -- feedback -------------------------------------------------------------------------
@@ -160,7 +161,7 @@ class CappingGate:
                 if len(known) >= KNOWN_EXHAUSTED:
                     known.clear()
                 known[inc.key] = count
-        return None if outcome.ok else (outcome.over or "")
+        return outcome.over  # None exactly when the reservation was taken (`ok`)
 
     def close(self) -> None:
         self.store.close()
