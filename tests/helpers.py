@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import ast
 import uuid
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import httpx2 as httpx
@@ -267,3 +270,16 @@ def assert_same_shape(ours: Any, documented: Any, where: str = "") -> None:
             assert_same_shape(ours[key], value, f"{where}/{key}")
     elif isinstance(documented, list) and documented and ours:
         assert_same_shape(ours[0], documented[0], f"{where}/0")
+
+
+def parse_source(path: Path) -> ast.Module:
+    """`ast.parse` of a source file, in a thread of its own.
+
+    CPython 3.11 checks that building the tree leaves the thread's recursion counters as it
+    found them; in a test process that drove a browser, a garbage-collected greenlet of
+    Playwright's sync API can run in the middle of it on the main thread and trip that check
+    (`SystemError: AST constructor recursion depth mismatch`, seen twice in full runs). A
+    fresh thread has no greenlets to collect.
+    """
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(ast.parse, path.read_text(encoding="utf-8"), str(path)).result()

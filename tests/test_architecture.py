@@ -24,6 +24,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers import parse_source
+
 SRC = Path(__file__).resolve().parents[1] / "src" / "nextoffer"
 
 LEAVES = frozenset(
@@ -88,7 +90,7 @@ def _imports() -> Iterator[Import]:
     modules = _modules()
     for name, path in modules.items():
         package = name if path.name == "__init__.py" else name.rpartition(".")[0]
-        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        for node in ast.walk(parse_source(path)):
             if isinstance(node, ast.Import):
                 for alias in node.names:
                     if alias.name.split(".")[0] == "nextoffer":

@@ -8,6 +8,7 @@ screenshot script uses too).
 
 from __future__ import annotations
 
+import gc
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -95,6 +96,7 @@ def playwright(_pw_api_request_contexts: Any) -> Iterator[Playwright]:
         _pw_api_request_contexts.instrument(pw)
     yield pw
     pw.stop()
+    gc.collect()  # its finished greenlets now, not inside some later test (tests/helpers.py)
 
 
 @pytest.fixture(scope="module")

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from nextoffer.observability import REPORTS, Observer
 from nextoffer.observability.prometheus import PrometheusMetrics
 from nextoffer.telemetry import NO_TELEMETRY, NULL_SPAN, Telemetry
+from tests.helpers import parse_source
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "nextoffer"
 THIRD_PARTY = ("prometheus_client", "opentelemetry")
@@ -21,7 +22,7 @@ ALLOWED = ("observability", "api")
 
 def _imported(path: Path) -> set[str]:
     out = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+    for node in ast.walk(parse_source(path)):
         if isinstance(node, ast.Import):
             out.update(a.name for a in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
