@@ -10,10 +10,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from nextoffer.api.bodies import is_json_media_type, read_body
+from nextoffer.api.bodies import read_json_bytes
 from nextoffer.api.context import call_of, json_response, offload
 from nextoffer.api.msgspec_errors import decode
-from nextoffer.errors import UnsupportedMediaType
 from nextoffer.library.pql_check import check_pql
 from nextoffer.pql import Diagnosis, Diagnostic
 
@@ -69,12 +68,7 @@ def answer(diagnosis: Diagnosis, kind: str) -> dict[str, Any]:
 
 async def check(request: Request) -> Response:
     call_of(request)
-    media = request.headers.get("content-type")
-    if not is_json_media_type(media):
-        raise UnsupportedMediaType.at(
-            f"send the body as application/json, not {media}", parameter="Content-Type"
-        )
-    body = await read_body(request, MAX_CHECK_BYTES)
+    body = await read_json_bytes(request, MAX_CHECK_BYTES)
     req = decode(body, PqlCheckRequest, "the check request")
     assert isinstance(req, PqlCheckRequest)
     # compiling a long text takes a while: off the event loop, like every other request's work

@@ -8,11 +8,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from nextoffer.api.bodies import is_json_media_type, read_body
+from nextoffer.api.bodies import read_json_bytes
 from nextoffer.api.context import call_of, json_response, offload, services
 from nextoffer.api.msgspec_errors import decode
 from nextoffer.decisioning.simulation import Simulation
-from nextoffer.errors import UnsupportedMediaType
 from nextoffer.wire.simulations import (
     SimulationRequest,
     identity_of,
@@ -24,12 +23,7 @@ from nextoffer.wire.simulations import (
 async def simulate(request: Request) -> Response:
     call = call_of(request)
     svc = services(request)
-    media = request.headers.get("content-type")
-    if not is_json_media_type(media):
-        raise UnsupportedMediaType.at(
-            f"send the body as application/json, not {media}", parameter="Content-Type"
-        )
-    body = await read_body(request, svc.settings.max_body_bytes)
+    body = await read_json_bytes(request, svc.settings.max_body_bytes)
     req = decode(body, SimulationRequest, "the simulation request")
     assert isinstance(req, SimulationRequest)
     inline = inline_of(req)
