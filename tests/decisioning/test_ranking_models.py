@@ -317,3 +317,46 @@ def _tenant(api: Api) -> Any:
     from nextoffer.tenants import Tenant
 
     return Tenant(api.org, api.sandbox)
+
+
+def test_a_decision_ranked_by_no_model_never_reads_the_model_store(
+    api: Api, services: Services
+) -> None:
+    """The model cache reads the store once a second per sandbox: only for decisions that
+    rank by a model, never on the path of every other decision."""
+    from nextoffer.store.sandbox_ids import SandboxIds
+    from nextoffer.tenants import Tenant
+
+    placement = api.placement(WEB, "html")
+    collection = api.collection([api.offer([placement])])
+    decision = api.create(
+        "/offer-decisions",
+        {
+            "name": "priority only",
+            "status": "live",
+            "fallback": api.offer([placement], kind="fallback"),
+            "criteria": [
+                {
+                    "placements": [placement],
+                    "optionSelection": {"filter": collection},
+                    "rank": {"priority": 0},
+                }
+            ],
+        },
+    )
+    r = api.client.post(
+        "/data/core/ods/decisions",
+        json={
+            "xdm:propositionRequests": [{"xdm:activityId": decision, "xdm:placementId": placement}],
+            "xdm:profiles": [{"xdm:identityMap": {"Email": [{"xdm:id": "nobody@example.com"}]}}],
+        },
+        headers=api.headers,
+    )
+    assert r.status_code == 200, r.text
+    pk = SandboxIds(services.db).find(Tenant(api.org, api.sandbox))
+    cache = services.decisions.models
+    assert pk is not None and cache is not None
+    assert pk not in cache._cache  # no model read for a priority-ranked decision
+    lib = model_library(api)
+    visit(api, lib, "reader@example.com")
+    assert pk in cache._cache  # a model-ranked one reads the sandbox's models

@@ -223,9 +223,12 @@ class DecisionService:
         )
 
     def _scorer(self, sandbox: Sandbox, seed: int | None) -> ModelScorer:
-        """The request's ranking models: the sandbox's latest trained versions."""
-        models = self.models.get(sandbox.pk) if self.models is not None else {}
-        return ThompsonScorer(models, seed)
+        """The request's ranking models: the sandbox's latest trained versions, read only if
+        a criterion ranks by a model (the cache reads the store once a second per sandbox)."""
+        cache = self.models
+        if cache is None:
+            return ThompsonScorer({}, seed)
+        return ThompsonScorer(lambda: cache.get(sandbox.pk), seed)
 
     def _subject(self, call: DecideCall, catalog: Catalog) -> tuple[Subject, str | None]:
         subject, profile_id = self._profile(call, catalog)

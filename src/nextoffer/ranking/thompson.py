@@ -49,7 +49,13 @@ class ThompsonScorer:
 
     __slots__ = ("_draws", "_modes", "_salt", "_settings", "models")
 
-    def __init__(self, models: Mapping[str, AutoModel], seed: int | None = None) -> None:
+    def __init__(
+        self,
+        models: Mapping[str, AutoModel] | Callable[[], Mapping[str, AutoModel]],
+        seed: int | None = None,
+    ) -> None:
+        """`models`, or a function giving them on first use: a decision that ranks by no model
+        never reads the model store."""
         self.models = models
         self._salt = (
             secrets.token_bytes(16) if seed is None else seed.to_bytes(16, "big", signed=True)
@@ -78,7 +84,10 @@ class ThompsonScorer:
         return found
 
     def model(self, ranking: Ranking) -> AutoModel | None:
-        return self.models.get(ranking.model_id or "")
+        models = self.models
+        if callable(models):
+            models = self.models = models()
+        return models.get(ranking.model_id or "")
 
     def mode(self, ranking: Ranking) -> str:
         """How this request ranks by the model: disabled, untrained, random, explore, exploit."""
